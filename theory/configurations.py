@@ -1,0 +1,193 @@
+"""Reference configurations, Gram distances and stationarity on the product of spheres.
+
+Known answers of the toolkit (THEORY.md §2): the simplex ETF (optimal for the full-batch and
+all-batches objectives when ``d >= N-1``), the cross-polytope (``d = N/2``), block
+configurations (optimal for a disjoint partition) and regular polygons (``d = 2``).
+
+References
+----------
+Lu & Steinerberger, "Neural collapse under cross-entropy loss", ACHA 2022 (the ETF optimum).
+Cho et al., TMLR 2024, §3 (arXiv 2307.05906).
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp, quadratic_assignment
+from scipy.stats import ortho_group
+
+from ._checks import check_int, check_pair
+from .batches import Family
+from .losses import euclidean_gradient
+
+
+def _embed(W: np.ndarray, d: int, seed: int | None) -> np.ndarray:
+    """Place the rows of ``W: (N, k)`` in ``R^d`` (zero padding), then rotate by a seeded random orthogonal map."""
+    N, k = W.shape
+    X = np.zeros((N, d))
+    X[:, :k] = W
+    if seed is not None and d > 1:
+        X = X @ ortho_group.rvs(d, random_state=seed)
+    return X
+
+
+def simplex_etf(N: int, d: int, seed: int | None = None) -> np.ndarray:
+    """Simplex equiangular tight frame: ``N`` unit vectors in ``R^d`` with ``w_i . w_j = -1/(N-1)``.
+
+    Built as the centred basis vectors ``e_i - 1/N`` expressed in an orthonormal basis of the
+    hyperplane ``1^T x = 0`` and normalised; needs ``d >= N - 1``. With ``seed`` the frame is
+    rotated by a random orthogonal matrix of ``R^d``.
+
+    Returns
+    -------
+    W : ndarray, shape (N, d)
+    """
+    N = check_int("N", N, low=2)
+    d = check_int("d", d, low=1)
+    if d < N - 1:
+        raise ValueError(f"a simplex ETF of N={N} points needs d >= N-1 = {N - 1}, got d={d}")
+    C = np.eye(N) - 1.0 / N
+    Q = np.linalg.qr(C)[0][:, : N - 1]          # orthonormal basis of the hyperplane (N, N-1)
+    W = C @ Q
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    return _embed(W, d, seed)
+
+
+def etf_gram(N: int) -> np.ndarray:
+    """Gram matrix of the simplex ETF: 1 on the diagonal, ``-1/(N-1)`` elsewhere."""
+    N = check_int("N", N, low=2)
+    return (N / (N - 1)) * np.eye(N) - np.ones((N, N)) / (N - 1)
+
+
+def cross_polytope(N: int, d: int, seed: int | None = None) -> np.ndarray:
+    """Cross-polytope points ``e_1, -e_1, e_2, -e_2, ...`` (the first N of them), needs ``N <= 2d``.
+
+    Rows ``2k`` and ``2k+1`` are antipodal; Gram: 1 on the diagonal, -1 within each pair, 0 elsewhere.
+    """
+    N = check_int("N", N, low=2)
+    d = check_int("d", d, low=1)
+    if N > 2 * d:
+        raise ValueError(f"a cross-polytope of N={N} points needs N <= 2d = {2 * d}, got d={d}")
+    W = np.zeros((N, (N + 1) // 2))
+    for i in range(N):
+        W[i, i // 2] = 1.0 if i % 2 == 0 else -1.0
+    return _embed(W, d, seed)
+
+
+def block_configuration(family: Family, d: int, seed: int | None = None) -> np.ndarray:
+    """Block configuration of a partition: a ``B``-point simplex ETF inside every batch.
+
+    All blocks share the same ``B-1``-dimensional frame (any relative orientation is optimal for the
+    partition objective); needs ``d >= B - 1``. For ``B = 2`` every batch is an antipodal pair.
+    """
+    if family.kind != "partition" and not _is_partition(family):
+        raise ValueError("block_configuration needs a family whose batches partition [0, N)")
+    B = family.B
+    d = check_int("d", d, low=1)
+    if d < B - 1:
+        raise ValueError(f"a block configuration with B={B} needs d >= B-1 = {B - 1}, got d={d}")
+    base = simplex_etf(B, B - 1)
+    W = np.zeros((family.N, B - 1))
+    for S in family.batches:
+        W[S] = base
+    return _embed(W, d, seed)
+
+
+def _is_partition(family: Family) -> bool:
+    b = family.batches
+    return b.size == family.N and np.array_equal(np.sort(b.ravel()), np.arange(family.N))
+
+
+def regular_polygon(n_vertices: int, repeat: int = 1, phase: float = 0.0) -> np.ndarray:
+    """Vertices of a regular ``n_vertices``-gon on the unit circle (``d = 2``), each used ``repeat`` times.
+
+    Row ``r`` is vertex ``r // repeat`` at angle ``phase + 2 pi (r // repeat) / n_vertices``.
+    ``regular_polygon(5, repeat=2)`` is the doubled pentagon of THEORY.md §5.
+    """
+    n_vertices = check_int("n_vertices", n_vertices, low=2)
+    repeat = check_int("repeat", repeat, low=1)
+    ang = phase + 2 * np.pi * (np.arange(n_vertices * repeat) // repeat) / n_vertices
+    return np.stack([np.cos(ang), np.sin(ang)], axis=1)
+
+
+# ---------------------------------------------------------------------- Gram distance
+def gram_distance(Z, Z_target) -> float:
+    """``min_P || Z - P Z_target P^T ||_F`` over permutation matrices P (relabellings).
+
+    Exact in every case the toolkit uses:
+
+    * ``Z_target = a I + b 11^T`` (the simplex ETF): invariant under relabelling, no search;
+    * ``N <= 8``: all ``N!`` relabellings;
+    * ``Z_target`` a pairing, ``1`` on the diagonal and ``-1`` on a perfect matching (the
+      cross-polytope): ``max <Z, P Z_target P^T>`` is a maximum-weight perfect matching with
+      weights ``Z_ij + Z_ji``, solved exactly as an integer program (HiGHS).
+
+    Otherwise the quadratic-assignment heuristic FAQ (with restarts) gives an upper bound.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    T = np.asarray(Z_target, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[0] != Z.shape[1] or Z.shape != T.shape:
+        raise ValueError(f"Z and Z_target must be square of equal shape, got {Z.shape} and {T.shape}")
+    N = Z.shape[0]
+    off = T[~np.eye(N, dtype=bool)]
+    if np.ptp(np.diag(T)) < 1e-12 and (N < 2 or np.ptp(off) < 1e-12):
+        return float(np.linalg.norm(Z - T))
+    if N <= 8:
+        perms = np.array(list(itertools.permutations(range(N))))
+        best = min(np.linalg.norm(Z - T[np.ix_(p, p)]) for p in perms)
+        return float(best)
+    pairing = _as_pairing(T)
+    if pairing is not None:
+        return _pairing_distance(Z, T)
+    best = np.linalg.norm(Z - T)
+    for seed in range(8):
+        res = quadratic_assignment(Z, T, method="faq", options={"maximize": True, "rng": np.random.default_rng(seed), "P0": "randomized" if seed else "barycenter"})
+        p = res.col_ind
+        best = min(best, np.linalg.norm(Z - T[np.ix_(p, p)]))
+    return float(best)
+
+
+def _as_pairing(T: np.ndarray):
+    N = T.shape[0]
+    if N % 2 or not np.allclose(np.diag(T), 1):
+        return None
+    off = T - np.eye(N)
+    if not (np.allclose(np.abs(off).sum(axis=1), 1) and np.allclose(off, off.T) and np.allclose(off[off != 0], -1)):
+        return None
+    return off
+
+
+def _pairing_distance(Z: np.ndarray, T: np.ndarray) -> float:
+    """Exact: maximise sum over matched pairs of (Z_ij + Z_ji) by a perfect-matching integer program."""
+    N = Z.shape[0]
+    iu, ju = np.triu_indices(N, 1)
+    w = Z[iu, ju] + Z[ju, iu]
+    A = np.zeros((N, iu.size))
+    A[iu, np.arange(iu.size)] = 1
+    A[ju, np.arange(iu.size)] = 1
+    # minimise sum w_e x_e (a matched pair contributes -w_e to <Z, P T P^T>, which we maximise)
+    res = milp(c=w, constraints=LinearConstraint(A, 1, 1), integrality=np.ones(iu.size), bounds=Bounds(0, 1))
+    if res.status != 0:
+        raise RuntimeError(f"perfect-matching integer program failed: {res.message}")
+    x = np.round(res.x)
+    P = np.eye(N)
+    P[iu[x == 1], ju[x == 1]] = -1
+    P[ju[x == 1], iu[x == 1]] = -1
+    return float(np.linalg.norm(Z - P))
+
+
+# ---------------------------------------------------------------------- stationarity
+def tangent_gradient(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i . u_i) u_i`` per row."""
+    U, V = check_pair(U, V)
+    gU, gV = euclidean_gradient(U, V, family, loss=loss, tau=tau)
+    gU = gU - np.sum(gU * U, axis=1, keepdims=True) * U
+    gV = gV - np.sum(gV * V, axis=1, keepdims=True) * V
+    return gU, gV
+
+
+def tangent_gradient_norm(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> float:
+    """Frobenius norm of the Riemannian gradient of ``L_F`` at ``(U, V)``: 0 at stationary points."""
+    gU, gV = tangent_gradient(U, V, family, loss=loss, tau=tau)
+    return float(np.sqrt(np.sum(gU**2) + np.sum(gV**2)))

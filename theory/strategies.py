@@ -1,0 +1,54 @@
+"""Hypothesis strategies for the toolkit's objects, usable in anyone's property tests.
+
+Requires ``hypothesis`` (the ``test`` extra). Embeddings are drawn from a seed (Gaussian rows,
+normalised), which keeps examples fast and reproducible.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from ._checks import normalize_rows
+from .batches import Family
+
+
+def unit_rows(N: int, d: int, seed: int) -> np.ndarray:
+    """``(N, d)`` Gaussian rows normalised to unit norm, from ``seed``."""
+    return normalize_rows(np.random.default_rng(seed).standard_normal((N, d)))
+
+
+@st.composite
+def sizes(draw, max_N: int = 12, min_N: int = 2):
+    """``(N, B)`` with ``2 <= B <= N <= max_N``."""
+    N = draw(st.integers(min_N, max_N))
+    return N, draw(st.integers(2, N))
+
+
+@st.composite
+def embedding_pairs(draw, N: int, d: int | None = None, max_d: int = 16):
+    """``(U, V)``, each ``(N, d)`` with unit rows; ``d`` drawn in ``[1, max_d]`` unless given."""
+    d = draw(st.integers(1, max_d)) if d is None else d
+    seed = draw(st.integers(0, 2**32 - 1))
+    return unit_rows(N, d, seed), unit_rows(N, d, seed + 1)
+
+
+def taus(low: float = 0.05, high: float = 5.0):
+    """Temperatures, log-uniform in ``[low, high]``."""
+    return st.floats(math.log(low), math.log(high)).map(math.exp)
+
+
+@st.composite
+def families(draw, N: int, B: int, max_batches: int = 20):
+    """A family over ``(N, B)``: full, all, a random partition (if B | N) or random batches."""
+    kinds = ["all", "random"] + (["partition"] if N % B == 0 else []) + (["full"] if B == N else [])
+    kind = draw(st.sampled_from(kinds))
+    seed = draw(st.integers(0, 2**16))
+    if kind == "full":
+        return Family.full(N)
+    if kind == "all":
+        return Family.all(N, B)
+    if kind == "partition":
+        return Family.partition(N, B, seed=seed)
+    return Family.random(N, B, draw(st.integers(1, max_batches)), seed=seed)
