@@ -1,0 +1,273 @@
+"""Fast exact mini-batch contrastive losses in torch (CPU or GPU, float32 or float64).
+
+The same losses as :mod:`theory.losses` (the oracle these are tested against), computed from the
+logit matrix ``Z = U V^T / tau`` that is formed once per evaluation:
+
+* a batch family's per-batch losses by *gathering* each batch's ``B x B`` logit block from ``Z``,
+  in chunks bounded by a memory budget;
+* the family objective through a custom autograd function that streams the batches (the
+  all-``C(N,B)`` family is enumerated chunk by chunk, never materialised) and accumulates the
+  exact gradient ``dL/dZ`` in one ``N x N`` buffer, so memory stays ``O(N^2 + budget)``;
+* all pairs (``B = 2``) in closed form, ``O(N^2)``:
+  ``L_pairs = sum_{i != j} [softplus(z_ij - z_ii) + softplus(z_ji - z_ii)] / (N (N-1))``;
+* the all-batches family past the enumeration guard by the exact polynomial formula of
+  :mod:`simulations.exact_all`;
+* an unbiased sampled estimator (uniform batches or random partitions) with a standard error.
+
+Numerics: the anchor term ``log sum_{j in S} exp(z_ij) - z_ii`` is computed as
+``log sum_{j in S} exp(z_ij - z_ii)`` from ``exp(Z - diag)`` formed once (every sum is >= 1, so it
+never underflows) whenever ``max(z_ij - z_ii)`` is safely below the overflow threshold of the dtype;
+otherwise each batch uses log-sum-exp with its row maximum subtracted.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from theory._checks import check_int, check_loss, check_tau
+from theory.batches import Family, combinations_range
+
+#: Default working-memory budget of one evaluation (bytes) for chunked computations.
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+#: ``method='auto'`` enumerates the all-batches family up to this many batches, then uses the formula.
+STREAM_LIMIT = 5_000_000
+#: Index arrays of all C(N,B) batches up to this many entries are cached between calls.
+CACHE_LIMIT = 20_000_000
+METHODS = ("auto", "enumerate", "pairwise", "formula")
+_EXP_SAFE = {torch.float64: 600.0, torch.float32: 60.0}
+
+
+def check_embeddings(U: torch.Tensor, V: torch.Tensor) -> None:
+    """Raise ValueError unless U, V are floating (N, d) tensors of one shape with finite unit-norm rows."""
+    for name, X in (("U", U), ("V", V)):
+        if not isinstance(X, torch.Tensor) or X.ndim != 2 or not X.is_floating_point():
+            raise ValueError(f"{name} must be a floating-point torch tensor of shape (N, d)")
+    if U.shape != V.shape:
+        raise ValueError(f"U and V must have the same shape, got {tuple(U.shape)} and {tuple(V.shape)}")
+    with torch.no_grad():
+        tol = 1e-6 if U.dtype == torch.float64 else 1e-4
+        for name, X in (("U", U), ("V", V)):
+            if not torch.isfinite(X).all():
+                raise ValueError(f"{name} must be finite (no NaN or inf)")
+            if (X.norm(dim=1) - 1).abs().max() > tol:
+                raise ValueError(f"{name} rows must have unit norm (tolerance {tol}); normalise them first")
+
+
+def logits(U: torch.Tensor, V: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+    """``Z = U V^T / tau``."""
+    return U @ V.T / check_tau(tau)
+
+
+@lru_cache(maxsize=8)
+def _cached_combinations(N: int, B: int) -> np.ndarray:
+    return combinations_range(N, B, 0, math.comb(N, B))
+
+
+def batch_chunks(family: Family, chunk: int, device):
+    """Yield the family's batches as LongTensors of at most ``chunk`` rows on ``device``."""
+    if family.stored is None and family.n_batches * family.B <= CACHE_LIMIT:
+        allb = _cached_combinations(family.N, family.B)
+        for s in range(0, allb.shape[0], chunk):
+            yield torch.from_numpy(allb[s:s + chunk]).to(device)
+    else:
+        for b in family.chunks(chunk):
+            yield torch.from_numpy(np.ascontiguousarray(b)).to(device)
+
+
+def _chunk_rows(B: int, itemsize: int, budget: int) -> int:
+    return max(1, budget // (6 * B * B * itemsize + 16 * B))
+
+
+class _Kernel:
+    """Per-evaluation state: ``exp(Z - diag)`` row/column tables when safe, else raw logits."""
+
+    def __init__(self, Z: torch.Tensor, loss: str):
+        self.Z, self.loss = Z, loss
+        dg = Z.diagonal()
+        self.shift = bool(torch.maximum((Z - dg[:, None]).max(), (Z - dg[None, :]).max()) < _EXP_SAFE.get(Z.dtype, 60.0))
+        if self.shift:
+            self.Er = torch.exp(Z - dg[:, None])              # Er[i, j] = exp(z_ij - z_ii)
+            self.Ec = torch.exp(Z - dg[None, :]) if loss == "symmetric" else None   # Ec[j, i] = exp(z_ji - z_ii)
+
+    def losses(self, b: torch.Tensor, want_grad: bool):
+        """Per-batch losses of the (n, B) index block ``b``; with ``want_grad`` also dL(S)/dZ_block (n, B, B)."""
+        B = b.shape[1]
+        r, c = b[:, :, None], b[:, None, :]
+        if self.shift:
+            Pr = self.Er[r, c]                                   # (n, a, c): exp(z_ac - z_aa)
+            sr = Pr.sum(-1)
+            val = torch.log(sr).mean(-1)
+            if want_grad:
+                Pr = Pr / sr[..., None]
+            if self.loss == "symmetric":
+                Pc = self.Ec[r, c]                               # (n, a, c): exp(z_ac - z_cc)
+                sc = Pc.sum(-2)
+                val = val + torch.log(sc).mean(-1)
+                if want_grad:
+                    Pc = Pc / sc[:, None, :]
+        else:
+            zs = self.Z[r, c]
+            diag = zs.diagonal(dim1=-2, dim2=-1)
+            lr = torch.logsumexp(zs, -1)
+            val = (lr - diag).mean(-1)
+            if want_grad:
+                Pr = torch.exp(zs - lr[..., None])
+            if self.loss == "symmetric":
+                lc = torch.logsumexp(zs, -2)
+                val = val + (lc - diag).mean(-1)
+                if want_grad:
+                    Pc = torch.exp(zs - lc[:, None, :])
+        if not want_grad:
+            return val, None
+        eye = torch.eye(B, dtype=self.Z.dtype, device=self.Z.device)
+        G = Pr - eye
+        if self.loss == "symmetric":
+            G = G + (Pc - eye)
+        return val, G / B
+
+
+class _StreamedObjective(torch.autograd.Function):
+    """Mean batch loss over a streamed family; backward uses the dL/dZ accumulated in forward."""
+
+    @staticmethod
+    def forward(ctx, Z, family, loss, budget):
+        want = Z.requires_grad
+        kern = _Kernel(Z.detach(), loss)
+        N = Z.shape[0]
+        total = torch.zeros((), dtype=Z.dtype, device=Z.device)
+        G = torch.zeros(N * N, dtype=Z.dtype, device=Z.device) if want else None
+        for b in batch_chunks(family, _chunk_rows(family.B, Z.element_size(), budget), Z.device):
+            val, g = kern.losses(b, want)
+            total = total + val.sum()
+            if want:
+                flat = (b[:, :, None] * N + b[:, None, :]).reshape(-1)
+                G.index_add_(0, flat, g.reshape(-1))
+        n = family.n_batches
+        if want:
+            ctx.save_for_backward(G.view(N, N) / n)
+        return total / n
+
+    @staticmethod
+    def backward(ctx, grad):
+        (G,) = ctx.saved_tensors
+        return grad * G, None, None, None
+
+
+def pairwise_objective(Z: torch.Tensor, loss: str = "symmetric") -> torch.Tensor:
+    """All-pairs (B = 2) objective from logits in O(N^2).
+
+    ``sum_{i != j} [softplus(z_ij - z_ii) + softplus(z_ji - z_ii)] / (N (N-1))``; the one-sided loss
+    keeps only the first term. (Each unordered pair is one batch with two anchors.)
+    """
+    N = Z.shape[0]
+    dg = Z.diagonal()
+    off = ~torch.eye(N, dtype=torch.bool, device=Z.device)
+    R = torch.nn.functional.softplus(Z - dg[:, None])          # anchor i as a row
+    total = R[off].sum()
+    if loss == "symmetric":
+        total = total + torch.nn.functional.softplus(Z.T - dg[:, None])[off].sum()
+    return total / (N * (N - 1))
+
+
+def pair_losses(Z: torch.Tensor, loss: str = "symmetric") -> torch.Tensor:
+    """``(N, N)`` matrix of the pair losses ``L({i, j})`` (diagonal set to -inf)."""
+    dg = Z.diagonal()
+    R = torch.nn.functional.softplus(Z - dg[:, None])
+    P = (R + R.T) / 2
+    if loss == "symmetric":
+        C = torch.nn.functional.softplus(Z.T - dg[:, None])
+        P = P + (C + C.T) / 2
+    return P.fill_diagonal_(-torch.inf)
+
+
+def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symmetric", tau: float = 1.0,
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
+    """Per-batch losses ``L(S)`` for an ``(n, B)`` index tensor (or a Family), differentiable; shape ``(n,)``."""
+    check_loss(loss)
+    Z = logits(U, V, tau)
+    if isinstance(batches, Family):
+        batches = torch.from_numpy(batches.batches).to(Z.device)
+    batches = torch.as_tensor(batches, device=Z.device, dtype=torch.long)
+    if batches.ndim != 2 or batches.shape[1] < 2:
+        raise ValueError(f"batches must have shape (n, B) with B >= 2, got {tuple(batches.shape)}")
+    if batches.numel() and (batches.min() < 0 or batches.max() >= Z.shape[0]):
+        raise ValueError(f"batch indices must lie in [0, N={Z.shape[0]})")
+    kern = _Kernel(Z, loss)
+    step = _chunk_rows(batches.shape[1], Z.element_size(), memory_budget)
+    return torch.cat([kern.losses(batches[s:s + step], False)[0] for s in range(0, batches.shape[0], step)])
+
+
+def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: str = "symmetric", tau: float = 1.0,
+                     method: str = "auto", memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True) -> torch.Tensor:
+    """Exact family objective ``L_F(U, V) = (1/|F|) sum_S L(S)`` as a differentiable scalar tensor.
+
+    Parameters
+    ----------
+    U, V : torch.Tensor, shape (N, d), unit-norm rows, any device/dtype
+    family : theory.Family
+    loss : {'symmetric', 'one_sided'};  tau : float > 0
+    method : {'auto', 'enumerate', 'pairwise', 'formula'}
+        ``'auto'``: closed O(N^2) form for all pairs; enumeration (streamed) for explicit families
+        and for ``Family.all`` up to ``STREAM_LIMIT`` batches; the exact polynomial formula
+        (:func:`simulations.exact_all.all_batches_objective`) above it.
+    memory_budget : int, bytes of working memory per chunk
+    """
+    check_loss(loss)
+    tau = check_tau(tau)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+    if check:
+        check_embeddings(U, V)
+    if family.N != U.shape[0]:
+        raise ValueError(f"family is over N={family.N} indices but U, V have N={U.shape[0]} rows")
+    is_all = family.kind == "all"
+    if method == "auto":
+        if is_all and family.B == 2:
+            method = "pairwise"
+        elif is_all and family.n_batches > STREAM_LIMIT:
+            method = "formula"
+        else:
+            method = "enumerate"
+    if method in ("pairwise", "formula") and not is_all:
+        raise ValueError(f"method={method!r} applies only to the all-C(N,B) family, got kind={family.kind!r}")
+    if method == "pairwise" and family.B != 2:
+        raise ValueError(f"method='pairwise' needs B = 2, got B={family.B}")
+    Z = logits(U, V, tau)
+    if method == "pairwise":
+        return pairwise_objective(Z, loss)
+    if method == "formula":
+        from .exact_all import all_batches_objective
+        return all_batches_objective(U, V, family.B, loss=loss, tau=tau, memory_budget=memory_budget, check=False)
+    return _StreamedObjective.apply(Z, family, loss, check_int("memory_budget", memory_budget, low=1))
+
+
+def sampled_objective(U: torch.Tensor, V: torch.Tensor, B: int, n_samples: int, *, scheme: str = "uniform",
+                      loss: str = "symmetric", tau: float = 1.0, seed: int = 0) -> tuple[float, float]:
+    """Unbiased estimate of the all-``C(N,B)`` objective and its standard error.
+
+    ``scheme='uniform'``: the mean loss of ``n_samples`` independent uniform ``B``-subsets.
+    ``scheme='partition'``: the mean, over ``n_samples`` uniform random partitions (B | N), of the
+    partition objective — each block is marginally a uniform ``B``-subset, so this is unbiased too.
+    """
+    N = U.shape[0]
+    check_int("B", B, low=2, high=N)
+    n_samples = check_int("n_samples", n_samples, low=2)
+    if scheme not in ("uniform", "partition"):
+        raise ValueError(f"scheme must be 'uniform' or 'partition', got {scheme!r}")
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        if scheme == "uniform":
+            b = torch.argsort(torch.rand(n_samples, N, generator=g), dim=1)[:, :B]
+            vals = batch_losses(U, V, b.to(U.device), loss=loss, tau=tau)
+        else:
+            if N % B:
+                raise ValueError(f"scheme='partition' needs B to divide N; got N={N}, B={B}")
+            perms = torch.argsort(torch.rand(n_samples, N, generator=g), dim=1).reshape(-1, B)
+            vals = batch_losses(U, V, perms.to(U.device), loss=loss, tau=tau).reshape(n_samples, N // B).mean(1)
+    vals = vals.double().cpu()
+    return float(vals.mean()), float(vals.std(unbiased=True) / math.sqrt(n_samples))
