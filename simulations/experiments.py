@@ -1,0 +1,179 @@
+"""Experiment configurations (frozen, validated at construction) and result folders.
+
+``simulate(Config(...), out="runs/X")`` runs every (method, seed) and writes, atomically:
+
+* ``config.json``          the config;
+* ``metrics.csv``          one row per (method, seed, logged step): step, updates, full_loss,
+                           all_loss, grad_norm, gram_distance;
+* ``final_embeddings.npz`` ``{method}_s{seed}_U`` / ``_V`` arrays;
+* ``summary.json``         final metrics per method and seed;
+* ``runs/``                per-run results and checkpoints, used by ``resume=True``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from theory._checks import check_batch_size, check_int, check_loss, check_positive_float, check_tau
+
+from .io import read_csv, read_json, write_csv, write_json, write_npz
+from .selection import METHODS, PARTITION_METHODS
+from .train import train_run
+
+TARGETS = ("auto", "etf", "cross_polytope", "none")
+
+
+def check_device(device: str) -> str:
+    """``'cpu'`` or ``'cuda'``/``'cuda:K'``; CUDA must be available."""
+    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:K]', got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} requested but CUDA is not available on this machine; use device='cpu'")
+    return device
+
+
+@dataclass(frozen=True)
+class Config:
+    """One experiment: sizes, methods, optimiser, seeds. Validated at construction (ValueError)."""
+
+    N: int
+    d: int
+    B: int = 2
+    methods: tuple = ("full", "all", "fixed", "shuffle", "osgd", "sc")
+    steps: int = 500
+    lr: float = 0.5
+    seeds: tuple = (0,)
+    tau: float = 1.0
+    loss: str = "symmetric"
+    device: str = "cpu"
+    dtype: str = "float64"
+    align: str = "epochs"
+    log_every: int = 1
+    checkpoint_every: int = 50
+    osgd_candidates: int | None = None
+    osgd_top: int = 1
+    init: str = "gaussian"
+    init_angles_deg: tuple = field(default=())
+    target: str = "auto"
+    stop_distance: float | None = None
+
+    def __post_init__(self):
+        check_batch_size(self.N, self.B)
+        check_int("d", self.d, low=1)
+        object.__setattr__(self, "methods", tuple(self.methods))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        object.__setattr__(self, "init_angles_deg", tuple(float(a) for a in self.init_angles_deg))
+        if not self.methods:
+            raise ValueError("methods must name at least one method")
+        for m in self.methods:
+            if m not in METHODS:
+                raise ValueError(f"unknown method {m!r}; methods must be among {METHODS}")
+            if m in PARTITION_METHODS and self.N % self.B:
+                raise ValueError(f"method {m!r} uses partitions and needs B to divide N; got N={self.N}, B={self.B}")
+        if not self.seeds:
+            raise ValueError("seeds must hold at least one seed")
+        check_int("steps", self.steps, low=1)
+        check_positive_float("lr", self.lr)
+        check_tau(self.tau)
+        check_loss(self.loss)
+        check_device(self.device)
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.align not in ("epochs", "updates"):
+            raise ValueError(f"align must be 'epochs' or 'updates', got {self.align!r}")
+        check_int("log_every", self.log_every, low=1)
+        check_int("checkpoint_every", self.checkpoint_every, low=1)
+        if self.osgd_candidates is not None:
+            check_int("osgd_candidates", self.osgd_candidates, low=1, high=math.comb(self.N, self.B))
+            check_int("osgd_top", self.osgd_top, low=1, high=self.osgd_candidates)
+        if self.init not in ("gaussian", "angles"):
+            raise ValueError(f"init must be 'gaussian' or 'angles', got {self.init!r}")
+        if self.init == "angles" and (self.d != 2 or len(self.init_angles_deg) != self.N):
+            raise ValueError(f"init='angles' needs d = 2 and N = {self.N} angles, got d={self.d}, {len(self.init_angles_deg)} angles")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.stop_distance is not None:
+            check_positive_float("stop_distance", self.stop_distance)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Config":
+        return cls(**d)
+
+
+def _run_name(method: str, seed: int) -> str:
+    return f"{method}_s{seed}"
+
+
+def simulate(config: Config, out: str | Path | None = None, *, resume: bool = False, progress: bool = False) -> dict:
+    """Run every (method, seed) of ``config``; write the results folder if ``out`` is given.
+
+    ``resume=True`` keeps finished runs found in ``out/runs`` and continues unfinished ones from
+    their checkpoints; the folder's config must then equal ``config``.
+
+    Returns
+    -------
+    dict with ``config``, ``rows`` (all metric rows), ``final`` ({run: {"U", "V"}}), ``summary``.
+    """
+    out = Path(out) if out is not None else None
+    if out is not None:
+        if (out / "config.json").exists() and resume and read_json(out / "config.json") != _jsonable(config):
+            raise ValueError(f"{out} holds results of a different config; use another --out or drop --resume")
+        if not resume and (out / "runs").exists() and any((out / "runs").iterdir()):
+            raise ValueError(f"{out} already holds runs; pass resume=True (--resume) or choose another folder")
+        write_json(out / "config.json", config.to_json())
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(config.methods) * len(config.seeds) * config.steps, desc="simulate", unit="step")
+    rows, final = [], {}
+    for method in config.methods:
+        for seed in config.seeds:
+            name = _run_name(method, seed)
+            done_csv = out / "runs" / f"{name}.csv" if out is not None else None
+            if resume and done_csv is not None and done_csv.exists():
+                res = {"rows": read_csv(done_csv)}
+                with np.load(out / "runs" / f"{name}.npz") as z:
+                    res["U"], res["V"] = z["U"], z["V"]
+                if bar is not None:
+                    bar.update(config.steps)
+            else:
+                ckpt = out / "runs" / f"{name}.ckpt" if out is not None else None
+                res = train_run(config, method, seed, checkpoint=ckpt, progress=bar.update if bar else None)
+                if out is not None:
+                    write_npz(out / "runs" / f"{name}.npz", U=res["U"], V=res["V"])
+                    write_csv(done_csv, res["rows"])
+                    if ckpt.exists():
+                        ckpt.unlink()
+            rows.extend(res["rows"])
+            final[name] = {"U": res["U"], "V": res["V"]}
+    if bar is not None:
+        bar.close()
+    summary = summarize(rows)
+    if out is not None:
+        write_csv(out / "metrics.csv", rows)
+        write_npz(out / "final_embeddings.npz", **{f"{k}_{x}": v[x] for k, v in final.items() for x in ("U", "V")})
+        write_json(out / "summary.json", summary)
+    return {"config": config.to_json(), "rows": rows, "final": final, "summary": summary}
+
+
+def _jsonable(config: Config) -> dict:
+    import json
+    return json.loads(json.dumps(config.to_json()))
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Final metrics per method and seed: ``{method: {seed: {...last row...}}}``."""
+    last = {}
+    for r in rows:
+        last[(r["method"], r["seed"])] = r
+    out: dict = {}
+    for (m, s), r in last.items():
+        out.setdefault(m, {})[str(s)] = {k: r[k] for k in ("step", "updates", "full_loss", "all_loss", "grad_norm", "gram_distance")}
+    return out

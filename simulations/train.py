@@ -1,0 +1,129 @@
+"""The optimisation loop of the paper's synthetic experiments.
+
+Raw vectors ``x_u, x_v: (N, d)`` are the variables; every step uses ``U = x_u / ||x_u||`` (row-wise)
+and takes a plain SGD step ``x <- x - lr * grad`` on the objective chosen by the selector. One
+*logged step* is one epoch of the selector (``N/B`` batch updates for the batch methods, one
+update for ``full``/``all``), as in the authors' code; with ``align='updates'`` the ``full`` and
+``all`` methods also make ``N/B`` updates per logged step, so all methods compare at an equal
+number of gradient updates.
+
+Metrics per logged step: ``full_loss``, ``all_loss`` (the exact all-C(N,B) objective),
+``gram_distance`` to the target Gram (ETF for ``d >= N-1``, cross-polytope for ``N = 2d``,
+minimised over relabellings) and ``grad_norm`` (Riemannian gradient norm of the all-batches
+objective). Checkpoints are written atomically and a run resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from theory import Family, cross_polytope, etf_gram, gram_distance
+
+from .engine import batch_losses, family_objective
+from .io import write_torch
+from .selection import make_selector
+
+
+def target_gram(N: int, d: int, target: str = "auto"):
+    """Target Gram of a run: ETF if ``d >= N-1``, cross-polytope if ``N = 2d`` (``auto``), or None."""
+    if target == "auto":
+        target = "etf" if d >= N - 1 else "cross_polytope" if N == 2 * d else "none"
+    if target == "etf":
+        return etf_gram(N)
+    if target == "cross_polytope":
+        X = cross_polytope(N, d)
+        return X @ X.T
+    return None
+
+
+def _normalize(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=1, keepdim=True)
+
+
+def initial_vectors(cfg, seed: int):
+    """``(x_u, x_v)`` for a run: independent Gaussians, or ``x_u = x_v`` at given angles (``d = 2``)."""
+    dt = getattr(torch, cfg.dtype)
+    if cfg.init == "angles":
+        th = torch.tensor(np.deg2rad(cfg.init_angles_deg), dtype=dt)
+        x = torch.stack([torch.cos(th), torch.sin(th)], 1)
+        return x.clone().to(cfg.device), x.clone().to(cfg.device)
+    g = torch.Generator().manual_seed(seed)
+    xu = torch.randn(cfg.N, cfg.d, generator=g, dtype=dt)
+    xv = torch.randn(cfg.N, cfg.d, generator=g, dtype=dt)
+    return xu.to(cfg.device), xv.to(cfg.device)
+
+
+def _objective(U, V, target, cfg):
+    if isinstance(target, Family):
+        return family_objective(U, V, target, loss=cfg.loss, tau=cfg.tau, check=False)
+    return batch_losses(U, V, target, loss=cfg.loss, tau=cfg.tau).mean()
+
+
+def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
+    """The logged metrics at the current vectors (see module docstring)."""
+    U = _normalize(x_u.detach()).requires_grad_(True)
+    V = _normalize(x_v.detach()).requires_grad_(True)
+    out = {}
+    with torch.no_grad():
+        out["full_loss"] = float(family_objective(U, V, Family.full(cfg.N), loss=cfg.loss, tau=cfg.tau, check=False))
+    all_loss = family_objective(U, V, Family.all(cfg.N, cfg.B), loss=cfg.loss, tau=cfg.tau, check=False)
+    gU, gV = torch.autograd.grad(all_loss, (U, V))
+    U, V = U.detach(), V.detach()
+    gU = gU - (gU * U).sum(1, keepdim=True) * U
+    gV = gV - (gV * V).sum(1, keepdim=True) * V
+    out["all_loss"] = float(all_loss.detach())
+    out["grad_norm"] = float(torch.sqrt((gU**2).sum() + (gV**2).sum()))
+    Z = (U @ V.T).detach().cpu().double().numpy()
+    out["gram_distance"] = gram_distance(Z, T) if T is not None else float("nan")
+    return out
+
+
+def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None, progress=None) -> dict:
+    """Run one (method, seed) of a config; returns ``{"rows": [...], "U": ndarray, "V": ndarray}``.
+
+    ``checkpoint``: a file to save state to every ``cfg.checkpoint_every`` logged steps and to
+    resume from if it exists. ``progress``: a callable receiving the number of logged steps done.
+    """
+    T = target_gram(cfg.N, cfg.d, cfg.target)
+    sel = make_selector(method, cfg.N, cfg.B, seed=seed + 7919, tau=cfg.tau, loss=cfg.loss,
+                        candidates=cfg.osgd_candidates, top=cfg.osgd_top)
+    repeats = cfg.N // cfg.B if (cfg.align == "updates" and method in ("full", "all")) else 1
+    x_u, x_v = initial_vectors(cfg, seed)
+    rows, start, updates = [], 0, 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        st = torch.load(checkpoint, weights_only=False)
+        x_u, x_v = st["x_u"].to(cfg.device), st["x_v"].to(cfg.device)
+        rows, start, updates = st["rows"], st["step"], st["updates"]
+        sel.load_state(st["selector"])
+    if not rows:
+        rows.append({"method": method, "seed": seed, "step": 0, "updates": 0, **metrics(x_u, x_v, cfg, T)})
+    embed = lambda: (_normalize(x_u.detach()), _normalize(x_v.detach()))  # noqa: E731
+    stopped = cfg.stop_distance is not None and rows[-1]["gram_distance"] <= cfg.stop_distance
+    step = start
+    for step in range(start + 1, cfg.steps + 1):
+        if stopped:
+            break
+        for _ in range(repeats):
+            for target in sel.epoch(embed):
+                xu = x_u.detach().requires_grad_(True)
+                xv = x_v.detach().requires_grad_(True)
+                loss = _objective(_normalize(xu), _normalize(xv), target, cfg)
+                gu, gv = torch.autograd.grad(loss, (xu, xv))
+                x_u = (xu - cfg.lr * gu).detach()
+                x_v = (xv - cfg.lr * gv).detach()
+                updates += 1
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            rows.append({"method": method, "seed": seed, "step": step, "updates": updates, **metrics(x_u, x_v, cfg, T)})
+            if not all(math.isfinite(rows[-1][k]) for k in ("full_loss", "all_loss")):
+                raise FloatingPointError(f"{method} seed {seed}: loss became non-finite at step {step}; lower lr")
+            stopped = cfg.stop_distance is not None and rows[-1]["gram_distance"] <= cfg.stop_distance
+        if checkpoint is not None and (step % cfg.checkpoint_every == 0):
+            write_torch(checkpoint, {"x_u": x_u.cpu(), "x_v": x_v.cpu(), "rows": rows, "step": step,
+                                     "updates": updates, "selector": sel.state()})
+        if progress is not None:
+            progress(1)
+    U, V = embed()
+    return {"rows": rows, "U": U.cpu().numpy(), "V": V.cpu().numpy(), "stopped": stopped}
