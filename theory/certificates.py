@@ -26,6 +26,7 @@ Cho et al., TMLR 2024 (arXiv 2307.05906).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import cvxpy as cp
@@ -117,19 +118,39 @@ def family_objective_expr(Z, family: Family, *, loss: str = "symmetric", tau: fl
     return total / (n * B)
 
 
+#: ``solver='auto'`` tries these in turn until one reports ``optimal``: Clarabel at its default
+#: tolerances (1e-8), Clarabel at 1e-7 (it sometimes stalls at 'optimal_inaccurate' on families
+#: with many batches), then SCS (eps 1e-6). The record names the attempt that ran last.
+AUTO_ATTEMPTS = (
+    ("CLARABEL", {}),
+    ("CLARABEL", {"tol_gap_abs": 1e-7, "tol_gap_rel": 1e-7, "tol_feas": 1e-7}),
+    ("SCS", {"eps_abs": 1e-6, "eps_rel": 1e-6, "max_iters": 20000}),
+)
+
+
 def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None):
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    name = ("CLARABEL" if N <= CLARABEL_MAX_N else "SCS") if solver == "auto" else solver
+    if solver != "auto" or solver_options:
+        name = solver if solver != "auto" else ("CLARABEL" if N <= CLARABEL_MAX_N else "SCS")
+        attempts = [(name, solver_options or {})]
+    else:
+        attempts = [a for a in AUTO_ATTEMPTS if a[0] == "SCS" or N <= CLARABEL_MAX_N]
     t0 = time.perf_counter()
-    try:
-        problem.solve(solver=name, **(solver_options or {}))
-        status = problem.status
-    except cp.SolverError:
-        status = "solver_error"
+    for name, opts in attempts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)     # the status says it; no console noise
+                problem.solve(solver=name, **opts)
+            status = problem.status
+        except cp.SolverError:
+            status = "solver_error"
+        if status == cp.OPTIMAL:
+            break
     stats = problem.solver_stats
     iters = getattr(stats, "num_iters", None) if stats is not None else None
-    return name, status, time.perf_counter() - t0, iters
+    label = name + ("" if not opts else " " + ",".join(f"{k}={v:g}" for k, v in opts.items()))
+    return label, status, time.perf_counter() - t0, iters
 
 
 def _relaxation(N: int):

@@ -1,0 +1,209 @@
+"""``minibatch-cl``: a thin command line over the Python API.
+
+    minibatch-cl version
+    minibatch-cl certify --N 7 --B 3 --family fano [--tau 1] [--loss symmetric] [--json]
+    minibatch-cl claims [--only ID,ID] [--full] [--json]
+    minibatch-cl simulate --N 8 --d 16 --B 2 --methods full,all,fixed,shuffle,osgd,sc --steps 500 \\
+                          --lr 0.5 --seeds 0,1,2 --device cpu --out runs/X [--resume] [--json]
+    minibatch-cl figures --out DIR
+    minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--json]
+    minibatch-cl bench {engine,certificates,exact_all}
+
+Every command with ``--json`` prints one JSON object on stdout. Bad arguments exit with status 2
+and a message naming the parameter.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+
+def _ints(s: str) -> tuple:
+    try:
+        return tuple(int(x) for x in s.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from None
+
+
+def _names(s: str) -> tuple:
+    return tuple(x.strip() for x in s.split(",") if x.strip())
+
+
+def _dump(obj) -> str:
+    def default(o):
+        import numpy as np
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        return str(o)
+
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+    return json.dumps(clean(json.loads(json.dumps(obj, default=default))), indent=2)
+
+
+def cmd_version(args):
+    from theory import __version__
+    print(_dump({"version": __version__}) if args.json else f"minibatch-cl {__version__}")
+
+
+def cmd_certify(args):
+    from theory import Family, certify, make_family
+    fam = Family.from_json(args.family_file) if args.family_file else make_family(args.family, args.N, args.B, seed=args.seed)
+    if fam.N != args.N:
+        raise ValueError(f"--N {args.N} does not match the family's N = {fam.N}")
+    c = certify(args.N, fam, loss=args.loss, tau=args.tau, solver=args.solver)
+    if args.json:
+        print(_dump(c.summary()))
+    else:
+        for k, v in c.summary().items():
+            print(f"{k:>15}: {v}")
+        print("certified global optimum (relaxation)" if c.certified else "NOT certified: the status is not 'optimal'")
+
+
+def run_claims(only=None, full: bool = False, device: str = "cpu"):
+    from theory.claims import run_theory_claims
+    from .claims import run_engine_claims
+    return run_theory_claims(only) + run_engine_claims(only, full=full, device=device)
+
+
+def _print_verdicts(verdicts):
+    w = max(len(v.id) for v in verdicts)
+    for v in verdicts:
+        print(f"{v.id:<{w}}  {v.verdict:<12}  {v.statement[:90]}")
+
+
+def cmd_claims(args):
+    from theory.claims import THEORY_CHECKS
+    from .claims import ENGINE_CHECKS
+    known = set(THEORY_CHECKS) | set(ENGINE_CHECKS)
+    only = args.only
+    if only:
+        bad = [i for i in only if i not in known]
+        if bad:
+            raise ValueError(f"--only: unknown claim ids {bad}; known: {sorted(known)}")
+    verdicts = run_claims(only, full=args.full, device=args.device)
+    if args.json:
+        print(_dump({"verdicts": [v.to_json() for v in verdicts]}))
+    else:
+        _print_verdicts(verdicts)
+
+
+def cmd_simulate(args):
+    from .experiments import Config, simulate
+    cfg = Config(N=args.N, d=args.d, B=args.B, methods=args.methods, steps=args.steps, lr=args.lr, seeds=args.seeds,
+                 tau=args.tau, loss=args.loss, device=args.device, dtype=args.dtype, align=args.align,
+                 log_every=args.log_every, osgd_candidates=args.osgd_candidates, osgd_top=args.osgd_top)
+    res = simulate(cfg, args.out, resume=args.resume, progress=not args.json)
+    if args.json:
+        print(_dump({"config": res["config"], "summary": res["summary"], "out": args.out}))
+    else:
+        print(f"{'method':<8} {'seed':>4} {'updates':>8} {'full_loss':>10} {'all_loss':>10} {'gram_dist':>10}")
+        for m, seeds in res["summary"].items():
+            for s, r in seeds.items():
+                print(f"{m:<8} {s:>4} {r['updates']:>8} {r['full_loss']:>10.5f} {r['all_loss']:>10.5f} {r['gram_distance']:>10.4f}")
+        if args.out:
+            print(f"results in {args.out}")
+
+
+def cmd_figures(args):
+    from figures import draw_all
+    paths = draw_all(args.out)
+    print(_dump({"figures": [str(p) for p in paths]}) if args.json else "\n".join(map(str, paths)))
+
+
+def cmd_reproduce(args):
+    from .reproduce import reproduce
+    res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json)
+    if args.json:
+        print(_dump(res))
+
+
+def cmd_bench(args):
+    import runpy
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{args.name}.py"
+    if not path.exists():
+        raise ValueError(f"benchmark script {path} not found (benchmarks ship with the repository checkout)")
+    sys.argv = [str(path)]
+    runpy.run_path(str(path), run_name="__main__")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minibatch-cl", description="Check the theory of mini-batch contrastive loss "
+                                "and reproduce the synthetic experiments of Cho et al. (TMLR 2024).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, fn, help):
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    add("version", cmd_version, "print the version")
+    c = add("certify", cmd_certify, "global optimum of a family objective by convex relaxation")
+    c.add_argument("--N", type=int, required=True)
+    c.add_argument("--B", type=int, default=None)
+    c.add_argument("--family", default="all", help="full, all, partition, random, fano, affine_plane")
+    c.add_argument("--family-file", default=None, help='JSON file {"N": .., "batches": [[..], ..]}')
+    c.add_argument("--seed", type=int, default=None, help="seed of a random partition / random family")
+    c.add_argument("--tau", type=float, default=1.0)
+    c.add_argument("--loss", default="symmetric", choices=["symmetric", "one_sided"])
+    c.add_argument("--solver", default="auto", choices=["auto", "CLARABEL", "SCS"])
+    c = add("claims", cmd_claims, "check every claim and print its verdict")
+    c.add_argument("--only", type=_names, default=None, help="comma-separated claim ids")
+    c.add_argument("--full", action="store_true", help="large-N checks at every size of the issue (slow on CPU)")
+    c.add_argument("--device", default="cpu")
+    s = add("simulate", cmd_simulate, "run the paper's synthetic optimisation experiments")
+    s.add_argument("--N", type=int, required=True)
+    s.add_argument("--d", type=int, required=True)
+    s.add_argument("--B", type=int, default=2)
+    s.add_argument("--methods", type=_names, default=("full", "all", "fixed", "shuffle", "osgd", "sc"))
+    s.add_argument("--steps", type=int, default=500)
+    s.add_argument("--lr", type=float, default=0.5)
+    s.add_argument("--seeds", type=_ints, default=(0,))
+    s.add_argument("--tau", type=float, default=1.0)
+    s.add_argument("--loss", default="symmetric")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--dtype", default="float64")
+    s.add_argument("--align", default="epochs", help="epochs (authors' x-axis) or updates (equal update counts)")
+    s.add_argument("--log-every", type=int, default=1)
+    s.add_argument("--osgd-candidates", type=int, default=None)
+    s.add_argument("--osgd-top", type=int, default=1)
+    s.add_argument("--out", default=None)
+    s.add_argument("--resume", action="store_true")
+    f = add("figures", cmd_figures, "redraw every figure from the results of a reproduce run")
+    f.add_argument("--out", default="reproduction")
+    r = add("reproduce", cmd_reproduce, "run every claim, experiment and figure; write verdicts.json")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="small seeds/steps, under 10 minutes on 2 CPU cores (default)")
+    g.add_argument("--full", action="store_true", help="the paper's sizes")
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--out", default="reproduction")
+    b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all)")
+    b.add_argument("name", choices=["engine", "certificates", "exact_all"])
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.fn(args)
+    except ValueError as exc:
+        print(f"minibatch-cl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
