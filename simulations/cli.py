@@ -124,7 +124,8 @@ def cmd_figures(args):
 
 def cmd_reproduce(args):
     from .reproduce import reproduce
-    res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json)
+    res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json,
+                    report=args.report)
     if args.json:
         print(_dump(res))
 
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--full", action="store_true", help="the paper's sizes")
     r.add_argument("--device", default="cpu")
     r.add_argument("--out", default="reproduction")
+    r.add_argument("--report", default=None, help="also write paper_reproduction.md here (figures copied beside it)")
     b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all)")
     b.add_argument("name", choices=["engine", "certificates", "exact_all"])
     return p

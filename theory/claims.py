@@ -26,7 +26,7 @@ from .configurations import regular_polygon, simplex_etf, tangent_gradient_norm
 from .losses import batch_losses, euclidean_gradient, family_loss
 from .optima import optimum_all, optimum_full, optimum_partition
 
-VERDICTS = ("confirmed", "qualified", "refuted", "inconclusive")
+VERDICTS = ("confirmed", "qualified", "refuted", "inconclusive", "not reproducible here")
 TOL = 1e-6
 
 
