@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from theory import Family, etf_gram, normalize_rows, optimum_all
 from theory.claims import Verdict
 
 from .engine import family_objective, sampled_objective
+from .io import read_json, write_json
 
 QUICK_GRID = ((64, 2), (64, 8), (128, 2), (256, 2))
 FULL_GRID = tuple((N, B) for N in (64, 128, 256) for B in (2, 8, 32))
@@ -60,8 +62,19 @@ def minimise_all_batches(N: int, B: int, d: int | None = None, *, seed: int = 0,
             "seconds": time.perf_counter() - t0}
 
 
-def check_large_n_equivalence(grid=QUICK_GRID, device: str = "cpu") -> Verdict:
-    rows = [minimise_all_batches(N, B, device=device) for N, B in grid]
+def check_large_n_equivalence(grid=QUICK_GRID, device: str = "cpu", cache_dir=None, progress: bool = False) -> Verdict:
+    """``cache_dir``: each (N, B) result is stored there as JSON when done and reused on a rerun."""
+    rows = []
+    for N, B in grid:
+        path = Path(cache_dir) / f"large_n_N{N}_B{B}.json" if cache_dir is not None else None
+        if path is not None and path.exists():
+            rows.append(read_json(path))
+            continue
+        if progress:
+            print(f"[claims] large_n_equivalence: minimising the exact all-C({N},{B}) objective ...", flush=True)
+        rows.append(minimise_all_batches(N, B, device=device))
+        if path is not None:
+            write_json(path, rows[-1])
     ok = all(abs(r["gap"]) < 1e-8 and r["gram_distance_to_etf"] < 1e-3 for r in rows)
     return Verdict("large_n_equivalence", "Gradient-based minimisation of the exact all-C(N,B) objective with d >= N-1 "
                    "reaches the simplex ETF with the closed-form value, for N far beyond enumeration.",
@@ -93,12 +106,13 @@ def check_shuffle_unbiased(N: int = 64, B: int = 8, n_samples: int = 4000, seed:
 ENGINE_CHECKS = {"large_n_equivalence": check_large_n_equivalence, "shuffle_unbiased": check_shuffle_unbiased}
 
 
-def run_engine_claims(only=None, full: bool = False, device: str = "cpu") -> list[Verdict]:
+def run_engine_claims(only=None, full: bool = False, device: str = "cpu", cache_dir=None, progress: bool = False) -> list[Verdict]:
     ids = list(ENGINE_CHECKS) if not only else [i for i in ENGINE_CHECKS if i in only]
     out = []
     for i in ids:
         if i == "large_n_equivalence":
-            out.append(check_large_n_equivalence(FULL_GRID if full else QUICK_GRID, device=device))
+            out.append(check_large_n_equivalence(FULL_GRID if full else QUICK_GRID, device=device,
+                                                 cache_dir=cache_dir, progress=progress))
         else:
             out.append(ENGINE_CHECKS[i]())
     return out

@@ -25,6 +25,8 @@ from .selection import METHODS, PARTITION_METHODS
 from .train import train_run
 
 TARGETS = ("auto", "etf", "cross_polytope", "none")
+#: Exact OSGD scores every batch at every update; above this many batches the config asks for candidates.
+OSGD_EXACT_LIMIT = 10**7
 
 
 def check_device(device: str) -> str:
@@ -87,6 +89,9 @@ class Config:
             raise ValueError(f"align must be 'epochs' or 'updates', got {self.align!r}")
         check_int("log_every", self.log_every, low=1)
         check_int("checkpoint_every", self.checkpoint_every, low=1)
+        if "osgd" in self.methods and self.osgd_candidates is None and math.comb(self.N, self.B) > OSGD_EXACT_LIMIT:
+            raise ValueError(f"method 'osgd' scores all C(N={self.N}, B={self.B}) = {math.comb(self.N, self.B):.3g} batches "
+                             f"per update (limit {OSGD_EXACT_LIMIT:.0e}); set osgd_candidates (--osgd-candidates K)")
         if self.osgd_candidates is not None:
             check_int("osgd_candidates", self.osgd_candidates, low=1, high=math.comb(self.N, self.B))
             check_int("osgd_top", self.osgd_top, low=1, high=self.osgd_candidates)

@@ -10,6 +10,7 @@ Writes into ``out``:
 """
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -41,6 +42,15 @@ FIG1A_PAPER = {"full_min": 1.5385, "full_max": 1.7385, "pairs_min": 1.4626, "pai
 THRESHOLD = 0.1     # Gram distance counted as "reached the target structure"
 
 
+def _simulate_cached(cfg: Config, folder: Path, progress: bool) -> dict:
+    """simulate() into ``folder``, reusing its finished runs; results of another config there are replaced."""
+    if (folder / "config.json").exists() and read_json(folder / "config.json") != json.loads(json.dumps(cfg.to_json())):
+        if progress:
+            print(f"[reproduce] {folder} holds results of another config (another mode); recomputing", flush=True)
+        shutil.rmtree(folder)
+    return simulate(cfg, folder, resume=True, progress=progress)
+
+
 def _first_reach(rows, thr=THRESHOLD):
     for r in rows:
         if r["gram_distance"] <= thr:
@@ -54,7 +64,7 @@ def run_convergence(out: Path, mode: dict, device: str, progress: bool) -> Verdi
     for N, d in mode["settings"]:
         cfg = Config(N=N, d=d, B=2, methods=("full", "all", "fixed", "shuffle", "osgd", "sc"), steps=mode["steps"],
                      lr=0.5, seeds=mode["seeds"], device=device, log_every=mode["log_every"])
-        res = simulate(cfg, out / "convergence" / f"N{N}_d{d}", resume=True, progress=progress)
+        res = _simulate_cached(cfg, out / "convergence" / f"N{N}_d{d}", progress)
         t = {}
         for m in cfg.methods:
             runs = [[r for r in res["rows"] if r["method"] == m and r["seed"] == s] for s in cfg.seeds]
@@ -115,7 +125,7 @@ def run_osgd_toy(out: Path, mode: dict, device: str, progress: bool) -> Verdict:
         cfg = Config(N=4, d=2, B=2, methods=(m,), steps=mode["toy_steps"], lr=0.1, seeds=tuple(range(mode["toy_seeds"])),
                      init="angles", init_angles_deg=angles, target="cross_polytope", stop_distance=THRESHOLD,
                      device=device, checkpoint_every=10**6)
-        r = simulate(cfg, out / "osgd_toy" / m, resume=True, progress=progress)
+        r = _simulate_cached(cfg, out / "osgd_toy" / m, progress)
         res[m] = [_first_reach([x for x in r["rows"] if x["seed"] == s]) for s in cfg.seeds]
     write_json(out / "osgd_toy.json", {"lr": 0.1, "seeds": mode["toy_seeds"], "angles_deg": angles,
                                         "threshold": THRESHOLD, "updates_to_target": res})
@@ -193,7 +203,8 @@ def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", prog
     out.mkdir(parents=True, exist_ok=True)
     cfg = MODES[mode]
     t0 = time.perf_counter()
-    steps = [("claims", lambda: run_claims(cfg["claims_only"], full=cfg["claims_full"], device=device)),
+    steps = [("claims", lambda: run_claims(cfg["claims_only"], full=cfg["claims_full"], device=device,
+                                           cache_dir=out / "claims_cache", progress=progress)),
              ("fig1a", lambda: [run_fig1a(out)]),
              ("convergence", lambda: [run_convergence(out, cfg, device, progress)]),
              ("osgd toy", lambda: [run_osgd_toy(out, cfg, device, progress)]),
@@ -236,7 +247,6 @@ FIGURE_OF = {"fig1a_rotation": "fig1a_rotation", "osgd_sc_converge_faster": "con
 
 def write_report(out: Path, report: Path, mode: str) -> None:
     """paper_reproduction.md from ``out/verdicts.json``; figures copied to ``<report dir>/figures/output``."""
-    import json
     verdicts = read_json(out / "verdicts.json")
     figdir = report.parent / "figures" / "output"
     figdir.mkdir(parents=True, exist_ok=True)

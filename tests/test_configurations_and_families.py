@@ -149,3 +149,12 @@ def test_bad_input_raises_value_error_naming_the_parameter(call, param):
 def test_enumeration_limit_is_documented_and_lazy():
     F = Family.all(40, 20)                    # construction is free
     assert F.n_batches == math.comb(40, 20) > ENUMERATION_LIMIT
+
+
+def test_theory_never_imports_torch_or_simulations():
+    import subprocess
+    import sys
+    code = ("import sys, theory, theory.claims, theory.certificates, theory.strategies; "
+            "bad = [m for m in ('torch', 'simulations') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -138,6 +138,8 @@ def test_results_folder_is_complete_and_resumable(tmp_path):
     (dict(N=4, d=0), "d"),
     (dict(N=4, d=2, steps=0), "steps"),
     (dict(N=4, d=3, init="angles", init_angles_deg=(0, 1, 2, 3)), "d = 2"),
+    (dict(N=256, d=2, B=32, methods=("osgd",)), "osgd_candidates"),
+    (dict(N=8, d=2, B=2, osgd_candidates=10, osgd_top=11), "osgd_top"),
 ])
 def test_bad_configs_fail_before_any_work(kwargs, msg):
     if msg == "CUDA" and torch.cuda.is_available():

@@ -200,7 +200,12 @@ def check_pair_balance_law(exhaustive=((4, 2), (4, 3), (5, 2), (5, 3), (6, 2)), 
                    verdict, {"families": len(fams), "counts": counts, "by_source": by_source,
                              "exhaustive_sizes": [list(x) for x in exhaustive]}, _cmd("pair_balance_law"),
                    "Non-stationarity of the ETF (Riemannian gradient > 1e-8) proves non-optimality; stationary cases "
-                   "are decided by a convex certificate. Exhaustive sweeps are over every set of B-subsets up to relabelling.")
+                   "are decided by a convex certificate. Exhaustive sweeps are over every set of B-subsets up to "
+                   "relabelling. Why it holds (derivation sketch, consistent with every case): at U = V = ETF all logits "
+                   "inside a batch are equal, so the gradient for u_i is proportional to sum_j n_ij w_j with n_ij the "
+                   "co-occurrence counts; the only linear relation among ETF vectors is sum_j w_j = 0, so the tangent "
+                   "part vanishes iff n_ij is constant over j != i, i.e. iff F is pair-balanced ('only if'); 'if' is the "
+                   "Jensen argument of THEORY.md §3.")
 
 
 # --------------------------------------------------------------------------- claim 5-qualification: d < N-1
