@@ -245,6 +245,51 @@ FIGURE_OF = {"fig1a_rotation": "fig1a_rotation", "osgd_sc_converge_faster": "con
              "low_dimension_counterexample": "claims_tables"}
 
 
+def _md_table(header, rows) -> list[str]:
+    def fmt(x):
+        if isinstance(x, float):
+            return f"{x:.3g}" if abs(x) < 1e-3 or abs(x) >= 1e4 else f"{x:.6g}"
+        return "never" if x is None else str(x)
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
+        ["| " + " | ".join(fmt(c) for c in r) + " |" for r in rows] + [""]
+
+
+def _tables(v: dict) -> list[str]:
+    """Readable tables of the key numbers of a verdict (the JSON follows in a folded block)."""
+    n, i = v["numbers"], v["id"]
+    if i in ("full_batch_etf", "all_batches_etf", "partition_suboptimal"):
+        keys = [k for k in n["cases"][0] if k not in ("status",)]
+        return _md_table(keys + ["status"], [[c[k] if not isinstance(c[k], dict) else json.dumps(c[k]) for k in keys] + [c["status"]]
+                                             for c in n["cases"]])
+    if i == "large_n_equivalence":
+        return _md_table(["N", "B", "method", "value - closed form", "||UV^T - G_ETF||_F", "evaluations", "seconds"],
+                         [[c["N"], c["B"], c["method"], c["gap"], c["gram_distance_to_etf"], c["evaluations"], c["seconds"]]
+                          for c in n["cases"]])
+    if i == "pair_balance_law":
+        c = n["counts"]
+        return _md_table(["", "ETF optimal", "ETF not optimal"], [["pair-balanced", c["balanced_optimal"], c["balanced_not_optimal"]],
+                                                                 ["not balanced", c["unbalanced_optimal"], c["unbalanced_not_optimal"]]])
+    if i == "low_dimension_counterexample":
+        keys = list(n["regular_10gon"])
+        return _md_table(["configuration"] + keys, [[name] + [n[name][k] for k in keys] for name in n])
+    if i == "osgd_sc_converge_faster":
+        methods = list(next(iter(n["settings"].values())))
+        return ["Final Gram distance to the target (mean over seeds; updates at the end in brackets):", ""] + _md_table(
+            ["setting"] + methods, [[k] + [f"{t[m]['final_distance_mean']:.3g} ({t[m]['updates']})" for m in methods]
+                                    for k, t in n["settings"].items()])
+    if i == "osgd_toy":
+        return _md_table(["method", "median updates to the square", "seeds that never reached it"],
+                         [[m, n["median_updates"][m], n["never_reached"][m]] for m in n["median_updates"]])
+    if i == "sc_finds_high_loss_batches":
+        return _md_table(["size", "median ratio", "min ratio", "fraction above random", "trials"],
+                         [[k, x["median_ratio"], x["min_ratio"], x["fraction_above_random"], x["trials"]] for k, x in n["per_size"].items()])
+    if i == "fig1a_rotation":
+        return _md_table(["", "full min", "full max", "pairs min", "pairs max"],
+                         [["measured"] + [n["measured"][k] for k in ("full_min", "full_max", "pairs_min", "pairs_max")],
+                          ["paper"] + [n["paper"][k] for k in ("full_min", "full_max", "pairs_min", "pairs_max")]])
+    return []
+
+
 def write_report(out: Path, report: Path, mode: str) -> None:
     """paper_reproduction.md from ``out/verdicts.json``; figures copied to ``<report dir>/figures/output``."""
     verdicts = read_json(out / "verdicts.json")
@@ -264,9 +309,10 @@ def write_report(out: Path, report: Path, mode: str) -> None:
                   f"**Verdict: {v['verdict']}.** {v['detail']}", ""]
         if v["command"]:
             lines += [f"**Command.** `{v['command']}`", ""]
+        lines += _tables(v)
         if v["numbers"]:
-            lines += ["<details><summary>numbers</summary>", "", "```json", json.dumps(v["numbers"], indent=1)[:6000], "```",
-                      "", "</details>", ""]
+            lines += ["<details><summary>all numbers (JSON)</summary>", "", "```json", json.dumps(v["numbers"], indent=1),
+                      "```", "", "</details>", ""]
         if v["id"] in FIGURE_OF:
             lines += [f"![{v['id']}](figures/output/{FIGURE_OF[v['id']]}.png)", ""]
     if (out / "figures" / "heatmaps.png").exists():
