@@ -71,10 +71,11 @@ def cmd_certify(args):
         print("certified global optimum (relaxation)" if c.certified else "NOT certified: the status is not 'optimal'")
 
 
-def run_claims(only=None, full: bool = False, device: str = "cpu", cache_dir=None, progress: bool = False):
+def run_claims(only=None, full: bool = False, device: str = "cpu", cache_dir=None, progress: bool = False, grid=None):
     from theory.claims import run_theory_claims
     from .claims import run_engine_claims
-    return run_theory_claims(only) + run_engine_claims(only, full=full, device=device, cache_dir=cache_dir, progress=progress)
+    return run_theory_claims(only) + run_engine_claims(only, full=full, device=device, cache_dir=cache_dir,
+                                                       progress=progress, grid=grid)
 
 
 def _print_verdicts(verdicts):
