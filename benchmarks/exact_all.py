@@ -31,6 +31,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-seconds", type=float, default=60.0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--goals", action="store_true", help="also time the issue's goal cases (256, 32) and (1024, 64) once")
     args = ap.parse_args()
     print(f"device {args.device}, threads {torch.get_num_threads()}, float64")
     row("vs enumeration", "enum [s]", "formula [s]", "|error|", widths=(22, 12, 12, 12))
@@ -58,6 +59,13 @@ def main():
                 break
             N *= 2
         print(f"  largest N with value+gradient under {args.max_seconds:.0f} s at B={B}: {best}")
+    if args.goals:
+        for N, B, goal in ((256, 32, 10), (1024, 64, 120)):
+            U, V = pair(N, 32)
+            t0 = time.perf_counter()
+            value_and_grad(U.to(args.device), V.to(args.device), B)
+            dt = time.perf_counter() - t0
+            print(f"goal N={N}, B={B}: value+gradient {dt:.1f} s (goal {goal} s on 2 CPU cores)", flush=True)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ DEFAULT_MEMORY_BUDGET = 256 * 2**20
 STREAM_LIMIT = 5_000_000
 #: Index arrays of all C(N,B) batches up to this many entries are cached between calls.
 CACHE_LIMIT = 20_000_000
+#: ... and their flattened B x B block positions up to this many entries (int64).
+FLAT_CACHE_LIMIT = 2**24
+#: The one-hot matrix-product path is used when N <= MATMUL_RATIO * B (dense products beat gathers).
+MATMUL_RATIO = 7
 METHODS = ("auto", "enumerate", "pairwise", "formula")
 _EXP_SAFE = {torch.float64: 600.0, torch.float32: 60.0}
 
@@ -66,6 +70,23 @@ def _cached_combinations(N: int, B: int) -> np.ndarray:
     return combinations_range(N, B, 0, math.comb(N, B))
 
 
+@lru_cache(maxsize=4)
+def _cached_flat(N: int, B: int, device: str) -> torch.Tensor:
+    b = torch.from_numpy(_cached_combinations(N, B)).to(device)
+    return flat_index(b, N)
+
+
+@lru_cache(maxsize=4)
+def _cached_onehot(N: int, B: int, device: str, dtype: torch.dtype):
+    b = torch.from_numpy(_cached_combinations(N, B)).to(device)
+    return b, torch.zeros(b.shape[0], N, dtype=dtype, device=device).scatter_(1, b, 1.0)
+
+
+def flat_index(b: torch.Tensor, N: int) -> torch.Tensor:
+    """Row-major positions ``b_a * N + b_c`` of every batch's ``B x B`` logit block, shape ``(n, B, B)``."""
+    return b[:, :, None] * N + b[:, None, :]
+
+
 def batch_chunks(family: Family, chunk: int, device):
     """Yield the family's batches as LongTensors of at most ``chunk`` rows on ``device``."""
     if family.stored is None and family.n_batches * family.B <= CACHE_LIMIT:
@@ -77,56 +98,119 @@ def batch_chunks(family: Family, chunk: int, device):
             yield torch.from_numpy(np.ascontiguousarray(b)).to(device)
 
 
+def flat_chunks(family: Family, chunk: int, device):
+    """Yield ``flat_index`` blocks of the family's batches (cached for the all-batches family when small)."""
+    if family.stored is None and family.n_batches * family.B**2 <= FLAT_CACHE_LIMIT:
+        flat = _cached_flat(family.N, family.B, str(device))
+        for s in range(0, flat.shape[0], chunk):
+            yield flat[s:s + chunk]
+    else:
+        for b in batch_chunks(family, chunk, device):
+            yield flat_index(b, family.N)
+
+
 def _chunk_rows(B: int, itemsize: int, budget: int) -> int:
     return max(1, budget // (6 * B * B * itemsize + 16 * B))
 
 
 class _Kernel:
-    """Per-evaluation state: ``exp(Z - diag)`` row/column tables when safe, else raw logits."""
+    """Per-evaluation state for streaming batches through one logit matrix ``Z``.
 
-    def __init__(self, Z: torch.Tensor, loss: str):
-        self.Z, self.loss = Z, loss
+    Three numeric paths, one interface (``accumulate`` a chunk of batches, then ``grad_Z``):
+
+    * ``matmul`` (``exp(Z - diag)`` safe and ``N <= MATMUL_RATIO * B``): with the one-hot batch
+      matrix ``X: (n, N)``, the row sums of every anchor are ``(X Er^T)[s, S_s]`` and the column
+      sums ``(X Ec)[s, S_s]`` — dense matrix products instead of gathering ``n B^2`` entries;
+      the gradient is two more products, ``(X / R)^T X`` and ``X^T (X / C)``;
+    * ``gather`` (shift safe, large N): each batch's ``B x B`` block of ``exp(Z - diag)`` is gathered;
+    * ``lse`` (huge logits, e.g. tiny tau): blocks of ``Z`` with log-sum-exp, row maximum subtracted.
+    """
+
+    def __init__(self, Z: torch.Tensor, loss: str, B: int, want_grad: bool):
+        self.Z, self.loss, self.B, self.want = Z, loss, B, want_grad
+        N = Z.shape[0]
         dg = Z.diagonal()
         self.shift = bool(torch.maximum((Z - dg[:, None]).max(), (Z - dg[None, :]).max()) < _EXP_SAFE.get(Z.dtype, 60.0))
+        self.path = ("matmul" if N <= MATMUL_RATIO * B else "gather") if self.shift else "lse"
         if self.shift:
             self.Er = torch.exp(Z - dg[:, None])              # Er[i, j] = exp(z_ij - z_ii)
             self.Ec = torch.exp(Z - dg[None, :]) if loss == "symmetric" else None   # Ec[j, i] = exp(z_ji - z_ii)
+        if want_grad:
+            shape = (N, N) if self.path == "matmul" else (N * N,)
+            self.gr = torch.zeros(shape, dtype=Z.dtype, device=Z.device)
+            self.gc = torch.zeros(shape, dtype=Z.dtype, device=Z.device) if loss == "symmetric" else None
 
-    def losses(self, b: torch.Tensor, want_grad: bool):
-        """Per-batch losses of the (n, B) index block ``b``; with ``want_grad`` also dL(S)/dZ_block (n, B, B)."""
-        B = b.shape[1]
-        r, c = b[:, :, None], b[:, None, :]
+    def accumulate(self, b: torch.Tensor) -> torch.Tensor:
+        """Losses of the ``(n, B)`` batches ``b``, shape ``(n,)``; adds their gradient to the buffers."""
+        if self.path == "matmul":
+            return self._matmul(b)
+        flat = flat_index(b, self.Z.shape[0])
+        return self._blocks(flat)
+
+    def accumulate_flat(self, flat: torch.Tensor) -> torch.Tensor:
+        """As ``accumulate``, for batches given by their ``flat_index`` blocks (cached for Family.all)."""
+        if self.path == "matmul":
+            return self._matmul(flat[:, :, 0] // self.Z.shape[0])      # row a of a block starts at b_a * N
+        return self._blocks(flat)
+
+    def _matmul(self, b, X=None):
+        N = self.Z.shape[0]
+        if X is None:
+            X = torch.zeros(b.shape[0], N, dtype=self.Z.dtype, device=self.Z.device).scatter_(1, b, 1.0)
+        R = X @ self.Er.T                                   # R[s, i] = sum_{c in S_s} exp(z_ic - z_ii)
+        val = torch.log(R.gather(1, b)).mean(-1)
+        if self.want:
+            self.gr += (X / R).T @ X                        # d/dEr[i, c] of sum_s sum_{a in S_s} log R[s, a]
+        if self.loss == "symmetric":
+            C = X @ self.Ec                                 # C[s, a] = sum_{j in S_s} exp(z_ja - z_aa)
+            val = val + torch.log(C.gather(1, b)).mean(-1)
+            if self.want:
+                self.gc += X.T @ (X / C)
+        return val
+
+    def _blocks(self, flat):
         if self.shift:
-            Pr = self.Er[r, c]                                   # (n, a, c): exp(z_ac - z_aa)
+            Pr = self.Er.view(-1)[flat]                     # (n, a, c): exp(z_ac - z_aa)
             sr = Pr.sum(-1)
             val = torch.log(sr).mean(-1)
-            if want_grad:
-                Pr = Pr / sr[..., None]
+            if self.want:
+                self.gr.index_add_(0, flat.reshape(-1), (Pr / sr[..., None] - self._eye()).reshape(-1))
             if self.loss == "symmetric":
-                Pc = self.Ec[r, c]                               # (n, a, c): exp(z_ac - z_cc)
+                Pc = self.Ec.view(-1)[flat]                 # (n, a, c): exp(z_ac - z_cc)
                 sc = Pc.sum(-2)
                 val = val + torch.log(sc).mean(-1)
-                if want_grad:
-                    Pc = Pc / sc[:, None, :]
-        else:
-            zs = self.Z[r, c]
-            diag = zs.diagonal(dim1=-2, dim2=-1)
-            lr = torch.logsumexp(zs, -1)
-            val = (lr - diag).mean(-1)
-            if want_grad:
-                Pr = torch.exp(zs - lr[..., None])
-            if self.loss == "symmetric":
-                lc = torch.logsumexp(zs, -2)
-                val = val + (lc - diag).mean(-1)
-                if want_grad:
-                    Pc = torch.exp(zs - lc[:, None, :])
-        if not want_grad:
-            return val, None
-        eye = torch.eye(B, dtype=self.Z.dtype, device=self.Z.device)
-        G = Pr - eye
+                if self.want:
+                    self.gc.index_add_(0, flat.reshape(-1), (Pc / sc[:, None, :] - self._eye()).reshape(-1))
+            return val
+        zs = self.Z.reshape(-1)[flat]
+        diag = zs.diagonal(dim1=-2, dim2=-1)
+        lr = torch.logsumexp(zs, -1)
+        val = (lr - diag).mean(-1)
+        if self.want:
+            self.gr.index_add_(0, flat.reshape(-1), (torch.exp(zs - lr[..., None]) - self._eye()).reshape(-1))
         if self.loss == "symmetric":
-            G = G + (Pc - eye)
-        return val, G / B
+            lc = torch.logsumexp(zs, -2)
+            val = val + (lc - diag).mean(-1)
+            if self.want:
+                self.gc.index_add_(0, flat.reshape(-1), (torch.exp(zs - lc[:, None, :]) - self._eye()).reshape(-1))
+        return val
+
+    def _eye(self):
+        return torch.eye(self.B, dtype=self.Z.dtype, device=self.Z.device)
+
+    def grad_Z(self) -> torch.Tensor:
+        """Sum over the accumulated batches of ``dL(S)/dZ``, shape ``(N, N)``."""
+        N = self.Z.shape[0]
+        if self.path != "matmul":
+            g = self.gr if self.gc is None else self.gr + self.gc
+            return g.view(N, N) / self.B
+        # chain rule through Er = exp(Z - diag(Z) 1^T) and Ec = exp(Z - 1 diag(Z)^T)
+        A = self.gr * self.Er
+        G = A - torch.diag(A.sum(1))
+        if self.gc is not None:
+            Cg = self.gc * self.Ec
+            G = G + Cg - torch.diag(Cg.sum(0))
+        return G / self.B
 
 
 class _StreamedObjective(torch.autograd.Function):
@@ -135,19 +219,23 @@ class _StreamedObjective(torch.autograd.Function):
     @staticmethod
     def forward(ctx, Z, family, loss, budget):
         want = Z.requires_grad
-        kern = _Kernel(Z.detach(), loss)
-        N = Z.shape[0]
+        kern = _Kernel(Z.detach(), loss, family.B, want)
         total = torch.zeros((), dtype=Z.dtype, device=Z.device)
-        G = torch.zeros(N * N, dtype=Z.dtype, device=Z.device) if want else None
-        for b in batch_chunks(family, _chunk_rows(family.B, Z.element_size(), budget), Z.device):
-            val, g = kern.losses(b, want)
-            total = total + val.sum()
-            if want:
-                flat = (b[:, :, None] * N + b[:, None, :]).reshape(-1)
-                G.index_add_(0, flat, g.reshape(-1))
+        if kern.path == "matmul":
+            rows = max(1, budget // (6 * Z.shape[0] * Z.element_size()))
+            if family.stored is None and family.n_batches * family.N <= FLAT_CACHE_LIMIT:
+                b_all, X_all = _cached_onehot(family.N, family.B, str(Z.device), Z.dtype)
+                for s in range(0, b_all.shape[0], rows):
+                    total = total + kern._matmul(b_all[s:s + rows], X_all[s:s + rows]).sum()
+            else:
+                for b in batch_chunks(family, rows, Z.device):
+                    total = total + kern.accumulate(b).sum()
+        else:
+            for flat in flat_chunks(family, _chunk_rows(family.B, Z.element_size(), budget), Z.device):
+                total = total + kern.accumulate_flat(flat).sum()
         n = family.n_batches
         if want:
-            ctx.save_for_backward(G.view(N, N) / n)
+            ctx.save_for_backward(kern.grad_Z() / n)
         return total / n
 
     @staticmethod
@@ -195,9 +283,12 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symm
         raise ValueError(f"batches must have shape (n, B) with B >= 2, got {tuple(batches.shape)}")
     if batches.numel() and (batches.min() < 0 or batches.max() >= Z.shape[0]):
         raise ValueError(f"batch indices must lie in [0, N={Z.shape[0]})")
-    kern = _Kernel(Z, loss)
-    step = _chunk_rows(batches.shape[1], Z.element_size(), memory_budget)
-    return torch.cat([kern.losses(batches[s:s + step], False)[0] for s in range(0, batches.shape[0], step)])
+    kern = _Kernel(Z, loss, batches.shape[1], want_grad=False)
+    if kern.path == "matmul":
+        step = max(1, memory_budget // (6 * Z.shape[0] * Z.element_size()))
+    else:
+        step = _chunk_rows(batches.shape[1], Z.element_size(), memory_budget)
+    return torch.cat([kern.accumulate(batches[s:s + step]) for s in range(0, batches.shape[0], step)])
 
 
 def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: str = "symmetric", tau: float = 1.0,

@@ -220,6 +220,9 @@ def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", prog
         verdicts += fn()
         if progress:
             print(f"[reproduce:{mode}] {name} done in {time.perf_counter() - t:.0f} s", flush=True)
+    for v in verdicts:                      # experiment verdicts name the command that produced them
+        if v.command.startswith("minibatch-cl reproduce"):
+            v.command = f"minibatch-cl reproduce --{mode}" + (f" --device {device}" if device != "cpu" else "")
     write_json(out / "verdicts.json", [v.to_json() for v in verdicts])
     from figures import draw_all
     figs = draw_all(out)
