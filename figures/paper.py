@@ -16,6 +16,7 @@ METHOD_STYLE = {"full": ("full batch (GD)", "k", "-"), "all": ("all C(N,B) (GD)"
                 "fixed": ("fixed partition", "tab:red", ":"), "shuffle": ("SGD (shuffle)", "tab:blue", "-"),
                 "replace": ("SGD w/ replacement", "tab:cyan", "-."), "osgd": ("OSGD", "tab:green", "-"),
                 "sc": ("SC", "tab:orange", "-")}
+_META = {"png": {}, "pdf": {"CreationDate": None}}    # reproducible files: no time stamp
 plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "figure.dpi": 150})
 
 
@@ -24,7 +25,7 @@ def _save(fig, out: Path, name: str) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     for ext in ("png", "pdf"):
-        fig.savefig(d / f"{name}.{ext}", bbox_inches="tight")
+        fig.savefig(d / f"{name}.{ext}", bbox_inches="tight", metadata=_META[ext])
     plt.close(fig)
     return d / f"{name}.png"
 
@@ -75,7 +76,7 @@ def heatmaps(out) -> Path:
     d = out / "figures"
     d.mkdir(parents=True, exist_ok=True)
     for ext in ("png", "pdf"):
-        fig.savefig(d / f"heatmaps.{ext}", bbox_inches="tight")
+        fig.savefig(d / f"heatmaps.{ext}", bbox_inches="tight", metadata=_META[ext])
     plt.close(fig)
     return d / "heatmaps.png"
 

@@ -84,7 +84,8 @@ def check_large_n_equivalence(grid=QUICK_GRID, device: str = "cpu", cache_dir=No
                    "reaches the simplex ETF with the closed-form value, for N far beyond enumeration.",
                    "paper Thm. 4 (arXiv v1), checked at scale; THEORY.md §8", "confirmed" if ok else "refuted",
                    {"cases": rows, "sizes_not_run": missing},
-                   f"minibatch-cl claims --only large_n_equivalence --json{' --full' if grid == FULL_GRID else ''}",
+                   ("minibatch-cl reproduce --full" if tuple(map(tuple, grid)) == CPU_FULL_GRID else
+                    f"minibatch-cl claims --only large_n_equivalence --json{' --full' if grid == FULL_GRID else ''}"),
                    "L-BFGS from a Gaussian start, d = N. Success: |value - closed form| < 1e-8 and ||UV^T - G_ETF||_F < 1e-3."
                    + (f" Not run here: {missing} (about 1 h on 2 CPU cores; `minibatch-cl claims --full` or a GPU runs it)."
                       if missing else ""))
