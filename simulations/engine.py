@@ -38,6 +38,9 @@ STREAM_LIMIT = 5_000_000
 CACHE_LIMIT = 20_000_000
 #: ... and their flattened B x B block positions up to this many entries (int64).
 FLAT_CACHE_LIMIT = 2**24
+#: Streamed chunks use at most this working set even under a larger budget: chunks this small reuse
+#: freed heap memory, while larger ones are mapped afresh and page-faulted on every call (3x slower).
+CHUNK_BYTES = 8 * 2**20
 #: The one-hot matrix-product path is used when N <= MATMUL_RATIO * B (dense products beat gathers).
 MATMUL_RATIO = 7
 METHODS = ("auto", "enumerate", "pairwise", "formula")
@@ -135,10 +138,13 @@ class _Kernel:
         if self.shift:
             self.Er = torch.exp(Z - dg[:, None])              # Er[i, j] = exp(z_ij - z_ii)
             self.Ec = torch.exp(Z - dg[None, :]) if loss == "symmetric" else None   # Ec[j, i] = exp(z_ji - z_ii)
-        if want_grad:
-            shape = (N, N) if self.path == "matmul" else (N * N,)
-            self.gr = torch.zeros(shape, dtype=Z.dtype, device=Z.device)
-            self.gc = torch.zeros(shape, dtype=Z.dtype, device=Z.device) if loss == "symmetric" else None
+        if self.path == "matmul":
+            self.tables = self.Er.T if loss != "symmetric" else torch.cat([self.Er.T, self.Ec], dim=1)   # (N, N or 2N)
+            if want_grad:
+                self.gtab = torch.zeros(self.tables.shape[1], N, dtype=Z.dtype, device=Z.device)
+        elif want_grad:
+            self.gr = torch.zeros(N * N, dtype=Z.dtype, device=Z.device)
+            self.gc = torch.zeros(N * N, dtype=Z.dtype, device=Z.device) if loss == "symmetric" else None
 
     def accumulate(self, b: torch.Tensor) -> torch.Tensor:
         """Losses of the ``(n, B)`` batches ``b``, shape ``(n,)``; adds their gradient to the buffers."""
@@ -157,15 +163,16 @@ class _Kernel:
         N = self.Z.shape[0]
         if X is None:
             X = torch.zeros(b.shape[0], N, dtype=self.Z.dtype, device=self.Z.device).scatter_(1, b, 1.0)
-        R = X @ self.Er.T                                   # R[s, i] = sum_{c in S_s} exp(z_ic - z_ii)
-        val = torch.log(R.gather(1, b)).mean(-1)
-        if self.want:
-            self.gr += (X / R).T @ X                        # d/dEr[i, c] of sum_s sum_{a in S_s} log R[s, a]
+        # R[s, i] = sum_{c in S_s} exp(z_ic - z_ii) (rows);  C[s, a] = sum_{j in S_s} exp(z_ja - z_aa) (columns);
+        # one product for both: X [Er^T | Ec]
+        RC = X @ self.tables
+        val = torch.log(RC[:, :N].gather(1, b)).mean(-1)
         if self.loss == "symmetric":
-            C = X @ self.Ec                                 # C[s, a] = sum_{j in S_s} exp(z_ja - z_aa)
-            val = val + torch.log(C.gather(1, b)).mean(-1)
-            if self.want:
-                self.gc += X.T @ (X / C)
+            val = val + torch.log(RC[:, N:].gather(1, b)).mean(-1)
+        if self.want:                                       # d/dEr = (X/R)^T X,  d/dEc = X^T (X/C)
+            self.gtab[:N] += (X / RC[:, :N]).T @ X
+            if self.loss == "symmetric":
+                self.gtab[N:] += (X / RC[:, N:]).T @ X
         return val
 
     def _blocks(self, flat):
@@ -204,11 +211,12 @@ class _Kernel:
         if self.path != "matmul":
             g = self.gr if self.gc is None else self.gr + self.gc
             return g.view(N, N) / self.B
-        # chain rule through Er = exp(Z - diag(Z) 1^T) and Ec = exp(Z - 1 diag(Z)^T)
-        A = self.gr * self.Er
+        # chain rule through Er = exp(Z - diag(Z) 1^T) and Ec = exp(Z - 1 diag(Z)^T);
+        # gtab rows 0..N-1 hold d/dEr, rows N..2N-1 hold (d/dEc)^T
+        A = self.gtab[:N] * self.Er
         G = A - torch.diag(A.sum(1))
-        if self.gc is not None:
-            Cg = self.gc * self.Ec
+        if self.loss == "symmetric":
+            Cg = self.gtab[N:].T * self.Ec
             G = G + Cg - torch.diag(Cg.sum(0))
         return G / self.B
 
@@ -221,6 +229,7 @@ class _StreamedObjective(torch.autograd.Function):
         want = Z.requires_grad
         kern = _Kernel(Z.detach(), loss, family.B, want)
         total = torch.zeros((), dtype=Z.dtype, device=Z.device)
+        budget = min(budget, CHUNK_BYTES)
         if kern.path == "matmul":
             rows = max(1, budget // (6 * Z.shape[0] * Z.element_size()))
             if family.stored is None and family.n_batches * family.N <= FLAT_CACHE_LIMIT:
@@ -284,6 +293,7 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symm
     if batches.numel() and (batches.min() < 0 or batches.max() >= Z.shape[0]):
         raise ValueError(f"batch indices must lie in [0, N={Z.shape[0]})")
     kern = _Kernel(Z, loss, batches.shape[1], want_grad=False)
+    memory_budget = min(memory_budget, CHUNK_BYTES)
     if kern.path == "matmul":
         step = max(1, memory_budget // (6 * Z.shape[0] * Z.element_size()))
     else:
