@@ -1,7 +1,6 @@
 """Drawing functions (matplotlib, Agg backend). Sizes are for a one-column paper figure."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib

@@ -133,11 +133,12 @@ class _Kernel:
         self.Z, self.loss, self.B, self.want = Z, loss, B, want_grad
         N = Z.shape[0]
         dg = Z.diagonal()
-        self.shift = bool(torch.maximum((Z - dg[:, None]).max(), (Z - dg[None, :]).max()) < _EXP_SAFE.get(Z.dtype, 60.0))
+        Dr, Dc = Z - dg[:, None], Z - dg[None, :]            # z_ij - z_ii and z_ji - z_ii (as [j, i])
+        self.shift = bool(torch.maximum(Dr.max(), Dc.max()) < _EXP_SAFE.get(Z.dtype, 60.0))
         self.path = ("matmul" if N <= MATMUL_RATIO * B else "gather") if self.shift else "lse"
         if self.shift:
-            self.Er = torch.exp(Z - dg[:, None])              # Er[i, j] = exp(z_ij - z_ii)
-            self.Ec = torch.exp(Z - dg[None, :]) if loss == "symmetric" else None   # Ec[j, i] = exp(z_ji - z_ii)
+            self.Er = torch.exp(Dr)                           # Er[i, j] = exp(z_ij - z_ii)
+            self.Ec = torch.exp(Dc) if loss == "symmetric" else None   # Ec[j, i] = exp(z_ji - z_ii)
         if self.path == "matmul":
             self.tables = self.Er.T if loss != "symmetric" else torch.cat([self.Er.T, self.Ec], dim=1)   # (N, N or 2N)
             if want_grad:
@@ -154,9 +155,7 @@ class _Kernel:
         return self._blocks(flat)
 
     def accumulate_flat(self, flat: torch.Tensor) -> torch.Tensor:
-        """As ``accumulate``, for batches given by their ``flat_index`` blocks (cached for Family.all)."""
-        if self.path == "matmul":
-            return self._matmul(flat[:, :, 0] // self.Z.shape[0])      # row a of a block starts at b_a * N
+        """As ``accumulate``, for batches given by their ``flat_index`` blocks (gather and lse paths)."""
         return self._blocks(flat)
 
     def _matmul(self, b, X=None):
@@ -253,6 +252,12 @@ class _StreamedObjective(torch.autograd.Function):
         return grad * G, None, None, None
 
 
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """Exact ``log(1 + e^x)`` (``torch.nn.functional.softplus`` returns ``x`` above 20, an error of
+    ``e^{-20}`` that shows at small temperatures)."""
+    return torch.logaddexp(x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
 def pairwise_objective(Z: torch.Tensor, loss: str = "symmetric") -> torch.Tensor:
     """All-pairs (B = 2) objective from logits in O(N^2).
 
@@ -262,20 +267,20 @@ def pairwise_objective(Z: torch.Tensor, loss: str = "symmetric") -> torch.Tensor
     N = Z.shape[0]
     dg = Z.diagonal()
     off = ~torch.eye(N, dtype=torch.bool, device=Z.device)
-    R = torch.nn.functional.softplus(Z - dg[:, None])          # anchor i as a row
+    R = softplus(Z - dg[:, None])          # anchor i as a row
     total = R[off].sum()
     if loss == "symmetric":
-        total = total + torch.nn.functional.softplus(Z.T - dg[:, None])[off].sum()
+        total = total + softplus(Z.T - dg[:, None])[off].sum()
     return total / (N * (N - 1))
 
 
 def pair_losses(Z: torch.Tensor, loss: str = "symmetric") -> torch.Tensor:
     """``(N, N)`` matrix of the pair losses ``L({i, j})`` (diagonal set to -inf)."""
     dg = Z.diagonal()
-    R = torch.nn.functional.softplus(Z - dg[:, None])
+    R = softplus(Z - dg[:, None])
     P = (R + R.T) / 2
     if loss == "symmetric":
-        C = torch.nn.functional.softplus(Z.T - dg[:, None])
+        C = softplus(Z.T - dg[:, None])
         P = P + (C + C.T) / 2
     return P.fill_diagonal_(-torch.inf)
 

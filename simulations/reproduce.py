@@ -11,7 +11,6 @@ Writes into ``out``:
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from theory.claims import Verdict
 
 from .engine import batch_losses, family_objective
 from .experiments import Config, simulate
-from .io import read_csv, read_json, write_csv, write_json
+from .io import read_json, write_csv, write_json
 from .spectral import spectral_partition
 
 SETTINGS = ((4, 2), (4, 8), (8, 4), (8, 16), (16, 8), (16, 32))

@@ -26,13 +26,15 @@ from scipy.optimize import linear_sum_assignment
 
 from theory._checks import check_int, check_tau
 
+from .engine import softplus
+
 
 def affinity(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float = 1.0) -> torch.Tensor:
     """``A = a + a^T`` of the module docstring, shape ``(N, N)`` (diagonal included as computed)."""
     Z = U @ V.T / check_tau(tau)
     dg = Z.diagonal()
     c = torch.log(torch.tensor(float(B - 1), dtype=Z.dtype, device=Z.device))
-    sp = torch.nn.functional.softplus
+    sp = softplus
     a = sp(Z - dg[:, None] + c) + sp(Z.T - dg[:, None] + c)     # log(1 + (B-1) e^x) = softplus(x + log(B-1))
     return a + a.T
 

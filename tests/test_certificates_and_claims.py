@@ -1,7 +1,6 @@
 """Certificates (convex relaxation) and the claim checks."""
 import json
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 

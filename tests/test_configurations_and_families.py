@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from helpers import unit_rows
-from theory import (ENUMERATION_LIMIT, Family, batch_losses, block_configuration, cross_polytope, etf_gram,
+from theory import (ENUMERATION_LIMIT, Family, batch_losses, cross_polytope, etf_gram,
                     family_loss, gram_distance, normalize_rows, optimum_all, optimum_full, optimum_partition,
                     regular_polygon, simplex_etf, tangent_gradient_norm)
 from theory.batches import combinations_range, make_family

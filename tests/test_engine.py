@@ -154,3 +154,15 @@ def test_every_numeric_path_equals_the_oracle(N, B, tau):
         per = batch_losses(_t(U), _t(V), fam, tau=tau, loss=loss).numpy()
         from theory import batch_losses as oracle
         assert np.allclose(per, oracle(U, V, fam, tau=tau, loss=loss), atol=1e-10 * max(1.0, abs(ref)))
+
+
+def test_pairwise_form_is_exact_when_logit_gaps_exceed_twenty():
+    # tau = 0.05 puts z_ij - z_ii near -40 and +40: an approximate softplus (linear above 20) is off by e^-20
+    U, V = unit_rows(7, 3, 0), unit_rows(7, 3, 1)
+    Ut, Vt = _t(U, True), _t(V, True)
+    fam = Family.all(7, 2)
+    val = family_objective(Ut, Vt, fam, tau=0.05, method="pairwise")
+    val.backward()
+    assert abs(float(val.detach()) - family_loss(U, V, fam, tau=0.05)) < 1e-12 * 40
+    gU, gV = euclidean_gradient(U, V, fam, tau=0.05)
+    assert np.abs(Ut.grad.numpy() - gU).max() < 1e-11 and np.abs(Vt.grad.numpy() - gV).max() < 1e-11

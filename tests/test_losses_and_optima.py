@@ -1,5 +1,4 @@
 """Claims of THEORY.md §3 on the numpy oracle: closed forms, lower bounds, invariances."""
-import math
 
 import numpy as np
 import pytest

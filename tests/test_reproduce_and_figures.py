@@ -1,7 +1,5 @@
 """reproduce end to end on a tiny configuration; each figure from a small results folder; Fig. 1(a)."""
-import json
 
-import numpy as np
 import pytest
 
 from simulations.io import read_csv, read_json

@@ -1,5 +1,4 @@
 """Batch selection, spectral clustering, the training loop, experiments and the CLI."""
-import itertools
 import json
 import subprocess
 import sys

@@ -14,7 +14,6 @@ Cho et al., "Mini-Batch Optimization of Contrastive Loss", TMLR 2024 (arXiv 2307
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
