@@ -1,9 +1,12 @@
-"""Figures of minibatch-cl: one function per paper figure, each drawing only from results files.
+"""Figures of minibatch-cl: one function per figure, each drawing only from results files.
 
 Every function takes the results folder of ``minibatch-cl reproduce`` (``out``), reads what it
-needs (CSV / JSON / NPZ), writes ``out/figures/<name>.png`` and ``.pdf`` and returns the PNG path.
-``draw_all(out)`` draws every figure whose results exist.
+needs (CSV / JSON), writes ``out/figures/<name>.png`` and ``.pdf`` and returns the PNG path.
+``draw_all(out)`` draws every figure whose results exist. This package never imports
+:mod:`simulations` or torch.
 """
-from .paper import (FIGURES, draw_all, fig1a, heatmaps, convergence, osgd_toy, sc_quality, claims_tables)
+from .paper import (FIGURES, claims_tables, convergence, convergence_sweep, draw_all, fig1a, heatmaps, osgd_toy,
+                    sc_quality)
 
-__all__ = ["FIGURES", "draw_all", "fig1a", "heatmaps", "convergence", "osgd_toy", "sc_quality", "claims_tables"]
+__all__ = ["FIGURES", "draw_all", "fig1a", "heatmaps", "convergence", "convergence_sweep", "osgd_toy", "sc_quality",
+           "claims_tables"]

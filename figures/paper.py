@@ -1,6 +1,12 @@
-"""Drawing functions (matplotlib, Agg backend). Sizes are for a one-column paper figure."""
+"""Drawing functions (matplotlib, Agg backend), each drawing only from the files of a results folder.
+
+This package reads plain files (CSV, JSON) and imports neither :mod:`simulations` nor torch, so the
+layers point one way: ``simulations.reproduce`` calls the figures, never the reverse.
+"""
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import matplotlib
@@ -8,8 +14,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-
-from simulations.io import read_csv, read_json  # noqa: E402
 
 METHOD_STYLE = {"full": ("full batch (GD)", "k", "-"), "all": ("all C(N,B) (GD)", "0.45", "--"),
                 "fixed": ("fixed partition", "tab:red", ":"), "shuffle": ("SGD (shuffle)", "tab:blue", "-"),
@@ -19,23 +23,53 @@ _META = {"png": {}, "pdf": {"CreationDate": None}}    # reproducible files: no t
 plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "figure.dpi": 150})
 
 
+def _read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def _read_csv(path) -> list[dict]:
+    """Rows with numbers parsed (int, else float); empty cells -> None; other text kept."""
+    def parse(v):
+        if v == "":
+            return None
+        for f in (int, float):
+            try:
+                return f(v)
+            except ValueError:
+                pass
+        return v
+    with open(path, newline="") as f:
+        return [{k: parse(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
 def _save(fig, out: Path, name: str) -> Path:
     d = Path(out) / "figures"
     d.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
     for ext in ("png", "pdf"):
         fig.savefig(d / f"{name}.{ext}", bbox_inches="tight", metadata=_META[ext])
     plt.close(fig)
     return d / f"{name}.png"
 
 
+def _verdicts(out) -> dict:
+    p = Path(out) / "verdicts.json"
+    return {v["id"]: v for v in _read_json(p)} if p.exists() else {}
+
+
 def fig1a(out) -> Path:
-    """Paper Fig. 1(a): N = 10, d = 2, B = 2; u_1 rotated, one-sided full-batch vs all-pairs loss."""
-    rows = read_csv(Path(out) / "fig1a.csv")
+    """Paper Fig. 1(a): N = 10, d = 2, B = 2; u_1 rotated, one-sided full-batch vs all-pairs loss,
+    with the values read off the published figure marked (when the verdict is present)."""
+    rows = _read_csv(Path(out) / "fig1a.csv")
     th = np.array([r["angle"] for r in rows])
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
     ax.plot(th, [r["full_batch"] for r in rows], label="full batch", color="k")
     ax.plot(th, [r["all_pairs"] for r in rows], label="all pairs (per-anchor norm.)", color="tab:blue")
+    v = _verdicts(out).get("fig1a_rotation")
+    if v:
+        ro, prec = v["numbers"]["paper_readoff"], v["numbers"]["readoff_precision"]
+        for k, col in (("full_min", "k"), ("full_max", "k"), ("pairs_min", "tab:blue"), ("pairs_max", "tab:blue")):
+            ax.axhspan(ro[k] - prec, ro[k] + prec, color=col, alpha=0.15, lw=0)
+        ax.plot([], [], color="0.6", lw=4, alpha=0.4, label=f"read off the paper (+-{prec})")
     ax.set_xlabel(r"rotation of $u_1$ [rad]")
     ax.set_ylabel("one-sided loss")
     ax.set_title("N = 10, d = 2, B = 2: regular 10-gon, $u_1$ rotated")
@@ -43,97 +77,153 @@ def fig1a(out) -> Path:
     return _save(fig, out, "fig1a_rotation")
 
 
-def heatmaps(out) -> Path:
-    """Heatmaps of U V^T after optimisation, per method, for d = 2N and d = N/2, beside the target."""
-    out = Path(out)
-    folders = sorted(p for p in (out / "convergence").glob("N8_d*") if (p / "final_embeddings.npz").exists())
-    if not folders:
-        folders = sorted(p for p in (out / "convergence").glob("N*_d*") if (p / "final_embeddings.npz").exists())[:2]
-    from simulations.train import target_gram
-    panels = []
-    for f in folders:
-        cfg = read_json(f / "config.json")
-        with np.load(f / "final_embeddings.npz") as z:
-            mats = {m: z[f"{m}_s{cfg['seeds'][0]}_U"] @ z[f"{m}_s{cfg['seeds'][0]}_V"].T for m in cfg["methods"]}
-        panels.append((cfg, mats, target_gram(cfg["N"], cfg["d"])))
-    ncol = 1 + max(len(p[1]) for p in panels)
-    fig, axes = plt.subplots(len(panels), ncol, figsize=(1.25 * ncol, 1.35 * len(panels) + 0.3), squeeze=False)
-    for r, (cfg, mats, T) in enumerate(panels):
-        items = [("target", T)] + list(mats.items())
-        for c, ax in enumerate(axes[r]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c >= len(items) or items[c][1] is None:
-                ax.axis("off")
-                continue
-            name, M = items[c]
-            im = ax.imshow(M, vmin=-1, vmax=1, cmap="RdBu_r")
-            ax.set_title(name if name == "target" else METHOD_STYLE.get(name, (name,))[0], fontsize=6)
-            if c == 0:
-                ax.set_ylabel(f"N={cfg['N']}, d={cfg['d']}")
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label=r"$u_i \cdot v_j$")
-    d = out / "figures"
-    d.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "pdf"):
-        fig.savefig(d / f"heatmaps.{ext}", bbox_inches="tight", metadata=_META[ext])
-    plt.close(fig)
-    return d / "heatmaps.png"
+def _settings(meta):
+    return [tuple(s) for s in meta["settings"]]
+
+
+def _closest(values, x):
+    return min(values, key=lambda v: abs(np.log(v / x)))
 
 
 def convergence(out) -> Path:
-    """Gram distance to the target vs gradient updates; mean over seeds with a min-max band."""
+    """Gram distance to the target vs gradient updates at the swept learning rate closest to 0.5:
+    median over seeds with the interquartile band; every method makes the same number of updates."""
     out = Path(out)
-    folders = sorted((out / "convergence").glob("N*_d*"), key=lambda p: tuple(int(x[1:]) for x in p.name.split("_")))
-    folders = [f for f in folders if (f / "metrics.csv").exists()]
-    ncol = 2
-    nrow = (len(folders) + 1) // 2
-    fig, axes = plt.subplots(nrow, ncol, figsize=(6.8, 2.0 * nrow), squeeze=False)
-    for ax, f in zip(axes.ravel(), folders):
-        cfg = read_json(f / "config.json")
-        rows = read_csv(f / "metrics.csv")
-        for m in cfg["methods"]:
-            rs = [r for r in rows if r["method"] == m]
+    meta = _read_json(out / "convergence.json")
+    rows = _read_csv(out / "convergence.csv")
+    lr = _closest(meta["lrs"], meta["reference_lr"])
+    settings = _settings(meta)
+    nrow = (len(settings) + 1) // 2
+    fig, axes = plt.subplots(nrow, 2, figsize=(6.8, 2.1 * nrow), squeeze=False)
+    for ax, (N, d) in zip(axes.ravel(), settings):
+        low = np.inf
+        for m in ("fixed", "shuffle", "osgd", "sc", "full", "all"):
+            m_lr = lr if m not in ("full", "all") else meta["reference_lr"]
+            rs = [r for r in rows if r["N"] == N and r["d"] == d and r["method"] == m and r["lr"] == m_lr]
+            if not rs:
+                continue
             seeds = sorted({r["seed"] for r in rs})
             upd = np.array([r["updates"] for r in rs if r["seed"] == seeds[0]])
-            D = np.array([[r["gram_distance"] for r in rs if r["seed"] == s] for s in seeds])
-            lab, col, ls = METHOD_STYLE.get(m, (m, None, "-"))
-            ax.plot(upd, D.mean(0), color=col, ls=ls, label=lab, lw=1)
-            ax.fill_between(upd, D.min(0), D.max(0), color=col, alpha=0.15, lw=0)
-        tgt = "ETF" if cfg["d"] >= cfg["N"] - 1 else "cross-polytope"
-        ax.set_title(f"N={cfg['N']}, d={cfg['d']} (target: {tgt}), B={cfg['B']}, lr={cfg['lr']}")
-        ax.set_xlabel("gradient updates")
-        ax.set_ylabel(r"$\min_P \|Z^\star - Z\|_F$")
+            D = np.array([[r["gram_distance"] for r in rs if r["seed"] == s] for s in seeds
+                          if sum(r["seed"] == s for r in rs) == upd.size])
+            lab, col, ls = METHOD_STYLE[m]
+            q1, med, q3 = np.quantile(D, [0.25, 0.5, 0.75], axis=0)
+            ax.plot(upd, med, color=col, ls=ls, lw=1, label=f"{lab}" + ("" if m_lr == lr else f" (lr {m_lr:g})"))
+            ax.fill_between(upd, q1, q3, color=col, alpha=0.15, lw=0)
+            if m not in ("full", "all"):
+                low = min(low, float(np.min(q1)))
         ax.set_yscale("log")
-    for ax in axes.ravel()[len(folders):]:
+        ax.set_ylim(bottom=max(low / 2, 1e-4))            # GD references may go to 1e-16: do not let them set the scale
+        tgt = "ETF" if d >= N - 1 else "cross-polytope"
+        ax.set_title(f"N={N}, d={d} (target {tgt}), B=2, lr={lr:g}, {meta['seeds']} seeds")
+        ax.set_xlabel("gradient updates (equal for every method)")
+        ax.set_ylabel(r"$\min_P \|Z^\star - Z\|_F$")
+    for ax in axes.ravel()[len(settings):]:
         ax.axis("off")
     axes.ravel()[0].legend(ncol=2)
+    fig.tight_layout()
     return _save(fig, out, "convergence")
 
 
+def convergence_sweep(out) -> Path:
+    """Final Gram distance vs learning rate, per method and setting (median over seeds)."""
+    out = Path(out)
+    meta = _read_json(out / "convergence.json")
+    settings = _settings(meta)
+    nrow = (len(settings) + 1) // 2
+    fig, axes = plt.subplots(nrow, 2, figsize=(6.8, 2.1 * nrow), squeeze=False)
+    for ax, (N, d) in zip(axes.ravel(), settings):
+        for k, m in enumerate(("fixed", "shuffle", "osgd", "sc")):
+            med, lrs = [], []
+            for lr in meta["lrs"]:
+                s = meta["summary"][f"N={N},d={d},lr={lr:g}"]["methods"][m]
+                if s["median_final_distance"] is None:
+                    continue
+                lrs.append(lr * (1 + 0.04 * (k - 1.5)))
+                med.append(s["median_final_distance"])
+            lab, col, _ = METHOD_STYLE[m]
+            ax.plot(lrs, med, "o-", color=col, label=lab, ms=3, lw=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"N={N}, d={d}: median final distance after {meta['steps']} epochs")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("Gram distance to target")
+    for ax in axes.ravel()[len(settings):]:
+        ax.axis("off")
+    axes.ravel()[0].legend()
+    fig.tight_layout()
+    return _save(fig, out, "convergence_sweep")
+
+
 def osgd_toy(out) -> Path:
-    """Updates needed to reach the square (N = 4, d = 2), distribution over seeds, per method."""
-    data = read_json(Path(out) / "osgd_toy.json")
-    fig, ax = plt.subplots(figsize=(3.4, 2.4))
-    names = list(data["updates_to_target"])
-    vals = [[v if v is not None else np.nan for v in data["updates_to_target"][m]] for m in names]
-    pos = np.arange(len(names))
-    for p, v, m in zip(pos, vals, names):
-        v = np.array(v, float)
-        ok = v[np.isfinite(v)]
-        ax.scatter(np.full(ok.size, p) + np.linspace(-0.15, 0.15, ok.size), ok, s=8, color=METHOD_STYLE.get(m, (m, "k"))[1])
-        if ok.size:
-            ax.hlines(np.median(ok), p - 0.3, p + 0.3, color="k", lw=1)
-        if ok.size < v.size:
-            ax.text(p, ax.get_ylim()[1] if ok.size else 1, f"{v.size - ok.size} never", ha="center", va="top", fontsize=6)
-    ax.set_xticks(pos, [METHOD_STYLE.get(m, (m,))[0] for m in names], rotation=15)
+    """Updates to reach the square (N = 4, d = 2) vs learning rate, per method: median and
+    interquartile range over seeds of the runs that reached it; the count that never did is written above."""
+    out = Path(out)
+    meta = _read_json(out / "osgd_toy.json")
+    rows = _read_csv(out / "osgd_toy.csv")
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    for k, m in enumerate(("osgd", "shuffle", "replace")):
+        xs, med, lo, hi = [], [], [], []
+        for lr in meta["lrs"]:
+            v = np.array([r["updates_to_target"] for r in rows if r["lr"] == lr and r["method"] == m
+                          and r["updates_to_target"] is not None], float)
+            n_all = sum(r["lr"] == lr and r["method"] == m for r in rows)
+            x = lr * (1 + 0.05 * (k - 1))
+            if v.size:
+                q1, q2, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+                xs.append(x)
+                med.append(q2)
+                lo.append(q2 - q1)
+                hi.append(q3 - q2)
+            if v.size < n_all:
+                ax.annotate(f"{n_all - v.size}", (x, meta["max_updates"]), fontsize=5, ha="center",
+                            color=METHOD_STYLE[m][1])
+        lab, col, _ = METHOD_STYLE[m]
+        ax.errorbar(xs, med, yerr=[lo, hi], color=col, marker="o", ms=3, lw=1, capsize=2, label=lab)
+    ax.axhline(meta["max_updates"], color="0.5", lw=0.5, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
     ax.set_ylabel("updates to reach the square")
-    ax.set_title(f"N=4, d=2, B=2, lr={data['lr']}, {data['seeds']} seeds (bar: median)")
+    ax.set_title(f"N=4, d=2, B=2 toy: {meta['seeds']} seeds per point\n(numbers at the dotted cap: runs that never reached it)")
+    ax.legend()
+    fig.tight_layout()
     return _save(fig, out, "osgd_toy")
+
+
+def heatmaps(out) -> Path:
+    """U V^T at the end of one seed per method, relabelled to best match the target; panels that did
+    not reach the target (distance > 0.1) say so."""
+    panels = _read_json(Path(out) / "heatmaps.json")
+    ncol = 1 + max(len(p["matrices"]) for p in panels)
+    fig, axes = plt.subplots(len(panels), ncol, figsize=(1.3 * ncol, 1.5 * len(panels) + 0.3), squeeze=False)
+    im = None
+    for r, p in enumerate(panels):
+        items = [("target", None, p["target"])] + [(m["method"], m, m["Z"]) for m in p["matrices"]]
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(items) or items[c][2] is None:
+                ax.axis("off")
+                continue
+            name, m, M = items[c]
+            im = ax.imshow(np.array(M), vmin=-1, vmax=1, cmap="RdBu_r")
+            if m is None:
+                ax.set_title("target", fontsize=6)
+            else:
+                note = "" if m["converged"] else "\nnot converged"
+                ax.set_title(f"{METHOD_STYLE[name][0]}, lr {m['lr']:g}\ndist {m['gram_distance']:.2g}{note}", fontsize=5,
+                             color="k" if m["converged"] else "tab:red")
+            if c == 0:
+                ax.set_ylabel(f"N={p['N']}, d={p['d']}, seed {p['seed']}")
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label=r"$u_i \cdot v_j$ (relabelled)")
+    return _save(fig, out, "heatmaps")
 
 
 def sc_quality(out) -> Path:
     """Approximation ratio (SC - random) / (exact - random) of the maximum-loss partition."""
-    rows = read_csv(Path(out) / "sc_quality.csv")
+    rows = _read_csv(Path(out) / "sc_quality.csv")
     keys = sorted({(r["N"], r["B"]) for r in rows})
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
     data = [[r["ratio"] for r in rows if (r["N"], r["B"]) == k] for k in keys]
@@ -142,39 +232,58 @@ def sc_quality(out) -> Path:
     ax.axhline(0, color="k", lw=0.5, ls=":")
     ax.set_ylabel("(SC - random) / (exact - random)")
     ax.set_title("SC vs the exact max-loss partition (MILP)")
+    fig.tight_layout()
     return _save(fig, out, "sc_quality")
 
 
 def claims_tables(out) -> Path:
-    """The pair-balance law counts and the d < N-1 counterexample, as tables."""
-    verdicts = {v["id"]: v for v in read_json(Path(out) / "verdicts.json")}
-    fig, axes = plt.subplots(2, 1, figsize=(6.0, 3.6))
+    """The pair-balance law per tau, the partition's low-dimension sweep and the d < N-1 counterexample."""
+    verdicts = _verdicts(out)
+    fig, axes = plt.subplots(3, 1, figsize=(6.4, 5.4))
     for ax in axes:
         ax.axis("off")
     if "pair_balance_law" in verdicts:
-        c = verdicts["pair_balance_law"]["numbers"]["counts"]
-        axes[0].table(cellText=[[c["balanced_optimal"], c["balanced_not_optimal"]], [c["unbalanced_optimal"], c["unbalanced_not_optimal"]]],
-                      rowLabels=["pair-balanced", "not balanced"], colLabels=["ETF optimal", "ETF not optimal"], loc="center")
-        axes[0].set_title(f"Pair-balance law: {verdicts['pair_balance_law']['numbers']['families']} families "
+        n = verdicts["pair_balance_law"]["numbers"]
+        cells = [[k, c["balanced_optimal"], c["balanced_not_optimal"], c["unbalanced_optimal"], c["unbalanced_not_optimal"],
+                  c["undecided"]] for k, c in n["counts"].items()]
+        axes[0].table(cellText=cells, colLabels=["", "balanced: optimal", "balanced: not", "unbalanced: optimal",
+                                                 "unbalanced: not", "undecided"], loc="center")
+        axes[0].set_title(f"Pair-balance law: {n['families']} families x {len(n['taus'])} tau "
                           f"({verdicts['pair_balance_law']['verdict']})")
+    if "partition_suboptimal" in verdicts:
+        n = verdicts["partition_suboptimal"]["numbers"]
+        cells = [[r["d"], f"{r['full_best']:.6f}", f"{r['full_best_on_partition_optimal_set']:.6f}", f"{r['gap']:+.2e}"]
+                 for r in n["low_dimension"]]
+        axes[1].table(cellText=cells, colLabels=["d", "best full-batch loss", "best on partition's optimal set", "gap"],
+                      loc="center")
+        axes[1].set_title(f"Fixed partition, N = {n['low_dimension'][0]['N']}, B = 2: full-batch gap vs d (local search "
+                          "evidence)")
     if "low_dimension_counterexample" in verdicts:
         n = verdicts["low_dimension_counterexample"]["numbers"]
         rows = [[f"{n[k]['full_batch']:.6f}", f"{n[k]['all_pairs']:.6f}", f"{n[k]['hessian_min_eig_full']:+.1e}",
                  f"{n[k]['hessian_min_eig_pairs']:+.1e}"] for k in ("regular_10gon", "doubled_pentagon")]
-        axes[1].table(cellText=rows, rowLabels=["10-gon", "doubled pentagon"],
+        axes[2].table(cellText=rows, rowLabels=["10-gon", "doubled pentagon"],
                       colLabels=["full batch", "all pairs", "Hess. min (full)", "Hess. min (pairs)"], loc="center")
-        axes[1].set_title("N = 10, d = 2, B = 2: the objectives prefer different configurations")
+        axes[2].set_title("N = 10, d = 2, B = 2: the objectives prefer different configurations")
     return _save(fig, out, "claims_tables")
 
 
-FIGURES = {"fig1a_rotation": (fig1a, "fig1a.csv"), "heatmaps": (heatmaps, "convergence"),
-           "convergence": (convergence, "convergence"), "osgd_toy": (osgd_toy, "osgd_toy.json"),
-           "sc_quality": (sc_quality, "sc_quality.csv"), "claims_tables": (claims_tables, "verdicts.json")}
+FIGURES = {"fig1a_rotation": (fig1a, "fig1a.csv"), "heatmaps": (heatmaps, "heatmaps.json"),
+           "convergence": (convergence, "convergence.json"), "convergence_sweep": (convergence_sweep, "convergence.json"),
+           "osgd_toy": (osgd_toy, "osgd_toy.json"), "sc_quality": (sc_quality, "sc_quality.csv"),
+           "claims_tables": (claims_tables, "verdicts.json")}
 
 
 def draw_all(out) -> list[Path]:
-    """Draw every figure whose results exist under ``out``; returns the PNG paths."""
+    """Draw every figure whose results exist under ``out``; returns the PNG paths.
+
+    Raises ValueError if ``out`` does not exist or holds none of the results any figure needs.
+    """
     out = Path(out)
-    if not out.exists():
+    if not out.is_dir():
         raise ValueError(f"results folder {out} does not exist; run `minibatch-cl reproduce --out {out}` first")
-    return [fn(out) for fn, need in FIGURES.values() if (out / need).exists()]
+    todo = [fn for fn, need in FIGURES.values() if (out / need).exists()]
+    if not todo:
+        raise ValueError(f"results folder {out} holds no results to draw (expected any of "
+                         f"{sorted({need for _, need in FIGURES.values()})}); run `minibatch-cl reproduce --out {out}`")
+    return [fn(out) for fn in todo]

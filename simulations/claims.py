@@ -1,128 +1,213 @@
-"""Claims checked with the torch engine (large N), in the same Verdict format as :mod:`theory.claims`.
+"""The claim registry: every claim of the toolkit declared once.
 
-* ``large_n_equivalence``: minimising the *exact* all-C(N,B) objective (streamed enumeration,
-  the O(N^2) pair form, or the polynomial formula) with d >= N-1 reaches the simplex ETF, with the
-  closed-form value, far beyond enumeration (N = 64 .. 256).
-* ``shuffle_unbiased``: the mean loss of a uniformly random partition (and of a uniform random
-  batch) is an unbiased estimate of the all-batches objective: shuffled-partition SGD is SGD on it.
+Each :class:`Claim` names its id, its statement, what the source says (paper section or figure, or
+"our derivation"), the function that checks it, the tests that guard it, its figure and its sizes
+(``tiny`` for the test-suite, ``quick`` for ``minibatch-cl claims`` and ``reproduce --quick``,
+``full`` for ``--full``). ``claims``, ``reproduce``, the report and the tests all read this table;
+adding a claim touches this one place (plus its check and its test).
+
+    >>> from simulations.claims import run_claims
+    >>> [v.verdict for v in run_claims(["pair_balance_law"], size="tiny")]
+    ['confirmed']
 """
 from __future__ import annotations
 
-import math
-import time
+import inspect
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
-import torch
-
-from theory import Family, etf_gram, normalize_rows, optimum_all
+from theory import claims as tc
 from theory.claims import Verdict
 
-from .engine import family_objective, sampled_objective
-from .io import read_json, write_json
+from . import experiment_checks as ec
+from .tasks import default_workers
 
-QUICK_GRID = ((64, 2), (64, 8), (128, 2), (256, 2))
-FULL_GRID = tuple((N, B) for N in (64, 128, 256) for B in (2, 8, 32))
-#: ``reproduce --full`` on a CPU leaves out (256, 32): about 500 L-BFGS evaluations of ~7 s each on
-#: 2 cores (~1 h). ``claims --full`` and ``reproduce --full --device cuda`` run the whole grid.
-CPU_FULL_GRID = tuple(x for x in FULL_GRID if x != (256, 32))
+SIZES = ("tiny", "quick", "full")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY = "tests/test_claims.py::test_every_claim_gives_its_verdict_at_tiny_size"
 
 
-def minimise_all_batches(N: int, B: int, d: int | None = None, *, seed: int = 0, max_iter: int = 400,
-                         device: str = "cpu", tau: float = 1.0) -> dict:
-    """Minimise the exact all-``C(N,B)`` objective over unit-norm ``U, V`` in ``R^d`` (default ``d = N``).
+@dataclass(frozen=True)
+class Claim:
+    """One claim. ``check(**sizes[size], **context)`` returns a Verdict, where ``context`` holds
+    whichever of ``out`` (a results folder), ``device``, ``progress`` and ``workers`` the check
+    accepts (read from its signature)."""
 
-    L-BFGS with a strong-Wolfe line search on raw vectors (normalised inside the objective), from a
-    seeded Gaussian start. Returns the final value, its gap to the closed form, the Gram distance
-    of ``U V^T`` to the ETF Gram, the number of objective evaluations and the time.
+    id: str
+    statement: str
+    source: str
+    check: Callable
+    extra_tests: tuple
+    sizes: dict
+    figure: str = ""
+
+    @property
+    def tests(self) -> tuple:
+        """The parametrised tiny-size test of every claim, then the claim's own tests."""
+        return (f"{TINY}[{self.id}]",) + tuple(self.extra_tests)
+
+    @property
+    def code(self) -> str:
+        """``path::function`` of the check, relative to the repository."""
+        path = Path(inspect.getsourcefile(self.check)).resolve()
+        try:
+            path = path.relative_to(REPO_ROOT)
+        except ValueError:
+            pass
+        return f"{path.as_posix()}::{self.check.__qualname__}"
+
+    def command(self, size: str) -> str:
+        return f"minibatch-cl claims --only {self.id} --json" + (" --full" if size == "full" else "")
+
+    def run(self, size: str = "quick", *, out=None, device: str = "cpu", progress: bool = False,
+            workers: int | None = None) -> Verdict:
+        if size not in SIZES:
+            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+        key = "full_cpu" if size == "full" and "full_cpu" in self.sizes and not device.startswith("cuda") else size
+        kwargs = dict(self.sizes.get(key, {}))
+        workers = (1 if size == "tiny" else default_workers()) if workers is None else workers
+        context = {"out": out, "device": device, "progress": progress, "workers": workers}
+        accepted = inspect.signature(self.check).parameters
+        kwargs.update({k: v for k, v in context.items() if k in accepted})
+        v = self.check(**kwargs)
+        if v.id != self.id:
+            raise RuntimeError(f"check {self.code} returned a verdict for {v.id!r}, not {self.id!r}")
+        return replace(v, statement=self.statement, source=self.source, command=self.command(size), code=self.code,
+                       test=" ; ".join(self.tests), figure=self.figure)
+
+
+_C = [
+    Claim("full_batch_etf",
+          "For d >= N-1 the full-batch loss is minimised by U = V = simplex ETF, uniquely up to a common rotation, with "
+          "value 2 log(1 + (N-1) exp(-N/((N-1) tau))).",
+          "paper Thm. 1 (known before the paper); THEORY.md §3", tc.check_full_batch_etf,
+          ("tests/test_claim_properties.py::test_full_batch_etf_is_certified_unique_for_every_tau",),
+          {"tiny": dict(Ns=(3, 4, 5), solver_Ns=(3, 5)), "quick": {}, "full": dict(Ns=range(3, 25), solver_Ns=(3, 5, 8, 12, 16, 24))}),
+    Claim("all_batches_etf",
+          "For d >= N-1 the mini-batch loss averaged over all C(N,B) batches has the same minimizer as the full batch: "
+          "the simplex ETF, unique up to rotation, with value 2 log(1 + (B-1) exp(-N/((N-1) tau))).",
+          "paper Thm. 4 (arXiv v1); THEORY.md §3", tc.check_all_batches_etf,
+          ("tests/test_claim_properties.py::test_all_batches_minimizer_is_the_unique_simplex_etf",),
+          {"tiny": dict(cases=((4, 2), (6, 3)), solver_cases=((6, 3),)), "quick": {},
+           "full": dict(cases=((4, 2), (6, 2), (6, 3), (8, 2), (8, 4), (10, 3), (12, 4), (12, 6), (14, 7)),
+                        solver_cases=((6, 3), (8, 4), (9, 4), (12, 4)))}),
+    Claim("not_proportional",
+          "The full-batch and the all-C(N,B) objectives are different functions — not proportional, not even functions "
+          "of one another — yet (claim all_batches_etf) share their minimizer.",
+          "paper Prop. 1 (arXiv v1)", tc.check_not_proportional,
+          ("tests/test_claim_properties.py::test_full_and_all_batches_gradients_are_not_parallel",),
+          {"tiny": dict(n=10), "quick": {}, "full": dict(n=200, Bs=(2, 3, 4, 6))}),
+    Claim("partition_suboptimal",
+          "With a fixed partition into batches (a strict subset of the C(N,B) batches) the minimizers are full-batch "
+          "sub-optimal: the paper's 'may be sub-optimal' (existential), tested as a general statement over tau and d.",
+          "paper Thm. 5 (arXiv v1) and abstract ('may be sub-optimal'); THEORY.md §4.3, §5", tc.check_partition_suboptimal,
+          ("tests/test_claim_properties.py::test_partition_etf_is_not_stationary_and_block_value_is_certified",),
+          {"tiny": dict(cases=((8, 2),), d_sweep=(4, 5), starts=2, taus=(1.0,)), "quick": {},
+           "full": dict(cases=((8, 2), (8, 4), (12, 3), (12, 4)), starts=20, taus=(0.05, 0.2, 1.0, 5.0))},
+          figure="claims_tables"),
+    Claim("pair_balance_law",
+          "(Our sharpening of the paper's statement that a strict subset may be sub-optimal.) Equal batch sizes, "
+          "d >= N-1, any tau: U = V = ETF minimises the family objective iff the family is pair-balanced — every pair "
+          "shares the same number lambda >= 1 of batches. So all C(N,B) batches are sufficient, not necessary.",
+          "our derivation (THEORY.md §5); sharpens paper Thm. 5", tc.check_pair_balance_law,
+          ("tests/test_claim_properties.py::test_pair_balanced_families_are_certified_etf_optimal_for_every_tau",
+           "tests/test_claim_properties.py::test_pair_balanced_families_are_certified_and_unbalanced_are_not_stationary",
+             "tests/test_claim_properties.py::test_fano_plus_one_triple_is_not_etf_optimal_at_small_tau"),
+          {"tiny": dict(exhaustive=((4, 2), (4, 3)), n_random=5, taus=(0.05, 1.0)), "quick": {},
+           "full": dict(exhaustive=((4, 2), (4, 3), (5, 2), (5, 3), (6, 2), (6, 3)), n_random=200,
+                        taus=(0.01, 0.02, 0.05, 0.2, 1.0, 5.0))},
+          figure="claims_tables"),
+    Claim("low_dimension_counterexample",
+          "When d < N-1 the minimizers of the full-batch and all-C(N,B) objectives can differ (N = 10, d = 2, B = 2), "
+          "though they need not (N = 8, B = 2, d = 4..6). Computational evidence, not a certificate.",
+          "our derivation (THEORY.md §5); qualifies the scope of paper Thm. 4; paper Fig. 1(a) varies one point only",
+          tc.check_low_dimension_counterexample,
+          ("tests/test_claim_properties.py::test_angle_hessian_ignores_the_common_rotation",),
+          {"tiny": dict(starts=2, coincidence_d=(4,)), "quick": {}, "full": dict(starts=30)}, figure="claims_tables"),
+    Claim("large_n_equivalence",
+          "Gradient-based minimisation of the exact all-C(N,B) objective with d >= N-1 reaches the simplex ETF with the "
+          "closed-form value, for N far beyond enumeration.",
+          "paper Thm. 4 (arXiv v1), checked at scale; THEORY.md §8", ec.check_large_n_equivalence,
+          ("tests/test_engine.py::test_exact_formula_at_the_etf_equals_closed_form",),
+          {"tiny": dict(grid=((16, 2), (16, 4))), "quick": {},
+           "full": dict(grid=tuple((N, B) for N in (64, 128, 256) for B in (2, 8, 32))),
+           "full_cpu": dict(grid=((64, 2), (64, 8), (64, 32), (128, 2), (128, 8), (128, 32), (256, 2)),
+                            not_run=((256, 8), (256, 32)))}),
+    Claim("shuffle_unbiased",
+          "Reshuffled partitions: the mean loss over a uniform random partition's blocks is an unbiased estimate of the "
+          "all-C(N,B) objective (each block is marginally a uniform batch), but the steps of an epoch are dependent — "
+          "given the first batch, the second step's expected gradient is biased — so reshuffled-partition SGD is not "
+          "SGD with independent unbiased steps.",
+          "our derivation (THEORY.md §8)", ec.check_shuffle_unbiased,
+          ("tests/test_claim_properties.py::test_mean_over_uniform_partitions_equals_all_batches_objective",),
+          {"tiny": dict(sizes=((4, 2), (6, 3)), bias_sizes=((4, 2),), mc=(16, 4, 200)), "quick": {},
+           "full": dict(sizes=((8, 2), (8, 4), (9, 3), (10, 2), (12, 3), (12, 4)),
+                        bias_sizes=((4, 2), (6, 2), (6, 3), (8, 2), (8, 4)), mc=(64, 8, 4000))}),
+    Claim("fig1a_rotation",
+          "Fig. 1(a): N = 10, d = 2, B = 2, regular 10-gon with u_1 rotated: the one-sided full-batch loss (about "
+          "1.539 -> 1.737) and the all-pairs loss (about 1.463 -> 1.963) are both minimal at the unrotated position.",
+          "paper Fig. 1(a) (values read off the figure, +-0.003)", ec.check_fig1a,
+          ("tests/test_claim_properties.py::test_fig1a_values_are_within_readoff_precision",),
+          {"tiny": {}, "quick": {}, "full": dict(n_angles=3601)}, figure="fig1a_rotation"),
+    Claim("osgd_toy",
+          "In the N = 4, d = 2 toy (u = v at +-10 degrees around +-e_1), Ordered SGD reaches the square in fewer "
+          "updates than SGD without (shuffle) or with (replace) replacement.",
+          "paper §5 (toy example; the paper's learning rate is not varied there)", ec.check_osgd_toy,
+          ("tests/test_claim_properties.py::test_paired_comparison_decides_only_when_the_interval_excludes_zero",),
+          {"tiny": dict(lrs=(0.1, 1.0), seeds=(0, 1), max_steps=300), "quick": dict(lrs=(0.05, 0.1, 0.2, 0.5, 1.0),
+           seeds=tuple(range(10)), max_steps=600), "full": dict(lrs=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
+           seeds=tuple(range(20)), max_steps=2000)},
+          figure="osgd_toy"),
+    Claim("osgd_sc_converge_faster",
+          "Training on high-loss batches (OSGD, and SC which finds them cheaply) brings the embeddings closer to the "
+          "optimal structure than SGD with reshuffled batches at equal numbers of updates; a fixed partition does not "
+          "reach the ETF.",
+          "paper §5-6, synthetic figures", ec.check_convergence,
+          ("tests/test_claim_properties.py::test_paired_comparison_decides_only_when_the_interval_excludes_zero",),
+          {"tiny": dict(settings=((4, 8), (4, 2)), lrs=(0.5,), seeds=(0, 1), steps=5, log_every=1),
+           "quick": dict(lrs=(0.05, 1.0), seeds=tuple(range(5)), steps=40),
+           "full": dict(lrs=(0.05, 0.2, 1.0), seeds=tuple(range(20)), steps=100)},
+          figure="convergence"),
+    Claim("sc_finds_high_loss_batches",
+          "Spectral clustering finds high-loss batches: its partition has a much higher loss than a random partition, "
+          "close to the maximum-loss partition.",
+          "paper §5 (spectral clustering)", ec.check_sc_quality,
+          ("tests/test_selection_and_training.py::test_spectral_partition_finds_planted_high_loss_batches",),
+          {"tiny": dict(sizes=((8, 2),), trials=2), "quick": {},
+           "full": dict(sizes=((16, 2), (20, 4), (24, 2), (24, 4)), trials=40)},
+          figure="sc_quality"),
+    Claim("real_data",
+          "On CIFAR-100 and Tiny ImageNet (ResNet-18, SimCLR / SogCLR, batch 32), SC batch selection improves retrieval "
+          "top-1 over SGD.", "paper §6 (real-data tables)", ec.real_data_verdict, (), {}),
+]
+CLAIMS: dict[str, Claim] = {c.id: c for c in _C}
+
+
+def check_ids(ids) -> list[str]:
+    """Validate claim ids (ValueError naming the unknown ones and the known ones)."""
+    ids = list(ids)
+    bad = [i for i in ids if i not in CLAIMS]
+    if bad:
+        raise ValueError(f"unknown claim ids {bad}; known: {sorted(CLAIMS)}")
+    return ids
+
+
+def run_claims(only=None, *, size: str = "quick", out=None, device: str = "cpu", progress: bool = False,
+               workers: int | None = None) -> list[Verdict]:
+    """Run the claims in ``only`` (default: all, in registry order) at ``size``.
+
+    Experiment claims write into ``out`` (a temporary folder, removed afterwards, when None).
     """
-    d = N if d is None else d
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(2, N, d, generator=g, dtype=torch.float64).to(device).requires_grad_(True)
-    fam = Family.all(N, B)
-    opt = torch.optim.LBFGS([x], lr=1, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-12, tolerance_change=1e-15)
-    evals = [0]
-
-    def closure():
-        opt.zero_grad()
-        evals[0] += 1
-        L = family_objective(x[0] / x[0].norm(dim=1, keepdim=True), x[1] / x[1].norm(dim=1, keepdim=True), fam,
-                             tau=tau, check=False)
-        L.backward()
-        return L
-
-    t0 = time.perf_counter()
-    opt.step(closure)
-    with torch.no_grad():
-        U, V = x[0] / x[0].norm(dim=1, keepdim=True), x[1] / x[1].norm(dim=1, keepdim=True)
-        value = float(family_objective(U, V, fam, tau=tau, check=False))
-        Z = (U @ V.T).cpu().numpy()
-    return {"N": N, "B": B, "d": d, "value": value, "closed_form": optimum_all(N, B, tau),
-            "gap": value - optimum_all(N, B, tau), "gram_distance_to_etf": float(np.linalg.norm(Z - etf_gram(N))),
-            "u_equals_v": float(np.abs(np.diag(Z) - 1).max()), "evaluations": evals[0],
-            "method": "pairwise" if B == 2 else ("enumerate" if math.comb(N, B) <= 5_000_000 else "formula"),
-            "seconds": time.perf_counter() - t0}
-
-
-def check_large_n_equivalence(grid=QUICK_GRID, device: str = "cpu", cache_dir=None, progress: bool = False) -> Verdict:
-    """``cache_dir``: each (N, B) result is stored there as JSON when done and reused on a rerun."""
-    rows = []
-    for N, B in grid:
-        path = Path(cache_dir) / f"large_n_N{N}_B{B}.json" if cache_dir is not None else None
-        if path is not None and path.exists():
-            rows.append(read_json(path))
-            continue
-        if progress:
-            print(f"[claims] large_n_equivalence: minimising the exact all-C({N},{B}) objective ...", flush=True)
-        rows.append(minimise_all_batches(N, B, device=device))
-        if path is not None:
-            write_json(path, rows[-1])
-    ok = all(abs(r["gap"]) < 1e-8 and r["gram_distance_to_etf"] < 1e-3 for r in rows)
-    missing = [list(x) for x in FULL_GRID if x not in set(map(tuple, grid))]
-    return Verdict("large_n_equivalence", "Gradient-based minimisation of the exact all-C(N,B) objective with d >= N-1 "
-                   "reaches the simplex ETF with the closed-form value, for N far beyond enumeration.",
-                   "paper Thm. 4 (arXiv v1), checked at scale; THEORY.md §8", "confirmed" if ok else "refuted",
-                   {"cases": rows, "sizes_not_run": missing},
-                   ("minibatch-cl reproduce --full" if tuple(map(tuple, grid)) == CPU_FULL_GRID else
-                    f"minibatch-cl claims --only large_n_equivalence --json{' --full' if grid == FULL_GRID else ''}"),
-                   "L-BFGS from a Gaussian start, d = N. Success: |value - closed form| < 1e-8 and ||UV^T - G_ETF||_F < 1e-3."
-                   + (f" Not run here: {missing} (about 1 h on 2 CPU cores; `minibatch-cl claims --full` or a GPU runs it)."
-                      if missing else ""))
-
-
-def check_shuffle_unbiased(N: int = 64, B: int = 8, n_samples: int = 4000, seed: int = 0) -> Verdict:
-    rng = np.random.default_rng(seed)
-    U = torch.tensor(normalize_rows(rng.standard_normal((N, 6))))
-    V = torch.tensor(normalize_rows(rng.standard_normal((N, 6))))
-    exact = float(family_objective(U, V, Family.all(N, B)))
-    nums = {"N": N, "B": B, "exact": exact}
-    ok = True
-    for scheme in ("partition", "uniform"):
-        est, se = sampled_objective(U, V, B, n_samples, scheme=scheme, seed=seed)
-        z = (est - exact) / se
-        nums[scheme] = {"estimate": est, "stderr": se, "z": z, "samples": n_samples}
-        ok &= abs(z) < 4
-    return Verdict("shuffle_unbiased", "The mean loss over the blocks of a uniformly random partition (and the loss of "
-                   "one uniform random batch) is an unbiased estimate of the all-C(N,B) objective, so reshuffled-"
-                   "partition SGD is unbiased SGD on it.", "THEORY.md §8", "confirmed" if ok else "refuted", nums,
-                   "minibatch-cl claims --only shuffle_unbiased --json",
-                   "Exact value from the polynomial formula (C(64,8) = 4.4e9 batches are never enumerated); "
-                   "|z| < 4 standard errors counts as agreement.")
-
-
-ENGINE_CHECKS = {"large_n_equivalence": check_large_n_equivalence, "shuffle_unbiased": check_shuffle_unbiased}
-
-
-def run_engine_claims(only=None, full: bool = False, device: str = "cpu", cache_dir=None, progress: bool = False,
-                      grid=None) -> list[Verdict]:
-    """``grid`` overrides the large-N sizes (default: QUICK_GRID, or FULL_GRID with ``full``)."""
-    ids = list(ENGINE_CHECKS) if not only else [i for i in ENGINE_CHECKS if i in only]
-    out = []
+    ids = check_ids(only) if only else list(CLAIMS)
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="minibatch-cl-claims-") as tmp:
+            return run_claims(ids, size=size, out=tmp, device=device, progress=progress, workers=workers)
+    out = Path(out)
+    verdicts = []
     for i in ids:
-        if i == "large_n_equivalence":
-            g = grid if grid is not None else (FULL_GRID if full else QUICK_GRID)
-            out.append(check_large_n_equivalence(g, device=device, cache_dir=cache_dir, progress=progress))
-        else:
-            out.append(ENGINE_CHECKS[i]())
-    return out
+        if progress:
+            print(f"[claims:{size}] {i} ...", flush=True)
+        verdicts.append(CLAIMS[i].run(size, out=out, device=device, progress=progress, workers=workers))
+    return verdicts

@@ -2,11 +2,11 @@
 
     minibatch-cl version
     minibatch-cl certify --N 7 --B 3 --family fano [--tau 1] [--loss symmetric] [--json]
-    minibatch-cl claims [--only ID,ID] [--full] [--json]
+    minibatch-cl claims [--only ID,ID] [--full] [--out DIR] [--workers K] [--json]
     minibatch-cl simulate --N 8 --d 16 --B 2 --methods full,all,fixed,shuffle,osgd,sc --steps 500 \\
                           --lr 0.5 --seeds 0,1,2 --device cpu --out runs/X [--resume] [--json]
     minibatch-cl figures --out DIR
-    minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--json]
+    minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--report FILE] [--workers K] [--json]
     minibatch-cl bench {engine,certificates,exact_all}
 
 Every command with ``--json`` prints one JSON object on stdout. Bad arguments exit with status 2
@@ -71,13 +71,6 @@ def cmd_certify(args):
         print("certified global optimum (relaxation)" if c.certified else "NOT certified: the status is not 'optimal'")
 
 
-def run_claims(only=None, full: bool = False, device: str = "cpu", cache_dir=None, progress: bool = False, grid=None):
-    from theory.claims import run_theory_claims
-    from .claims import run_engine_claims
-    return run_theory_claims(only) + run_engine_claims(only, full=full, device=device, cache_dir=cache_dir,
-                                                       progress=progress, grid=grid)
-
-
 def _print_verdicts(verdicts):
     w = max(len(v.id) for v in verdicts)
     for v in verdicts:
@@ -85,15 +78,14 @@ def _print_verdicts(verdicts):
 
 
 def cmd_claims(args):
-    from theory.claims import THEORY_CHECKS
-    from .claims import ENGINE_CHECKS
-    known = set(THEORY_CHECKS) | set(ENGINE_CHECKS)
-    only = args.only
-    if only:
-        bad = [i for i in only if i not in known]
-        if bad:
-            raise ValueError(f"--only: unknown claim ids {bad}; known: {sorted(known)}")
-    verdicts = run_claims(only, full=args.full, device=args.device)
+    from .claims import check_ids, run_claims
+    from .experiments import check_device
+    check_device(args.device)
+    only = check_ids(args.only) if args.only else None
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    verdicts = run_claims(only, size="full" if args.full else "quick", out=args.out, device=args.device,
+                          progress=not args.json, workers=args.workers)
     if args.json:
         print(_dump({"verdicts": [v.to_json() for v in verdicts]}))
     else:
@@ -125,8 +117,10 @@ def cmd_figures(args):
 
 def cmd_reproduce(args):
     from .reproduce import reproduce
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
     res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json,
-                    report=args.report)
+                    report=args.report, workers=args.workers)
     if args.json:
         print(_dump(res))
 
@@ -163,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--solver", default="auto", choices=["auto", "CLARABEL", "SCS"])
     c = add("claims", cmd_claims, "check every claim and print its verdict")
     c.add_argument("--only", type=_names, default=None, help="comma-separated claim ids")
-    c.add_argument("--full", action="store_true", help="large-N checks at every size of the issue (slow on CPU)")
+    c.add_argument("--full", action="store_true", help="the full sizes of every claim (default: quick sizes)")
     c.add_argument("--device", default="cpu")
+    c.add_argument("--out", default=None, help="keep the claims' results here (default: a temporary folder)")
+    c.add_argument("--workers", type=int, default=None, help="processes for training sweeps (default: one per core)")
     s = add("simulate", cmd_simulate, "run the paper's synthetic optimisation experiments")
     s.add_argument("--N", type=int, required=True)
     s.add_argument("--d", type=int, required=True)
@@ -192,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu")
     r.add_argument("--out", default="reproduction")
     r.add_argument("--report", default=None, help="also write paper_reproduction.md here (figures copied beside it)")
+    r.add_argument("--workers", type=int, default=None, help="processes for training sweeps (default: one per core)")
     b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all)")
     b.add_argument("name", choices=["engine", "certificates", "exact_all"])
     return p

@@ -30,6 +30,9 @@ import torch
 from theory._checks import check_int, check_loss, check_tau
 from theory.batches import Family, combinations_range
 
+from ._checks import check_embeddings
+from .exact_all import all_batches_objective
+
 #: Default working-memory budget of one evaluation (bytes) for chunked computations.
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 #: ``method='auto'`` enumerates the all-batches family up to this many batches, then uses the formula.
@@ -45,22 +48,6 @@ CHUNK_BYTES = 8 * 2**20
 MATMUL_RATIO = 7
 METHODS = ("auto", "enumerate", "pairwise", "formula")
 _EXP_SAFE = {torch.float64: 600.0, torch.float32: 60.0}
-
-
-def check_embeddings(U: torch.Tensor, V: torch.Tensor) -> None:
-    """Raise ValueError unless U, V are floating (N, d) tensors of one shape with finite unit-norm rows."""
-    for name, X in (("U", U), ("V", V)):
-        if not isinstance(X, torch.Tensor) or X.ndim != 2 or not X.is_floating_point():
-            raise ValueError(f"{name} must be a floating-point torch tensor of shape (N, d)")
-    if U.shape != V.shape:
-        raise ValueError(f"U and V must have the same shape, got {tuple(U.shape)} and {tuple(V.shape)}")
-    with torch.no_grad():
-        tol = 1e-6 if U.dtype == torch.float64 else 1e-4
-        for name, X in (("U", U), ("V", V)):
-            if not torch.isfinite(X).all():
-                raise ValueError(f"{name} must be finite (no NaN or inf)")
-            if (X.norm(dim=1) - 1).abs().max() > tol:
-                raise ValueError(f"{name} rows must have unit norm (tolerance {tol}); normalise them first")
 
 
 def logits(U: torch.Tensor, V: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
@@ -347,7 +334,6 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
     if method == "pairwise":
         return pairwise_objective(Z, loss)
     if method == "formula":
-        from .exact_all import all_batches_objective
         return all_batches_objective(U, V, family.B, loss=loss, tau=tau, memory_budget=memory_budget, check=False)
     return _StreamedObjective.apply(Z, family, loss, check_int("memory_budget", memory_budget, low=1))
 

@@ -37,6 +37,8 @@ import torch
 
 from theory._checks import check_int, check_loss, check_positive_float, check_tau
 
+from ._checks import check_embeddings
+
 DEFAULT_STEP = 0.25
 
 
@@ -150,7 +152,6 @@ def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, *, loss: str
     trapezoid step in ``s = log t``; the default 0.25 reaches ~1e-13 against enumeration.
     """
     if check:
-        from .engine import check_embeddings
         check_embeddings(U, V)
     N = U.shape[0]
     B = check_int("B", B, low=2, high=N)

@@ -43,6 +43,10 @@ def write_json(path, obj) -> None:
     _atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_default, allow_nan=True) + "\n").encode())
 
 
+def write_text(path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode())
+
+
 def read_json(path):
     return json.loads(Path(path).read_text())
 

@@ -94,14 +94,20 @@ def test_gram_distance_is_invariant_to_relabelling():
         assert gram_distance(Y @ Y.T, T) > 0
 
 
-def test_pairing_distance_agrees_with_brute_force():
+def test_pairing_distance_enumeration_and_integer_program_agree_with_brute_force():
     rng = np.random.default_rng(1)
-    X = cross_polytope(8, 4)
-    T = X @ X.T
-    from theory.configurations import _pairing_distance
-    for _ in range(5):
-        Y = normalize_rows(rng.standard_normal((8, 4)))
-        assert abs(_pairing_distance(Y @ Y.T, T) - gram_distance(Y @ Y.T, T)) < 1e-9
+    from theory.configurations import _pairing_distance, perfect_matchings
+    assert [len(perfect_matchings(n)) for n in (2, 4, 6, 8)] == [1, 3, 15, 105]      # (N-1)!!
+    for N in (6, 8):
+        X = cross_polytope(N, N // 2)
+        T = X @ X.T
+        perms = np.array(list(itertools.permutations(range(N))))
+        for _ in range(3):
+            Y = normalize_rows(rng.standard_normal((N, 3)))
+            Z = Y @ Y.T + 0.1 * rng.standard_normal((N, N))         # not symmetric: Z_ij + Z_ji matters
+            brute = min(np.linalg.norm(Z - T[np.ix_(p, p)]) for p in perms)
+            assert abs(_pairing_distance(Z, T, "enumerate") - brute) < 1e-9
+            assert abs(_pairing_distance(Z, T, "milp") - brute) < 1e-9
 
 
 def test_regular_polygon_and_doubled_pentagon_values_of_theory_md():

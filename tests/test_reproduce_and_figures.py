@@ -1,9 +1,12 @@
-"""reproduce end to end on a tiny configuration; each figure from a small results folder; Fig. 1(a)."""
+"""reproduce end to end at the tiny size; each figure from the results folder; the report's links."""
+import re
 
 import pytest
 
-from simulations.io import read_csv, read_json
-from simulations.reproduce import FIG1A_PAPER, reproduce, run_fig1a
+from simulations.claims import CLAIMS
+from simulations.cli import main as cli_main
+from simulations.io import read_json
+from simulations.reproduce import reproduce
 import figures
 
 
@@ -14,18 +17,30 @@ def tiny(tmp_path_factory):
     return out, res
 
 
-def test_reproduce_tiny_writes_verdicts_figures_and_report(tiny):
+def test_reproduce_tiny_writes_every_claim_figures_and_report(tiny):
     out, res = tiny
     verdicts = read_json(out / "verdicts.json")
-    ids = {v["id"] for v in verdicts}
-    assert {"fig1a_rotation", "osgd_sc_converge_faster", "osgd_toy", "sc_finds_high_loss_batches", "real_data"} <= ids
+    assert [v["id"] for v in verdicts] == list(CLAIMS)
     for v in verdicts:
-        assert {"id", "statement", "verdict", "numbers", "command"} <= set(v)
+        assert {"id", "statement", "source", "verdict", "numbers", "command", "code", "test"} <= set(v)
     for name in figures.FIGURES:
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000, name
     report = (out / "report" / "paper_reproduction.md").read_text()
-    assert "fig1a_rotation" in report and (out / "report" / "figures" / "output" / "convergence.png").exists()
+    assert (out / "report" / "figures" / "output" / "convergence.png").exists()
+    for cid in CLAIMS:
+        assert f"## {cid}" in report
+
+
+def test_report_links_every_claims_code_and_tests(tiny):
+    out, _ = tiny
+    report = (out / "report" / "paper_reproduction.md").read_text()
+    for cid, c in CLAIMS.items():
+        section = report.split(f"## {cid}\n")[1].split("\n## ")[0]
+        assert f"`{c.code}`" in section
+        for t in c.tests:
+            assert f"`{t}`" in section
+    assert re.search(r"\]\(\.\./\.\./\.\./|\]\([^)]*theory/claims\.py\)", report)
 
 
 def test_each_figure_redraws_from_the_results_folder(tiny):
@@ -35,16 +50,10 @@ def test_each_figure_redraws_from_the_results_folder(tiny):
         assert fn(out).exists()
 
 
-def test_fig1a_curves_span_the_papers_values(tmp_path):
-    v = run_fig1a(tmp_path)
-    for k, ref in FIG1A_PAPER.items():
-        assert abs(v.numbers["measured"][k] - ref) < 1e-3, k
-    rows = read_csv(tmp_path / "fig1a.csv")
-    # both curves are minimal at the unrotated position
-    best = min(rows, key=lambda r: r["full_batch"])
-    assert abs(best["angle"]) < 1e-9
-
-
-def test_draw_all_refuses_a_missing_folder(tmp_path):
+def test_draw_all_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     with pytest.raises(ValueError, match="does not exist"):
         figures.draw_all(tmp_path / "nope")
+    with pytest.raises(ValueError, match="holds no results"):
+        figures.draw_all(tmp_path)
+    assert cli_main(["figures", "--out", str(tmp_path)]) == 2
+    assert "holds no results" in capsys.readouterr().err

@@ -11,6 +11,7 @@ Cho et al., TMLR 2024, §3 (arXiv 2307.05906).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -160,23 +161,85 @@ def _as_pairing(T: np.ndarray):
     return off
 
 
-def _pairing_distance(Z: np.ndarray, T: np.ndarray) -> float:
-    """Exact: maximise sum over matched pairs of (Z_ij + Z_ji) by a perfect-matching integer program."""
+#: Up to this N the pairing distance enumerates every perfect matching ((N-1)!! of them: 10395 at
+#: N = 12); above it, a perfect-matching integer program. Both are exact.
+MATCHING_ENUMERATION_MAX_N = 12
+
+
+@functools.lru_cache(maxsize=None)
+def perfect_matchings(N: int) -> np.ndarray:
+    """Every perfect matching of ``[0, N)`` (N even), shape ``((N-1)!!, N/2, 2)``; pairs ``(i, j)`` with ``i < j``."""
+    N = check_int("N", N, low=2)
+    if N % 2:
+        raise ValueError(f"a perfect matching needs an even N, got N={N}")
+
+    def rec(items):
+        if not items:
+            yield []
+            return
+        a, rest = items[0], items[1:]
+        for k, b in enumerate(rest):
+            for m in rec(rest[:k] + rest[k + 1:]):
+                yield [(a, b)] + m
+    return np.array(list(rec(tuple(range(N)))), dtype=np.int64)
+
+
+def _best_matching(Z: np.ndarray, method: str = "auto") -> np.ndarray:
+    """Perfect matching ``(N/2, 2)`` minimising the sum over matched pairs of ``Z_ij + Z_ji`` (exact), by
+    enumeration (``method='enumerate'``; ``'auto'`` for ``N <= MATCHING_ENUMERATION_MAX_N``) or a
+    perfect-matching integer program (``'milp'``)."""
     N = Z.shape[0]
+    if method == "enumerate" or (method == "auto" and N <= MATCHING_ENUMERATION_MAX_N):
+        m = perfect_matchings(N)                                     # (n, N/2, 2)
+        score = (Z[m[..., 0], m[..., 1]] + Z[m[..., 1], m[..., 0]]).sum(axis=1)
+        return m[int(np.argmin(score))]
     iu, ju = np.triu_indices(N, 1)
     w = Z[iu, ju] + Z[ju, iu]
     A = np.zeros((N, iu.size))
     A[iu, np.arange(iu.size)] = 1
     A[ju, np.arange(iu.size)] = 1
-    # minimise sum w_e x_e (a matched pair contributes -w_e to <Z, P T P^T>, which we maximise)
     res = milp(c=w, constraints=LinearConstraint(A, 1, 1), integrality=np.ones(iu.size), bounds=Bounds(0, 1))
     if res.status != 0:
         raise RuntimeError(f"perfect-matching integer program failed: {res.message}")
-    x = np.round(res.x)
+    x = np.round(res.x) == 1
+    return np.stack([iu[x], ju[x]], axis=1)
+
+
+def _pairing_distance(Z: np.ndarray, T: np.ndarray, method: str = "auto") -> float:
+    """Exact distance to a pairing target: matched pairs carry -1, so maximising ``<Z, P T P^T>``
+    is minimising the sum of ``Z_ij + Z_ji`` over a perfect matching."""
+    N = Z.shape[0]
+    best = _best_matching(Z, method)
     P = np.eye(N)
-    P[iu[x == 1], ju[x == 1]] = -1
-    P[ju[x == 1], iu[x == 1]] = -1
+    P[best[:, 0], best[:, 1]] = P[best[:, 1], best[:, 0]] = -1
     return float(np.linalg.norm(Z - P))
+
+
+def best_relabelling(Z, Z_target) -> np.ndarray:
+    """A permutation ``p`` with ``||Z[p][:, p] - Z_target||_F = gram_distance(Z, Z_target)``, for display.
+
+    ETF-like targets (``a I + b 11^T``): the identity (every labelling is optimal). Pairing targets:
+    the best matching's pairs are placed on the target's pairs. Other targets: ``N <= 8`` only
+    (enumeration); larger raises ValueError.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    T = np.asarray(Z_target, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[0] != Z.shape[1] or Z.shape != T.shape:
+        raise ValueError(f"Z and Z_target must be square of equal shape, got {Z.shape} and {T.shape}")
+    N = Z.shape[0]
+    off = T[~np.eye(N, dtype=bool)]
+    if np.ptp(np.diag(T)) < 1e-12 and (N < 2 or np.ptp(off) < 1e-12):
+        return np.arange(N)
+    if _as_pairing(T) is not None:
+        tp = np.argwhere(np.triu(T - np.eye(N) < -0.5))           # the target's pairs (a_k, b_k)
+        p = np.empty(N, dtype=np.int64)
+        p[tp[:, 0]], p[tp[:, 1]] = _best_matching(Z).T
+        return p
+    if N > 8:
+        raise ValueError(f"best_relabelling enumerates relabellings for general targets only up to N = 8, got N={N}")
+    perms = np.array(list(itertools.permutations(range(N))))
+    costs = [np.linalg.norm(Z[np.ix_(q, q)] - T) for q in perms]
+    return perms[int(np.argmin(costs))]
 
 
 # ---------------------------------------------------------------------- stationarity

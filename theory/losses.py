@@ -11,7 +11,8 @@ Conventions (THEORY.md §1). Embeddings ``U, V: (N, d)`` with unit-norm rows, lo
 the one-sided loss is ``L_u(S)``, the symmetric (CLIP) loss is ``L(S) = L_u(S) + L_v(S)``, and the
 objective of a family ``F`` is ``L_F = (1/|F|) sum_{S in F} L(S)``.
 
-This module is the *oracle*: a plain loop over batches, obvious rather than fast.
+This module is the *oracle*: the formulas applied block by block (batches gathered into
+``(n, B, B)`` logit blocks), obvious rather than fast.
 :mod:`simulations.engine` is the fast path and is tested against it.
 
 References
@@ -27,6 +28,8 @@ from ._checks import check_loss, check_pair, check_tau
 from .batches import Family
 
 REDUCTIONS = ("mean", "per_anchor")
+#: Batches per vectorised block (bounds the ``(n, B, B)`` temporaries).
+_CHUNK = 4096
 
 
 def logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
@@ -73,7 +76,15 @@ def batch_losses(U, V, family: Family, *, loss: str = "symmetric", tau: float = 
     check_loss(loss)
     Z = logits(U, V, tau)
     family = _check_family(family, Z.shape[0])
-    return np.array([batch_loss_from_logits(Z[np.ix_(S, S)], loss) for S in family.batches])
+    out = []
+    for S in family.chunks(_CHUNK):
+        zs = Z[S[:, :, None], S[:, None, :]]                      # (n, B, B) logit blocks
+        d = np.diagonal(zs, axis1=1, axis2=2)
+        val = np.mean(logsumexp(zs, axis=2) - d, axis=1)
+        if loss == "symmetric":
+            val = val + np.mean(logsumexp(zs, axis=1) - d, axis=1)
+        out.append(val)
+    return np.concatenate(out)
 
 
 def family_loss(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0, reduction: str = "mean") -> float:
@@ -102,14 +113,24 @@ def logit_gradient(U, V, family: Family, *, loss: str = "symmetric", tau: float 
     family = _check_family(family, Z.shape[0])
     G = np.zeros_like(Z)
     B = family.B
-    eye = np.eye(B)
-    for S in family.batches:
-        zs = Z[np.ix_(S, S)]
-        row = np.exp(zs - logsumexp(zs, axis=1)[:, None]) - eye
+    off = ~np.eye(B, dtype=bool)
+    for S in family.chunks(_CHUNK):
+        zs = Z[S[:, :, None], S[:, None, :]]                      # (n, B, B) logit blocks
+        blocks = _softmax_minus_identity(zs - logsumexp(zs, axis=2)[:, :, None], off)
         if loss == "symmetric":
-            row += np.exp(zs - logsumexp(zs, axis=0)[None, :]) - eye
-        G[np.ix_(S, S)] += row
+            zt = np.swapaxes(zs, 1, 2)
+            blocks += np.swapaxes(_softmax_minus_identity(zt - logsumexp(zt, axis=2)[:, :, None], off), 1, 2)
+        np.add.at(G, (S[:, :, None], S[:, None, :]), blocks)
     return G / (B * tau * family.n_batches)
+
+
+def _softmax_minus_identity(log_p: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """``softmax - I`` along the last axis from log-probabilities ``(..., B, B)``, with the diagonal
+    written as ``-sum_{j != i} p_ij`` rather than ``p_ii - 1``: every entry keeps its relative
+    accuracy even when the off-diagonal probabilities are far below machine epsilon (small tau),
+    which the stationarity test at the ETF relies on."""
+    P = np.where(off, np.exp(log_p), 0.0)
+    return P - P.sum(axis=-1)[..., :, None] * np.eye(off.shape[0])
 
 
 def euclidean_gradient(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
 
 from ._checks import normalize_rows
 from .batches import Family
@@ -52,3 +52,38 @@ def families(draw, N: int, B: int, max_batches: int = 20):
     if kind == "partition":
         return Family.partition(N, B, seed=seed)
     return Family.random(N, B, draw(st.integers(1, max_batches)), seed=seed)
+
+
+def _relabel(family: Family, perm) -> np.ndarray:
+    return np.asarray(perm)[family.batches]
+
+
+@st.composite
+def pair_balanced_families(draw):
+    """A pair-balanced family (every pair in the same number lambda >= 1 of batches), relabelled at random:
+    all C(N,B) batches, the Fano plane, its complement (a 2-(7,4,2) design), AG(2,3), or a union of
+    copies of one of them under independent relabellings (a union of 2-designs is a 2-design)."""
+    kind = draw(st.sampled_from(["all", "fano", "fano_complement", "affine3"]))
+    if kind == "all":
+        N = draw(st.integers(3, 8))
+        base = Family.from_batches(Family.all(N, draw(st.integers(2, N - 1))).batches, N)
+    elif kind == "fano":
+        base = Family.fano()
+    elif kind == "fano_complement":
+        base = Family.from_batches([sorted(set(range(7)) - set(b)) for b in Family.fano().batches.tolist()], 7)
+    else:
+        base = Family.affine_plane(3)
+    copies = draw(st.integers(1, 3))
+    seeds = draw(st.lists(st.integers(0, 2**16), min_size=copies, max_size=copies))
+    parts = [_relabel(base, np.random.default_rng(s).permutation(base.N)) for s in seeds]
+    return Family.from_batches(np.vstack(parts), base.N)
+
+
+@st.composite
+def unbalanced_families(draw, max_N: int = 9):
+    """A family of equal-size random batches that is *not* pair-balanced (rejection-sampled)."""
+    N = draw(st.integers(3, max_N))
+    B = draw(st.integers(2, N - 1))
+    fam = Family.random(N, B, draw(st.integers(1, 3 * N)), seed=draw(st.integers(0, 2**31)))
+    assume(not fam.is_pair_balanced())
+    return fam
