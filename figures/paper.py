@@ -224,10 +224,10 @@ def heatmaps(out) -> Path:
 def sc_quality(out) -> Path:
     """Approximation ratio (SC - random) / (exact - random) of the maximum-loss partition."""
     rows = _read_csv(Path(out) / "sc_quality.csv")
-    keys = sorted({(r["N"], r["B"]) for r in rows})
-    fig, ax = plt.subplots(figsize=(3.4, 2.4))
-    data = [[r["ratio"] for r in rows if (r["N"], r["B"]) == k] for k in keys]
-    ax.boxplot(data, tick_labels=[f"N={n}\nB={b}" for n, b in keys])
+    keys = sorted({(r["N"], r["B"], r["d"]) for r in rows})
+    fig, ax = plt.subplots(figsize=(0.6 * len(keys) + 1.6, 2.4))
+    data = [[r["ratio"] for r in rows if (r["N"], r["B"], r["d"]) == k] for k in keys]
+    ax.boxplot(data, tick_labels=[f"N={n}\nB={b}\nd={d}" for n, b, d in keys])
     ax.axhline(1, color="k", lw=0.5)
     ax.axhline(0, color="k", lw=0.5, ls=":")
     ax.set_ylabel("(SC - random) / (exact - random)")

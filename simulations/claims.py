@@ -175,8 +175,8 @@ _C = [
           "close to the maximum-loss partition.",
           "paper §5 (spectral clustering)", ec.check_sc_quality,
           ("tests/test_selection_and_training.py::test_spectral_partition_finds_planted_high_loss_batches",),
-          {"tiny": dict(sizes=((8, 2),), trials=2), "quick": {},
-           "full": dict(sizes=((16, 2), (20, 4), (24, 2), (24, 4)), trials=40)},
+          {"tiny": dict(sizes=((8, 2),), ds=(4,), trials=2), "quick": {},
+           "full": dict(sizes=((16, 2), (20, 4), (24, 2), (24, 4)), ds=(2, 4, 16), trials=40)},
           figure="sc_quality"),
     Claim("real_data",
           "On CIFAR-100 and Tiny ImageNet (ResNet-18, SimCLR / SogCLR, batch 32), SC batch selection improves retrieval "

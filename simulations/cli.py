@@ -62,13 +62,23 @@ def cmd_certify(args):
     fam = Family.from_json(args.family_file) if args.family_file else make_family(args.family, args.N, args.B, seed=args.seed)
     if fam.N != args.N:
         raise ValueError(f"--N {args.N} does not match the family's N = {fam.N}")
+    from theory.certificates import etf_is_optimal
     c = certify(args.N, fam, loss=args.loss, tau=args.tau, solver=args.solver)
+    try:
+        e = etf_is_optimal(args.N, fam, loss=args.loss, tau=args.tau)
+        etf = {"etf_optimal": e["etf_optimal"], "decided_by": e["decided_by"], "gradient_ratio": e["gradient_ratio"],
+               "c": e["c"], **({"dual_unique": e["dual"]["unique"]} if "dual" in e else {})}
+    except ValueError as exc:                      # tau so small that the ETF's scale underflows: say so
+        e = etf = {"etf_optimal": None, "decided_by": None, "reason": str(exc)}
     if args.json:
-        print(_dump(c.summary()))
+        print(_dump({**c.summary(), "etf": etf}))
     else:
         for k, v in c.summary().items():
             print(f"{k:>15}: {v}")
         print("certified global optimum (relaxation)" if c.certified else "NOT certified: the status is not 'optimal'")
+        verdict = {True: "a global minimizer", False: "NOT a minimizer", None: "undecided"}[e["etf_optimal"]]
+        print(f"U = V = simplex ETF (d >= N-1): {verdict} (decided by {e['decided_by']}; solver-free)"
+              + (f": {e['reason']}" if "reason" in e else ""))
 
 
 def _print_verdicts(verdicts):

@@ -79,6 +79,18 @@ def test_cli_claims_only_runs_one_claim_as_json(capsys):
     assert v["id"] == "not_proportional" and v["verdict"] == "confirmed" and v["code"].endswith("check_not_proportional")
 
 
+def test_cli_certify_reports_fano_plus_one_triple_not_etf_optimal_at_tau_005(tmp_path, capsys):
+    from theory.claims import fano_plus_one_triple
+    f = tmp_path / "fam.json"
+    f.write_text(json.dumps({"N": 7, "batches": fano_plus_one_triple().batches.tolist()}))
+    assert cli_main(["certify", "--N", "7", "--family-file", str(f), "--tau", "0.05", "--json"]) == 0
+    etf = json.loads(capsys.readouterr().out)["etf"]
+    assert etf["etf_optimal"] is False and etf["decided_by"] == "tangent_gradient"
+    assert cli_main(["certify", "--N", "7", "--family", "fano", "--tau", "0.05", "--json"]) == 0
+    etf = json.loads(capsys.readouterr().out)["etf"]
+    assert etf["etf_optimal"] is True and etf["decided_by"] == "dual_certificate" and etf["dual_unique"]
+
+
 def test_cli_claims_refuses_unknown_ids_and_bad_workers(capsys):
     assert cli_main(["claims", "--only", "bogus"]) == 2
     assert "unknown claim ids ['bogus']" in capsys.readouterr().err

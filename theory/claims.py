@@ -408,13 +408,3 @@ def check_low_dimension_counterexample(starts: int = 10, coincidence_N: int = 8,
                    "B = 2, d = 4, 5, 6 the all-pairs minimizer found is also the best full-batch configuration found "
                    "(differences listed). All of this is computational evidence (local search + second-order checks): the "
                    "convex relaxation cannot certify ranks below N-1.")
-
-
-THEORY_CHECKS = {
-    "full_batch_etf": check_full_batch_etf,
-    "all_batches_etf": check_all_batches_etf,
-    "not_proportional": check_not_proportional,
-    "partition_suboptimal": check_partition_suboptimal,
-    "pair_balance_law": check_pair_balance_law,
-    "low_dimension_counterexample": check_low_dimension_counterexample,
-}
