@@ -22,6 +22,7 @@ from theory import claims as tc
 from theory.claims import Verdict
 
 from . import experiment_checks as ec
+from .io import folder_lock
 from .tasks import default_workers
 
 SIZES = ("tiny", "quick", "full")
@@ -203,8 +204,13 @@ def run_claims(only=None, *, size: str = "quick", out=None, device: str = "cpu",
     ids = check_ids(only) if only else list(CLAIMS)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="minibatch-cl-claims-") as tmp:
-            return run_claims(ids, size=size, out=tmp, device=device, progress=progress, workers=workers)
-    out = Path(out)
+            return run_claims_unlocked(ids, size=size, out=Path(tmp), device=device, progress=progress, workers=workers)
+    with folder_lock(out):
+        return run_claims_unlocked(ids, size=size, out=Path(out), device=device, progress=progress, workers=workers)
+
+
+def run_claims_unlocked(ids, *, size: str, out: Path, device: str, progress: bool, workers) -> list[Verdict]:
+    """:func:`run_claims` for a caller that already holds the lock on ``out`` (``reproduce``)."""
     verdicts = []
     for i in ids:
         if progress:

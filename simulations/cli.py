@@ -7,7 +7,7 @@
                           --lr 0.5 --seeds 0,1,2 --device cpu --out runs/X [--resume] [--json]
     minibatch-cl figures --out DIR
     minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--report FILE] [--workers K] [--json]
-    minibatch-cl bench {engine,certificates,exact_all}
+    minibatch-cl bench {engine,certificates,exact_all,gpu}
 
 Every command with ``--json`` prints one JSON object on stdout. Bad arguments exit with status 2
 and a message naming the parameter.
@@ -59,6 +59,8 @@ def cmd_version(args):
 
 def cmd_certify(args):
     from theory import Family, certify, make_family
+    if args.family_file and not Path(args.family_file).is_file():
+        raise ValueError(f"--family-file {args.family_file}: no such file")
     fam = Family.from_json(args.family_file) if args.family_file else make_family(args.family, args.N, args.B, seed=args.seed)
     if fam.N != args.N:
         raise ValueError(f"--N {args.N} does not match the family's N = {fam.N}")
@@ -140,6 +142,10 @@ def cmd_bench(args):
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{args.name}.py"
     if not path.exists():
         raise ValueError(f"benchmark script {path} not found (benchmarks ship with the repository checkout)")
+    if args.name == "gpu":
+        import torch
+        if not torch.cuda.is_available():
+            raise ValueError("bench gpu needs a CUDA device; none is available on this machine")
     sys.argv = [str(path)]
     runpy.run_path(str(path), run_name="__main__")
 
@@ -199,8 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="reproduction")
     r.add_argument("--report", default=None, help="also write paper_reproduction.md here (figures copied beside it)")
     r.add_argument("--workers", type=int, default=None, help="processes for training sweeps (default: one per core)")
-    b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all)")
-    b.add_argument("name", choices=["engine", "certificates", "exact_all"])
+    b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all, gpu)")
+    b.add_argument("name", choices=["engine", "certificates", "exact_all", "gpu"])
     return p
 
 
@@ -209,9 +215,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         args.fn(args)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:          # bad input, missing or unwritable files: exit 2, no traceback
         print(f"minibatch-cl {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:              # a run diverged: say so (exit 1), no traceback
+        print(f"minibatch-cl {args.command}: failed: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

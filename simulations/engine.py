@@ -30,13 +30,11 @@ import torch
 from theory._checks import check_int, check_loss, check_tau
 from theory.batches import Family, combinations_range
 
-from ._checks import check_embeddings
+from ._autograd import StreamedValue
+from ._checks import check_embeddings, compute_dtype, exp_safe
+from .limits import DEFAULT_MEMORY_BUDGET, STREAM_LIMIT
 from .exact_all import all_batches_objective
 
-#: Default working-memory budget of one evaluation (bytes) for chunked computations.
-DEFAULT_MEMORY_BUDGET = 256 * 2**20
-#: ``method='auto'`` enumerates the all-batches family up to this many batches, then uses the formula.
-STREAM_LIMIT = 5_000_000
 #: Index arrays of all C(N,B) batches up to this many entries are cached between calls.
 CACHE_LIMIT = 20_000_000
 #: ... and their flattened B x B block positions up to this many entries (int64).
@@ -47,7 +45,6 @@ CHUNK_BYTES = 8 * 2**20
 #: The one-hot matrix-product path is used when N <= MATMUL_RATIO * B (dense products beat gathers).
 MATMUL_RATIO = 7
 METHODS = ("auto", "enumerate", "pairwise", "formula")
-_EXP_SAFE = {torch.float64: 600.0, torch.float32: 60.0}
 
 
 def logits(U: torch.Tensor, V: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
@@ -70,6 +67,12 @@ def _cached_flat(N: int, B: int, device: str) -> torch.Tensor:
 def _cached_onehot(N: int, B: int, device: str, dtype: torch.dtype):
     b = torch.from_numpy(_cached_combinations(N, B)).to(device)
     return b, torch.zeros(b.shape[0], N, dtype=dtype, device=device).scatter_(1, b, 1.0)
+
+
+def clear_caches() -> None:
+    """Drop the cached batch index arrays (all-C(N,B) combinations, block positions, one-hot matrices)."""
+    for f in (_cached_combinations, _cached_flat, _cached_onehot):
+        f.cache_clear()
 
 
 def flat_index(b: torch.Tensor, N: int) -> torch.Tensor:
@@ -121,7 +124,7 @@ class _Kernel:
         N = Z.shape[0]
         dg = Z.diagonal()
         Dr, Dc = Z - dg[:, None], Z - dg[None, :]            # z_ij - z_ii and z_ji - z_ii (as [j, i])
-        self.shift = bool(torch.maximum(Dr.max(), Dc.max()) < _EXP_SAFE.get(Z.dtype, 60.0))
+        self.shift = bool(torch.maximum(Dr.max(), Dc.max()) < exp_safe(Z.dtype, B))
         self.path = ("matmul" if N <= MATMUL_RATIO * B else "gather") if self.shift else "lse"
         if self.shift:
             self.Er = torch.exp(Dr)                           # Er[i, j] = exp(z_ij - z_ii)
@@ -207,17 +210,18 @@ class _Kernel:
         return G / self.B
 
 
-class _StreamedObjective(torch.autograd.Function):
-    """Mean batch loss over a streamed family; backward uses the dL/dZ accumulated in forward."""
+class _StreamImpl:
+    """The mean batch loss over a streamed family (see :class:`simulations._autograd.StreamedValue`)."""
 
-    @staticmethod
-    def forward(ctx, Z, family, loss, budget):
-        want = Z.requires_grad
-        kern = _Kernel(Z.detach(), loss, family.B, want)
+    def __init__(self, family: Family, loss: str, budget: int):
+        self.family, self.loss, self.budget = family, loss, min(budget, CHUNK_BYTES)
+
+    def value_and_grad(self, Z, want):
+        family = self.family
+        kern = _Kernel(Z, self.loss, family.B, want)
         total = torch.zeros((), dtype=Z.dtype, device=Z.device)
-        budget = min(budget, CHUNK_BYTES)
         if kern.path == "matmul":
-            rows = max(1, budget // (6 * Z.shape[0] * Z.element_size()))
+            rows = max(1, self.budget // (6 * Z.shape[0] * Z.element_size()))
             if family.stored is None and family.n_batches * family.N <= FLAT_CACHE_LIMIT:
                 b_all, X_all = _cached_onehot(family.N, family.B, str(Z.device), Z.dtype)
                 for s in range(0, b_all.shape[0], rows):
@@ -226,17 +230,21 @@ class _StreamedObjective(torch.autograd.Function):
                 for b in batch_chunks(family, rows, Z.device):
                     total = total + kern.accumulate(b).sum()
         else:
-            for flat in flat_chunks(family, _chunk_rows(family.B, Z.element_size(), budget), Z.device):
+            for flat in flat_chunks(family, _chunk_rows(family.B, Z.element_size(), self.budget), Z.device):
                 total = total + kern.accumulate_flat(flat).sum()
         n = family.n_batches
-        if want:
-            ctx.save_for_backward(kern.grad_Z() / n)
-        return total / n
+        return total / n, (kern.grad_Z() / n if want else None)
 
-    @staticmethod
-    def backward(ctx, grad):
-        (G,) = ctx.saved_tensors
-        return grad * G, None, None, None
+    def differentiable(self, Z):
+        """Plain autograd: log-sum-exp of every gathered block (used for second derivatives only)."""
+        total = torch.zeros((), dtype=Z.dtype, device=Z.device)
+        for flat in flat_chunks(self.family, _chunk_rows(self.family.B, Z.element_size(), self.budget), Z.device):
+            zs = Z.reshape(-1)[flat]
+            diag = zs.diagonal(dim1=-2, dim2=-1)
+            total = total + (torch.logsumexp(zs, -1) - diag).mean(-1).sum()
+            if self.loss == "symmetric":
+                total = total + (torch.logsumexp(zs, -2) - diag).mean(-1).sum()
+        return total / self.family.n_batches
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
@@ -272,25 +280,55 @@ def pair_losses(Z: torch.Tensor, loss: str = "symmetric") -> torch.Tensor:
     return P.fill_diagonal_(-torch.inf)
 
 
-def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symmetric", tau: float = 1.0,
-                 memory_budget: int = DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
-    """Per-batch losses ``L(S)`` for an ``(n, B)`` index tensor (or a Family), differentiable; shape ``(n,)``."""
-    check_loss(loss)
-    Z = logits(U, V, tau)
+def check_batches(batches, N: int, device=None) -> torch.Tensor:
+    """``(n, B)`` LongTensor of batches, validated: integer dtype (floats, bools and strings are refused,
+    never truncated), ``n >= 1``, ``2 <= B <= N``, indices in ``[0, N)``, distinct within each batch."""
     if isinstance(batches, Family):
-        batches = torch.from_numpy(batches.batches).to(Z.device)
-    batches = torch.as_tensor(batches, device=Z.device, dtype=torch.long)
-    if batches.ndim != 2 or batches.shape[1] < 2:
-        raise ValueError(f"batches must have shape (n, B) with B >= 2, got {tuple(batches.shape)}")
-    if batches.numel() and (batches.min() < 0 or batches.max() >= Z.shape[0]):
-        raise ValueError(f"batch indices must lie in [0, N={Z.shape[0]})")
+        if batches.N != N:
+            raise ValueError(f"family is over N={batches.N} indices but U, V have N={N} rows")
+        batches = batches.batches
+    try:
+        t = torch.as_tensor(batches)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"batches must be an (n, B) array of integer indices: {exc}") from None
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise ValueError(f"batches must hold integer indices, got dtype {t.dtype} (no truncation or coercion)")
+    if t.ndim != 2 or t.shape[0] < 1 or not 2 <= t.shape[1] <= N:
+        raise ValueError(f"batches must have shape (n, B) with n >= 1 and 2 <= B <= N={N}, got {tuple(t.shape)}")
+    t = t.to(device=device, dtype=torch.long)
+    if t.min() < 0 or t.max() >= N:
+        raise ValueError(f"batch indices must lie in [0, N={N}), got range [{int(t.min())}, {int(t.max())}]")
+    srt = t.sort(dim=1).values
+    if bool((srt[:, 1:] == srt[:, :-1]).any()):
+        raise ValueError("each batch must hold distinct indices (a repeated index was found)")
+    return t
+
+
+def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symmetric", tau: float = 1.0,
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True) -> torch.Tensor:
+    """Per-batch losses ``L(S)`` for an ``(n, B)`` index tensor (or a Family), differentiable; shape ``(n,)``.
+
+    Half-precision inputs are computed in float32 and the result is cast back. ``check=False`` skips
+    the validation of ``U, V`` and ``batches`` (for callers that built them).
+    """
+    check_loss(loss)
+    tau = check_tau(tau)
+    memory_budget = check_int("memory_budget", memory_budget, low=1)
+    if check:
+        check_embeddings(U, V)
+        batches = check_batches(batches, U.shape[0], U.device)
+    elif isinstance(batches, Family):
+        batches = torch.from_numpy(batches.batches).to(U.device)
+    out_dtype = U.dtype
+    cd = compute_dtype(out_dtype)
+    Z = logits(U.to(cd), V.to(cd), tau)
     kern = _Kernel(Z, loss, batches.shape[1], want_grad=False)
     memory_budget = min(memory_budget, CHUNK_BYTES)
     if kern.path == "matmul":
         step = max(1, memory_budget // (6 * Z.shape[0] * Z.element_size()))
     else:
         step = _chunk_rows(batches.shape[1], Z.element_size(), memory_budget)
-    return torch.cat([kern.accumulate(batches[s:s + step]) for s in range(0, batches.shape[0], step)])
+    return torch.cat([kern.accumulate(batches[s:s + step]) for s in range(0, batches.shape[0], step)]).to(out_dtype)
 
 
 def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: str = "symmetric", tau: float = 1.0,
@@ -330,12 +368,15 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
         raise ValueError(f"method={method!r} applies only to the all-C(N,B) family, got kind={family.kind!r}")
     if method == "pairwise" and family.B != 2:
         raise ValueError(f"method='pairwise' needs B = 2, got B={family.B}")
-    Z = logits(U, V, tau)
-    if method == "pairwise":
-        return pairwise_objective(Z, loss)
+    memory_budget = check_int("memory_budget", memory_budget, low=1)
     if method == "formula":
         return all_batches_objective(U, V, family.B, loss=loss, tau=tau, memory_budget=memory_budget, check=False)
-    return _StreamedObjective.apply(Z, family, loss, check_int("memory_budget", memory_budget, low=1))
+    out_dtype = U.dtype
+    cd = compute_dtype(out_dtype)
+    Z = logits(U.to(cd), V.to(cd), tau)
+    if method == "pairwise":
+        return pairwise_objective(Z, loss).to(out_dtype)
+    return StreamedValue.apply(Z, _StreamImpl(family, loss, memory_budget)).to(out_dtype)
 
 
 def sampled_objective(U: torch.Tensor, V: torch.Tensor, B: int, n_samples: int, *, scheme: str = "uniform",
@@ -346,6 +387,9 @@ def sampled_objective(U: torch.Tensor, V: torch.Tensor, B: int, n_samples: int, 
     ``scheme='partition'``: the mean, over ``n_samples`` uniform random partitions (B | N), of the
     partition objective — each block is marginally a uniform ``B``-subset, so this is unbiased too.
     """
+    check_embeddings(U, V)
+    check_loss(loss)
+    tau = check_tau(tau)
     N = U.shape[0]
     check_int("B", B, low=2, high=N)
     n_samples = check_int("n_samples", n_samples, low=2)
@@ -355,11 +399,11 @@ def sampled_objective(U: torch.Tensor, V: torch.Tensor, B: int, n_samples: int, 
     with torch.no_grad():
         if scheme == "uniform":
             b = torch.argsort(torch.rand(n_samples, N, generator=g), dim=1)[:, :B]
-            vals = batch_losses(U, V, b.to(U.device), loss=loss, tau=tau)
+            vals = batch_losses(U, V, b.to(U.device), loss=loss, tau=tau, check=False)
         else:
             if N % B:
                 raise ValueError(f"scheme='partition' needs B to divide N; got N={N}, B={B}")
             perms = torch.argsort(torch.rand(n_samples, N, generator=g), dim=1).reshape(-1, B)
-            vals = batch_losses(U, V, perms.to(U.device), loss=loss, tau=tau).reshape(n_samples, N // B).mean(1)
+            vals = batch_losses(U, V, perms.to(U.device), loss=loss, tau=tau, check=False).reshape(n_samples, N // B).mean(1)
     vals = vals.double().cpu()
     return float(vals.mean()), float(vals.std(unbiased=True) / math.sqrt(n_samples))

@@ -22,11 +22,13 @@ import numpy as np
 import torch
 
 from theory import Family, etf_gram, family_loss, normalize_rows, optimum_all, regular_polygon
+from theory.batches import uniform_partitions
 from theory.configurations import best_relabelling
 from theory.claims import Verdict, verdict_over_sweep
 
 from .engine import batch_losses, family_objective, sampled_objective
 from .io import read_json, write_csv, write_json
+from .limits import STREAM_LIMIT
 from .spectral import spectral_partition
 from .tasks import paired_comparison, run_tasks
 from .train import target_gram
@@ -69,7 +71,7 @@ def minimise_all_batches(N: int, B: int, d: int | None = None, *, seed: int = 0,
     return {"N": N, "B": B, "d": d, "value": value, "closed_form": optimum_all(N, B, tau),
             "gap": value - optimum_all(N, B, tau), "gram_distance_to_etf": float(np.linalg.norm(Z - etf_gram(N))),
             "u_equals_v": float(np.abs(np.diag(Z) - 1).max()), "evaluations": evals[0],
-            "method": "pairwise" if B == 2 else ("enumerate" if math.comb(N, B) <= 5_000_000 else "formula"),
+            "method": "pairwise" if B == 2 else ("enumerate" if math.comb(N, B) <= STREAM_LIMIT else "formula"),
             "seconds": time.perf_counter() - t0}
 
 
@@ -102,27 +104,6 @@ def check_large_n_equivalence(out=None, *, grid=((64, 2), (64, 8), (128, 2), (25
 
 
 # --------------------------------------------------------------------------- reshuffled partitions
-def uniform_partitions(N: int, B: int):
-    """Every partition of ``[0, N)`` into ``N/B`` unordered blocks of size ``B`` (as ``(N/B, B)`` arrays).
-
-    There are ``N! / ((B!)^(N/B) (N/B)!)`` of them (105 for N = 8, B = 2).
-    """
-    if N % B:
-        raise ValueError(f"a partition needs B to divide N; got N={N}, B={B}")
-
-    def rec(items):
-        if not items:
-            yield []
-            return
-        first, rest = items[0], items[1:]
-        for others in itertools.combinations(rest, B - 1):
-            left = tuple(x for x in rest if x not in others)
-            for tail in rec(left):
-                yield [(first, *others)] + tail
-    for p in rec(tuple(range(N))):
-        yield np.array(p, dtype=np.int64)
-
-
 def _batch_gradient(U, V, batches: np.ndarray):
     Ut, Vt = U.clone().requires_grad_(True), V.clone().requires_grad_(True)
     L = batch_losses(Ut, Vt, torch.from_numpy(batches)).mean()

@@ -20,13 +20,12 @@ import torch
 
 from theory._checks import check_batch_size, check_int, check_loss, check_positive_float, check_tau
 
-from .io import read_csv, read_json, write_csv, write_json, write_npz
+from .io import folder_lock, read_csv, read_json, write_csv, write_json, write_npz
+from .limits import OSGD_EXACT_LIMIT
 from .selection import METHODS, PARTITION_METHODS
 from .train import train_run
 
 TARGETS = ("auto", "etf", "cross_polytope", "none")
-#: Exact OSGD scores every batch at every update; above this many batches the config asks for candidates.
-OSGD_EXACT_LIMIT = 10**7
 
 
 def check_device(device: str) -> str:
@@ -67,7 +66,9 @@ class Config:
         check_batch_size(self.N, self.B)
         check_int("d", self.d, low=1)
         object.__setattr__(self, "methods", tuple(self.methods))
-        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        object.__setattr__(self, "seeds", tuple(check_int("seeds", s, low=0) for s in self.seeds))
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct (a repeated seed repeats a run), got {list(self.seeds)}")
         object.__setattr__(self, "init_angles_deg", tuple(float(a) for a in self.init_angles_deg))
         if not self.methods:
             raise ValueError("methods must name at least one method")
@@ -101,6 +102,10 @@ class Config:
             raise ValueError(f"init='angles' needs d = 2 and N = {self.N} angles, got d={self.d}, {len(self.init_angles_deg)} angles")
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.target == "cross_polytope" and self.N > 2 * self.d:
+            raise ValueError(f"target 'cross_polytope' needs N <= 2d; got N={self.N}, d={self.d}")
+        if self.target == "etf" and self.d < self.N - 1:
+            raise ValueError(f"target 'etf' needs d >= N-1; got N={self.N}, d={self.d}")
         if self.stop_distance is not None:
             check_positive_float("stop_distance", self.stop_distance)
 
@@ -126,7 +131,13 @@ def simulate(config: Config, out: str | Path | None = None, *, resume: bool = Fa
     -------
     dict with ``config``, ``rows`` (all metric rows), ``final`` ({run: {"U", "V"}}), ``summary``.
     """
-    out = Path(out) if out is not None else None
+    if out is None:
+        return _simulate(config, None, resume, progress)
+    with folder_lock(out):
+        return _simulate(config, Path(out), resume, progress)
+
+
+def _simulate(config: Config, out: Path | None, resume: bool, progress: bool) -> dict:
     if out is not None:
         if (out / "config.json").exists() and resume and read_json(out / "config.json") != _jsonable(config):
             raise ValueError(f"{out} holds results of a different config; use another --out or drop --resume")

@@ -1,7 +1,9 @@
 """Results on disk: plain JSON, CSV, NPZ, written atomically (temporary file, then rename)."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
@@ -39,8 +41,23 @@ def _default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def _finite_or_none(o):
+    """JSON has no NaN or infinity: non-finite numbers become null (as ``--json`` prints them)."""
+    if isinstance(o, (float, np.floating)):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _finite_or_none(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite_or_none(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _finite_or_none(o.tolist())
+    return o
+
+
 def write_json(path, obj) -> None:
-    _atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_default, allow_nan=True) + "\n").encode())
+    """Atomic, strict JSON: NaN and infinities are written as null, never as bare ``NaN``."""
+    text = json.dumps(_finite_or_none(obj), indent=2, default=_default, allow_nan=False)
+    _atomic_write_bytes(path, (text + "\n").encode())
 
 
 def write_text(path, text: str) -> None:
@@ -89,3 +106,26 @@ def write_torch(path, obj) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     _atomic_write_bytes(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold an exclusive lock on a results folder (``folder/.lock``, ``flock``) for one writer.
+
+    A second process asking for the same folder gets ValueError at once (the CLI exits 2), so two
+    writers can never interleave their files. The lock dies with the process (no stale locks).
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"results folder {folder} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"results folder {folder} is being written by another process; wait for it or choose "
+                             "another folder") from None
+        yield folder
+    finally:
+        os.close(fd)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .claims import SIZES, run_claims
+from .claims import CLAIMS, SIZES, run_claims_unlocked
 from .experiments import check_device
-from .io import write_json, write_text
+from .io import folder_lock, write_json, write_text
 from .report import summary_table, write_report
 
 
@@ -31,12 +31,14 @@ def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", prog
     if mode not in SIZES:
         raise ValueError(f"mode must be one of {SIZES}, got {mode!r}")
     check_device(device)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out):
+        return _reproduce(Path(out), mode, device, progress, report, workers)
+
+
+def _reproduce(out: Path, mode, device, progress, report, workers) -> dict:
     t0 = time.perf_counter()
-    verdicts = [v.to_json() for v in run_claims(size=mode, out=out, device=device, progress=progress, workers=workers)]
+    verdicts = [v.to_json() for v in run_claims_unlocked(list(CLAIMS), size=mode, out=out, device=device,
+                                                         progress=progress, workers=workers)]
     write_json(out / "verdicts.json", verdicts)
     from figures import draw_all
     figs = draw_all(out)

@@ -29,14 +29,17 @@ Every selector is also a ``torch.utils.data`` batch sampler through :class:`Sele
 from __future__ import annotations
 
 import math
+import sys
 from abc import ABC, abstractmethod
 
 import torch
 
-from theory._checks import check_batch_size, check_int
+from theory._checks import check_batch_size, check_int, check_loss, check_tau
 from theory.batches import Family
 
+from ._checks import check_embeddings
 from .engine import batch_chunks, batch_losses, logits, pair_losses
+from .limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
 from .spectral import spectral_partition
 
 METHODS = ("full", "all", "fixed", "shuffle", "replace", "osgd", "sc")
@@ -44,13 +47,22 @@ PARTITION_METHODS = ("fixed", "shuffle", "sc")
 
 
 def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float = 1.0, loss: str = "symmetric",
-               memory_budget: int = 256 * 2**20) -> torch.Tensor:
+               memory_budget: int = DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
     """The arg-max-loss batch over all ``C(N, B)`` batches, shape ``(B,)`` (exact; streamed).
 
     ``B = 2`` uses the ``O(N^2)`` pair-loss matrix; otherwise every batch is scored chunk by chunk.
+    Refuses (ValueError) more than ``OSGD_EXACT_LIMIT`` batches: use ``make_selector("osgd", ...,
+    candidates=k)`` (the authors' sampled variant) there.
     """
+    check_embeddings(U, V)
+    check_loss(loss)
+    tau = check_tau(tau)
+    memory_budget = check_int("memory_budget", memory_budget, low=1)
     N = U.shape[0]
     N, B = check_batch_size(N, B)
+    if math.comb(N, B) > OSGD_EXACT_LIMIT:
+        raise ValueError(f"osgd_batch scores all C(N={N}, B={B}) = {math.comb(N, B):.3g} batches, above the limit "
+                         f"{OSGD_EXACT_LIMIT:.0e}; use the sampled variant (candidates=k)")
     with torch.no_grad():
         if B == 2:
             P = pair_losses(logits(U, V, tau), loss)
@@ -60,10 +72,12 @@ def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float = 1.0, lo
         best, best_b = -math.inf, None
         chunk = max(1, memory_budget // (8 * B * B * U.element_size()))
         for b in batch_chunks(fam, chunk, U.device):
-            vals = batch_losses(U, V, b, loss=loss, tau=tau, memory_budget=memory_budget)
+            vals = batch_losses(U, V, b, loss=loss, tau=tau, memory_budget=memory_budget, check=False)
             i = int(torch.argmax(vals))
             if float(vals[i]) > best:
                 best, best_b = float(vals[i]), b[i].clone()
+        if best_b is None:
+            raise FloatingPointError("osgd_batch: every batch loss is non-finite (NaN); check tau and the embeddings")
         return best_b
 
 
@@ -175,7 +189,7 @@ class OSGD(Selector):
             return osgd_batch(U, V, self.B, tau=self.tau, loss=self.loss)[None, :]
         cand = torch.argsort(torch.rand(self.candidates, self.N, generator=self.generator), 1)[:, : self.B]
         with torch.no_grad():
-            vals = batch_losses(U, V, cand.to(U.device), loss=self.loss, tau=self.tau)
+            vals = batch_losses(U, V, cand.to(U.device), loss=self.loss, tau=self.tau, check=False)
         return cand[torch.topk(vals.cpu(), self.top).indices].to(U.device)
 
 
@@ -198,12 +212,18 @@ def make_selector(method: str, N: int, B: int, *, seed: int = 0, tau: float = 1.
     if method not in _CLASSES:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     N, B = check_batch_size(N, B)
+    check_int("seed", seed)
+    check_tau(tau)
+    check_loss(loss)
     if method in PARTITION_METHODS and N % B:
         raise ValueError(f"method {method!r} uses partitions and needs B to divide N; got N={N}, B={B}")
     if method == "osgd":
         if candidates is not None:
             check_int("osgd_candidates", candidates, low=1)
             check_int("osgd_top", top, low=1, high=candidates)
+        elif math.comb(N, B) > OSGD_EXACT_LIMIT:
+            raise ValueError(f"method 'osgd' scores all C(N={N}, B={B}) = {math.comb(N, B):.3g} batches per update "
+                             f"(limit {OSGD_EXACT_LIMIT:.0e}); set candidates (--osgd-candidates K)")
         return OSGD(N, B, seed=seed, tau=tau, loss=loss, candidates=candidates, top=top)
     return _CLASSES[method](N, B, seed=seed, tau=tau, loss=loss)
 
@@ -228,6 +248,8 @@ class SelectorSampler:
 
     def __len__(self):
         s = self.selector
-        if s.name == "all":
-            return math.comb(s.N, s.B)
-        return s.updates_per_epoch() * (s.top if s.name == "osgd" and s.candidates else 1)
+        n = math.comb(s.N, s.B) if s.name == "all" else s.updates_per_epoch() * (s.top if s.name == "osgd" and s.candidates else 1)
+        if n > sys.maxsize:
+            raise ValueError(f"an epoch of selector {s.name!r} has {n:.3g} batches, more than len() can report "
+                             f"({sys.maxsize}); iterate without len()")
+        return n

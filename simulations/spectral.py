@@ -26,6 +26,7 @@ from scipy.optimize import linear_sum_assignment
 
 from theory._checks import check_int, check_tau
 
+from ._checks import check_embeddings
 from .engine import softplus
 
 
@@ -76,6 +77,10 @@ def spectral_partition(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float =
     -------
     LongTensor, shape (N/B, B), on the device of U. Deterministic for a seed.
     """
+    check_embeddings(U, V)
+    tau = check_tau(tau)
+    seed = check_int("seed", seed)
+    n_init = check_int("n_init", n_init, low=1)
     N = U.shape[0]
     B = check_int("B", B, low=2, high=N)
     if N % B:

@@ -59,7 +59,7 @@ def initial_vectors(cfg, seed: int):
 def _objective(U, V, target, cfg):
     if isinstance(target, Family):
         return family_objective(U, V, target, loss=cfg.loss, tau=cfg.tau, check=False)
-    return batch_losses(U, V, target, loss=cfg.loss, tau=cfg.tau).mean()
+    return batch_losses(U, V, target, loss=cfg.loss, tau=cfg.tau, check=False).mean()
 
 
 def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
@@ -111,6 +111,9 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
                 xu = x_u.detach().requires_grad_(True)
                 xv = x_v.detach().requires_grad_(True)
                 loss = _objective(_normalize(xu), _normalize(xv), target, cfg)
+                if not bool(torch.isfinite(loss)):
+                    raise FloatingPointError(f"{method} seed {seed}: loss became non-finite at update {updates + 1}; "
+                                             "lower lr")
                 gu, gv = torch.autograd.grad(loss, (xu, xv))
                 x_u = (xu - cfg.lr * gu).detach()
                 x_v = (xv - cfg.lr * gv).detach()

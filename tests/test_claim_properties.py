@@ -16,7 +16,8 @@ from theory.configurations import tangent_gradient
 from theory.strategies import pair_balanced_families, sizes, taus, unbalanced_families
 from simulations import family_objective
 from simulations.engine import batch_losses
-from simulations.experiment_checks import FIG1A_READOFF, FIG1A_READOFF_PRECISION, check_fig1a, uniform_partitions
+from theory.batches import uniform_partitions
+from simulations.experiment_checks import FIG1A_READOFF, FIG1A_READOFF_PRECISION, check_fig1a
 from simulations.tasks import paired_comparison
 
 

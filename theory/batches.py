@@ -22,6 +22,7 @@ Cho et al., "Mini-Batch Optimization of Contrastive Loss", TMLR 2024 (arXiv 2307
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -59,6 +60,28 @@ def combinations_range(N: int, B: int, start: int, stop: int) -> np.ndarray:
         out[:, k - 1] = ck
         r = r - table[ck]
     return out
+
+
+def uniform_partitions(N: int, B: int):
+    """Every partition of ``[0, N)`` into ``N/B`` unordered blocks of size ``B`` (as ``(N/B, B)`` arrays).
+
+    There are ``N! / ((B!)^(N/B) (N/B)!)`` of them (105 for N = 8, B = 2).
+    """
+    N, B = check_batch_size(N, B)
+    if N % B:
+        raise ValueError(f"a partition needs B to divide N; got N={N}, B={B}")
+
+    def rec(items):
+        if not items:
+            yield []
+            return
+        first, rest = items[0], items[1:]
+        for others in itertools.combinations(rest, B - 1):
+            left = tuple(x for x in rest if x not in others)
+            for tail in rec(left):
+                yield [(first, *others)] + tail
+    for p in rec(tuple(range(N))):
+        yield np.array(p, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,9 +139,13 @@ class Family:
         """An explicit family: a list of batches (each a list of distinct indices in ``[0, N)``)."""
         N = check_int("N", N, low=2)
         try:
-            arr = np.asarray(batches, dtype=np.int64)
+            raw = np.asarray(batches)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"batches must be a list of equal-size integer lists: {exc}") from None
+        if raw.dtype.kind not in "iu":
+            raise ValueError(f"batches must hold integer indices, got dtype {raw.dtype} (floats, bools and strings are "
+                             "refused, never truncated); e.g. [[0, 1, 3], [1, 2, 4]]")
+        arr = raw.astype(np.int64)
         if arr.ndim != 2 or arr.shape[0] < 1:
             raise ValueError(f"batches must be a non-empty list of equal-size lists, got shape {arr.shape}")
         B = arr.shape[1]

@@ -98,6 +98,14 @@ class Certificate:
         return {k: getattr(self, k) for k in keys}
 
 
+def _check_family(family, N: int) -> Family:
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family (e.g. Family.fano()), got {type(family).__name__} {family!r}")
+    if family.N != N:
+        raise ValueError(f"family is over N={family.N} indices, but N={N}")
+    return family
+
+
 def family_objective_expr(Z, family: Family, *, loss: str = "symmetric", tau: float = 1.0):
     """cvxpy expression of ``L_F`` as a function of the cross-Gram ``Z`` (an ``N x N`` affine expression).
 
@@ -191,8 +199,7 @@ def certify(N: int, family: Family, *, loss: str = "symmetric", tau: float = 1.0
         ``value`` and ``status``; only ``status == 'optimal'`` (``certified``) counts as proof.
     """
     N = check_int("N", N, low=2)
-    if family.N != N:
-        raise ValueError(f"family is over N={family.N} indices, but N={N}")
+    _check_family(family, N)
     M, Z, cons = _relaxation(N)
     prob = cp.Problem(cp.Minimize(family_objective_expr(Z, family, loss=loss, tau=tau)), cons)
     name, status, secs, iters = _solve(prob, N, solver, solver_options)
@@ -224,11 +231,14 @@ def full_batch_gap(N: int, family: Family, eps=(1e-2, 1e-3, 1e-4), *, loss: str 
     -------
     dict with ``family_value``, ``full_optimum``, ``eps`` (list), ``gaps`` (list), ``statuses``, ``certified``.
     """
+    eps = (eps,) if np.ndim(eps) == 0 else tuple(eps)
+    if not eps:
+        raise ValueError("eps must be a positive number or a non-empty sequence of them")
+    eps = tuple(check_positive_float("eps", e) for e in eps)
     base = certify(N, family, loss=loss, tau=tau, solver=solver)
     full_opt = optimum_full(N, tau, loss=loss)
     gaps, statuses = [], []
     for e in eps:
-        e = check_positive_float("eps", e)
         M, Z, cons = _relaxation(N)
         cons.append(family_objective_expr(Z, family, loss=loss, tau=tau) <= base.value + e)
         prob = cp.Problem(cp.Minimize(family_objective_expr(Z, Family.full(N), loss=loss, tau=tau)), cons)
@@ -302,6 +312,8 @@ def etf_dual_certificate(family: Family, *, loss: str = "symmetric", tau: float 
     """
     check_loss(loss)
     tau = check_tau(tau)
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
     N = family.N
     c = etf_scale(N, tau)
     W = simplex_etf(N, N - 1)
@@ -330,6 +342,8 @@ def etf_gradient_ratio(family: Family, *, loss: str = "symmetric", tau: float = 
     relative to the problem's own scale (both are ``O(c / tau)``). Zero iff the ETF is stationary;
     rounding leaves about 1e-15. Raises ValueError where ``c`` underflows (see :func:`etf_scale`)."""
     from .configurations import tangent_gradient_norm
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
     etf_scale(family.N, tau)
     W = simplex_etf(family.N, family.N - 1)
     D = logit_gradient(W, W, family, loss=loss, tau=tau)
@@ -352,8 +366,7 @@ def etf_is_optimal(N: int, family: Family, *, loss: str = "symmetric", tau: floa
     tau = 0.05), below any solver's tolerance.
     """
     N = check_int("N", N, low=2)
-    if family.N != N:
-        raise ValueError(f"family is over N={family.N} indices, but N={N}")
+    _check_family(family, N)
     ratio = etf_gradient_ratio(family, loss=loss, tau=tau)
     out = {"N": N, "family": repr(family), "loss": loss, "tau": float(tau), "c": etf_scale(N, tau),
            "gradient_ratio": ratio}

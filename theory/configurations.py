@@ -19,7 +19,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp, quadratic_assignment
 from scipy.stats import ortho_group
 
 from ._checks import check_int, check_pair
-from .batches import Family
+from .batches import Family, uniform_partitions
 from .losses import euclidean_gradient
 
 
@@ -113,6 +113,18 @@ def regular_polygon(n_vertices: int, repeat: int = 1, phase: float = 0.0) -> np.
 
 
 # ---------------------------------------------------------------------- Gram distance
+def _gram_inputs(Z, Z_target):
+    """Validated float64 ``(Z, T)`` and whether ``T = a I + b 11^T`` (invariant under relabelling)."""
+    Z = np.asarray(Z, dtype=np.float64)
+    T = np.asarray(Z_target, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[0] != Z.shape[1] or Z.shape != T.shape:
+        raise ValueError(f"Z and Z_target must be square of equal shape, got {Z.shape} and {T.shape}")
+    if not (np.all(np.isfinite(Z)) and np.all(np.isfinite(T))):
+        raise ValueError("Z and Z_target must be finite (no NaN or inf)")
+    off = T[~np.eye(Z.shape[0], dtype=bool)]
+    return Z, T, bool(np.ptp(np.diag(T)) < 1e-12 and (Z.shape[0] < 2 or np.ptp(off) < 1e-12))
+
+
 def gram_distance(Z, Z_target) -> float:
     """``min_P || Z - P Z_target P^T ||_F`` over permutation matrices P (relabellings).
 
@@ -126,13 +138,9 @@ def gram_distance(Z, Z_target) -> float:
 
     Otherwise the quadratic-assignment heuristic FAQ (with restarts) gives an upper bound.
     """
-    Z = np.asarray(Z, dtype=np.float64)
-    T = np.asarray(Z_target, dtype=np.float64)
-    if Z.ndim != 2 or Z.shape[0] != Z.shape[1] or Z.shape != T.shape:
-        raise ValueError(f"Z and Z_target must be square of equal shape, got {Z.shape} and {T.shape}")
+    Z, T, invariant = _gram_inputs(Z, Z_target)
     N = Z.shape[0]
-    off = T[~np.eye(N, dtype=bool)]
-    if np.ptp(np.diag(T)) < 1e-12 and (N < 2 or np.ptp(off) < 1e-12):
+    if invariant:
         return float(np.linalg.norm(Z - T))
     if _as_pairing(T) is not None:
         return _pairing_distance(Z, T)
@@ -172,16 +180,7 @@ def perfect_matchings(N: int) -> np.ndarray:
     N = check_int("N", N, low=2)
     if N % 2:
         raise ValueError(f"a perfect matching needs an even N, got N={N}")
-
-    def rec(items):
-        if not items:
-            yield []
-            return
-        a, rest = items[0], items[1:]
-        for k, b in enumerate(rest):
-            for m in rec(rest[:k] + rest[k + 1:]):
-                yield [(a, b)] + m
-    return np.array(list(rec(tuple(range(N)))), dtype=np.int64)
+    return np.array(list(uniform_partitions(N, 2)), dtype=np.int64)
 
 
 def _best_matching(Z: np.ndarray, method: str = "auto") -> np.ndarray:
@@ -222,13 +221,9 @@ def best_relabelling(Z, Z_target) -> np.ndarray:
     the best matching's pairs are placed on the target's pairs. Other targets: ``N <= 8`` only
     (enumeration); larger raises ValueError.
     """
-    Z = np.asarray(Z, dtype=np.float64)
-    T = np.asarray(Z_target, dtype=np.float64)
-    if Z.ndim != 2 or Z.shape[0] != Z.shape[1] or Z.shape != T.shape:
-        raise ValueError(f"Z and Z_target must be square of equal shape, got {Z.shape} and {T.shape}")
+    Z, T, invariant = _gram_inputs(Z, Z_target)
     N = Z.shape[0]
-    off = T[~np.eye(N, dtype=bool)]
-    if np.ptp(np.diag(T)) < 1e-12 and (N < 2 or np.ptp(off) < 1e-12):
+    if invariant:
         return np.arange(N)
     if _as_pairing(T) is not None:
         tp = np.argwhere(np.triu(T - np.eye(N) < -0.5))           # the target's pairs (a_k, b_k)
