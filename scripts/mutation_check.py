@@ -3,7 +3,7 @@ test-suite fail. It applies one mutation at a time to the working tree, runs the
 catch it, and restores the file (also on Ctrl-C). Prints one line per mutation and exits 1 if any
 mutation survives.
 
-Run from the repository root:  python scripts/mutation_check.py
+Run from the repository root:  python scripts/mutation_check.py [K ...]   (K: 1-based mutation indices)
 """
 import subprocess
 import sys
@@ -34,9 +34,11 @@ MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
 ]
 
 
-def main() -> int:
+def main(argv) -> int:
+    """``argv``: optional 1-based indices of the mutations to run (default: all)."""
+    chosen = [MUTATIONS[int(i) - 1] for i in argv] if argv else MUTATIONS
     survived = 0
-    for path, old, new, tests in MUTATIONS:
+    for path, old, new, tests in chosen:
         f = ROOT / path
         src = f.read_text()
         if src.count(old) != 1:
@@ -52,9 +54,9 @@ def main() -> int:
         caught = r.returncode != 0
         survived += not caught
         print(f"{'caught' if caught else 'SURVIVED':<9}{path}: {old.strip()[:50]!r} -> {new.strip()[:40]!r}", flush=True)
-    print(f"{len(MUTATIONS) - survived}/{len(MUTATIONS)} mutations caught")
+    print(f"{len(chosen) - survived}/{len(chosen)} mutations caught")
     return 1 if survived else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -59,15 +59,19 @@ class Claim:
             pass
         return f"{path.as_posix()}::{self.check.__qualname__}"
 
+    def settings(self, size: str, device: str = "cpu") -> dict:
+        """The check's keyword arguments at ``size`` on ``device`` (empty: the check's defaults)."""
+        if size not in SIZES:
+            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+        key = "full_cpu" if size == "full" and "full_cpu" in self.sizes and not device.startswith("cuda") else size
+        return dict(self.sizes.get(key, {}))
+
     def command(self, size: str) -> str:
         return f"minibatch-cl claims --only {self.id} --json" + (" --full" if size == "full" else "")
 
     def run(self, size: str = "quick", *, out=None, device: str = "cpu", progress: bool = False,
             workers: int | None = None) -> Verdict:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-        key = "full_cpu" if size == "full" and "full_cpu" in self.sizes and not device.startswith("cuda") else size
-        kwargs = dict(self.sizes.get(key, {}))
+        kwargs = self.settings(size, device)
         workers = (1 if size == "tiny" else default_workers()) if workers is None else workers
         context = {"out": out, "device": device, "progress": progress, "workers": workers}
         accepted = inspect.signature(self.check).parameters

@@ -114,7 +114,24 @@ def summary_table(verdicts: list[dict], mode: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(out: Path, report: Path, mode: str, command: str) -> None:
+def _settings_line(claim_id: str, mode: str, device: str) -> list[str]:
+    """The sizes the claim ran at, as declared in the registry (the check's defaults where empty)."""
+    import inspect
+    from .claims import CLAIMS
+    c = CLAIMS.get(claim_id)
+    if c is None:
+        return []
+    kw = c.settings(mode, device)
+    defaults = {k: p.default for k, p in inspect.signature(c.check).parameters.items()
+                if p.default is not inspect.Parameter.empty and k not in ("out", "device", "progress", "workers")}
+    shown = {**defaults, **kw}
+    if not shown:
+        return []
+    text = "; ".join(f"{k} = {list(v) if isinstance(v, (tuple, range)) else v}" for k, v in shown.items())
+    return [f"**Sizes ({mode}).** {text}", ""]
+
+
+def write_report(out: Path, report: Path, mode: str, command: str, device: str = "cpu") -> None:
     """paper_reproduction.md from ``out/verdicts.json``; figures copied to ``<report dir>/figures/output``."""
     from .claims import REPO_ROOT
     verdicts = read_json(Path(out) / "verdicts.json")
@@ -138,6 +155,7 @@ def write_report(out: Path, report: Path, mode: str, command: str) -> None:
                 lines += [f"*{key.replace('_', ' ')}:* " + "; ".join(map(str, v["numbers"][key])), ""]
         if v["command"]:
             lines += [f"**Command.** `{v['command']}`", ""]
+        lines += _settings_line(v["id"], mode, device)
         lines += [f"**Code.** {_link(v['code'], report.parent, REPO_ROOT)}", "",
                   "**Tests.** " + ", ".join(_link(t, report.parent, REPO_ROOT) for t in v["test"].split(" ; ") if t), ""]
         lines += _tables(v)

@@ -46,7 +46,7 @@ def _reproduce(out: Path, mode, device, progress, report, workers) -> dict:
     write_text(out / "summary.md", summary)
     if report is not None:
         cmd = f"minibatch-cl reproduce --{mode} --out {out} --report {Path(report).name}"
-        write_report(out, Path(report), mode, cmd + (f" --device {device}" if device != "cpu" else ""))
+        write_report(out, Path(report), mode, cmd + (f" --device {device}" if device != "cpu" else ""), device)
     if progress:
         print(summary)
     return {"mode": mode, "out": str(out), "seconds": time.perf_counter() - t0, "verdicts": verdicts,

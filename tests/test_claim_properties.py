@@ -147,3 +147,20 @@ def test_paired_comparison_refuses_nan_and_mismatched_lengths():
         paired_comparison([1.0, np.nan], [1.0, 2.0])
     with pytest.raises(ValueError, match="equal-length"):
         paired_comparison([1.0, 2.0], [1.0])
+
+
+def test_paired_comparison_is_undecided_when_the_interval_straddles_zero():
+    b = np.arange(8, dtype=float) * 10
+    a = b + np.array([-1, -1, -1, -1, -1, 5, 5, 5], float)     # median difference < 0, but not robustly
+    r = paired_comparison(a, b, seed=0)
+    assert r["median_difference"] < 0 and r["ci"][0] < 0 < r["ci"][1] and r["decision"] == "undecided"
+
+
+def test_dual_certificate_rejects_a_stationary_point_that_is_a_maximum(monkeypatch):
+    """Complementary slackness alone is not enough: with the gradient's sign flipped (the ETF as a
+    stationary point of -L_F, a maximum), Y M* = 0 still holds but Y is negative semidefinite."""
+    import theory.certificates as tcert
+    real = tcert.logit_gradient
+    monkeypatch.setattr(tcert, "logit_gradient", lambda *a, **k: -real(*a, **k))
+    d = tcert.etf_dual_certificate(Family.fano(), tau=1.0)
+    assert d["slackness"] < 1e-12 and d["min_eig"] < -0.1 and not d["certified"] and not d["unique"]
