@@ -306,3 +306,14 @@ def test_clear_caches_empties_the_engine_caches():
     assert _cached_combinations.cache_info().currsize > 0
     clear_caches()
     assert _cached_combinations.cache_info().currsize == 0
+
+
+@pytest.mark.parametrize("call,msg", [
+    (lambda: __import__("theory.local_search", fromlist=["x"]).minimize_family("fano", 2), "theory.Family"),
+    (lambda: __import__("theory.certificates", fromlist=["x"]).etf_is_optimal(7, Family.fano(), rel_tol=float("nan")),
+     "rel_tol"),
+    (lambda: __import__("theory.certificates", fromlist=["x"]).etf_dual_certificate(Family.fano(), rel_tol=-1), "rel_tol"),
+])
+def test_new_public_functions_validate_their_input(call, msg):
+    with pytest.raises(ValueError, match=msg):
+        call()

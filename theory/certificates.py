@@ -314,6 +314,7 @@ def etf_dual_certificate(family: Family, *, loss: str = "symmetric", tau: float 
     tau = check_tau(tau)
     if not isinstance(family, Family):
         raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+    rel_tol = check_positive_float("rel_tol", rel_tol)
     N = family.N
     c = etf_scale(N, tau)
     W = simplex_etf(N, N - 1)
@@ -367,6 +368,7 @@ def etf_is_optimal(N: int, family: Family, *, loss: str = "symmetric", tau: floa
     """
     N = check_int("N", N, low=2)
     _check_family(family, N)
+    rel_tol = check_positive_float("rel_tol", rel_tol)
     ratio = etf_gradient_ratio(family, loss=loss, tau=tau)
     out = {"N": N, "family": repr(family), "loss": loss, "tau": float(tau), "c": etf_scale(N, tau),
            "gradient_ratio": ratio}

@@ -55,6 +55,8 @@ def minimize_family(family: Family, d: int, *, starts: int = 20, seed: int = 0, 
     ``grad_norms`` (Riemannian gradient norms at the ends; small = a stationary point reached) and
     ``converged`` (scipy's flag per start).
     """
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
     check_loss(loss)
     tau = check_tau(tau)
     d = check_int("d", d, low=1)
