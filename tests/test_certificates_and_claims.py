@@ -1,5 +1,4 @@
 """Certificates (convex relaxation) and the claim checks."""
-import json
 
 import pytest
 from hypothesis import given, settings, strategies as st

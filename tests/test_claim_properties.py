@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from helpers import unit_rows
 from theory import (Family, block_configuration, family_loss, optimum_all, optimum_full, optimum_partition,
-                    regular_polygon, simplex_etf)
+                    regular_polygon)
 from theory.certificates import etf_dual_certificate, etf_gradient_ratio, etf_is_optimal
 from theory.claims import _angle_hessian_min_eig, fano_plus_one_triple
 from theory.configurations import tangent_gradient

@@ -30,7 +30,7 @@ import numpy as np
 from ._checks import normalize_rows
 from .batches import Family
 from .certificates import certify, etf_dual_certificate, etf_is_optimal, full_batch_gap
-from .configurations import cross_polytope, regular_polygon, simplex_etf, tangent_gradient_norm
+from .configurations import cross_polytope, regular_polygon, simplex_etf, tangent_gradient, tangent_gradient_norm
 from .local_search import minimize_family
 from .losses import batch_losses, euclidean_gradient, family_loss
 from .optima import optimum_all, optimum_full, optimum_partition
@@ -175,7 +175,6 @@ def check_not_proportional(N: int = 8, Bs=(2, 4), n: int = 50, d: int = 4, seed:
     rng = np.random.default_rng(seed)
     configs = [(normalize_rows(rng.standard_normal((N, d))), normalize_rows(rng.standard_normal((N, d)))) for _ in range(n)]
     full = Family.full(N)
-    from .configurations import tangent_gradient
 
     def stats(B):
         fam = Family.all(N, B)
