@@ -5,12 +5,14 @@ logit matrix ``Z = U V^T / tau`` that is formed once per evaluation:
 
 * a batch family's per-batch losses by *gathering* each batch's ``B x B`` logit block from ``Z``,
   in chunks bounded by a memory budget;
-* the family objective through a custom autograd function that streams the batches (the
-  all-``C(N,B)`` family is enumerated chunk by chunk, never materialised) and accumulates the
-  exact gradient ``dL/dZ`` in one ``N x N`` buffer, so memory stays ``O(N^2 + budget)``;
+* the family objective ``sum_S w_S L(S) / sum_S w_S`` (weights, mixed sizes) through a custom
+  autograd function that streams the batches of each one-size part (an all-``C(N,B)`` part is
+  enumerated chunk by chunk, never materialised) and accumulates the exact gradient ``dL/dZ`` in
+  one ``N x N`` buffer, so memory stays ``O(N^2 + budget)``;
 * all pairs (``B = 2``) in closed form, ``O(N^2)``:
   ``L_pairs = sum_{i != j} [softplus(z_ij - z_ii) + softplus(z_ji - z_ii)] / (N (N-1))``;
-* the all-batches family past the enumeration guard by the exact polynomial formula of
+* the all-batches family (or an all-``C(N,b)`` part of a mixture, e.g. the expectation of a
+  ``DataLoader`` epoch) past the enumeration guard by the exact polynomial formula of
   :mod:`simulations.exact_all`;
 * an unbiased sampled estimator (uniform batches or random partitions) with a standard error.
 
@@ -28,7 +30,7 @@ import numpy as np
 import torch
 
 from theory._checks import check_int, check_loss, check_tau
-from theory.batches import Family, combinations_range
+from theory.batches import Family, Part, combinations_range
 
 from ._autograd import StreamedValue
 from ._checks import check_embeddings, compute_dtype, exp_safe
@@ -80,26 +82,50 @@ def flat_index(b: torch.Tensor, N: int) -> torch.Tensor:
     return b[:, :, None] * N + b[:, None, :]
 
 
-def batch_chunks(family: Family, chunk: int, device):
-    """Yield the family's batches as LongTensors of at most ``chunk`` rows on ``device``."""
-    if family.stored is None and family.n_batches * family.B <= CACHE_LIMIT:
-        allb = _cached_combinations(family.N, family.B)
+def batch_chunks(family: Family | Part, chunk: int, device, N: int | None = None):
+    """Yield the batches of a uniform family (or of one part, with ``N``) as LongTensors of at most
+    ``chunk`` rows on ``device``."""
+    for b, _ in _weighted_chunks(family, chunk, device, N):
+        yield b
+
+
+def _parts(family: Family | Part, N: int | None):
+    if isinstance(family, Part):
+        return family, N
+    family.B                                               # uniform only: raises for mixed sizes
+    if len(family.parts) == 1:
+        return family.parts[0], family.N
+    return None, family.N
+
+
+def _weighted_chunks(family: Family | Part, chunk: int, device, N: int | None = None):
+    """``(batches, weights)`` tensors of one part (or of every part of a uniform family)."""
+    part, N = _parts(family, N)
+    if part is None:
+        for p in family.parts:
+            yield from _weighted_chunks(p, chunk, device, N)
+        return
+    if part.stored is None and part.n_batches(N) * part.B <= CACHE_LIMIT:
+        allb = _cached_combinations(N, part.B)
         for s in range(0, allb.shape[0], chunk):
-            yield torch.from_numpy(allb[s:s + chunk]).to(device)
+            b = torch.from_numpy(allb[s:s + chunk]).to(device)
+            yield b, None
     else:
-        for b in family.chunks(chunk):
-            yield torch.from_numpy(np.ascontiguousarray(b)).to(device)
+        for b, w in part.chunks(N, chunk):
+            yield (torch.from_numpy(np.ascontiguousarray(b)).to(device),
+                   None if part.stored is None else torch.from_numpy(np.ascontiguousarray(w)).to(device))
 
 
-def flat_chunks(family: Family, chunk: int, device):
-    """Yield ``flat_index`` blocks of the family's batches (cached for the all-batches family when small)."""
-    if family.stored is None and family.n_batches * family.B**2 <= FLAT_CACHE_LIMIT:
-        flat = _cached_flat(family.N, family.B, str(device))
+def flat_chunks(family: Family | Part, chunk: int, device, N: int | None = None):
+    """Yield ``(flat_index blocks, weights or None)`` of the batches (cached for an all-batches part when small)."""
+    part, N = _parts(family, N)
+    if part is not None and part.stored is None and part.n_batches(N) * part.B**2 <= FLAT_CACHE_LIMIT:
+        flat = _cached_flat(N, part.B, str(device))
         for s in range(0, flat.shape[0], chunk):
-            yield flat[s:s + chunk]
+            yield flat[s:s + chunk], None
     else:
-        for b in batch_chunks(family, chunk, device):
-            yield flat_index(b, family.N)
+        for b, w in _weighted_chunks(family, chunk, device, N):
+            yield flat_index(b, N), w
 
 
 def _chunk_rows(B: int, itemsize: int, budget: int) -> int:
@@ -137,18 +163,19 @@ class _Kernel:
             self.gr = torch.zeros(N * N, dtype=Z.dtype, device=Z.device)
             self.gc = torch.zeros(N * N, dtype=Z.dtype, device=Z.device) if loss == "symmetric" else None
 
-    def accumulate(self, b: torch.Tensor) -> torch.Tensor:
-        """Losses of the ``(n, B)`` batches ``b``, shape ``(n,)``; adds their gradient to the buffers."""
+    def accumulate(self, b: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        """Losses of the ``(n, B)`` batches ``b``, shape ``(n,)``; adds their gradient, times the batch
+        weights ``w`` (``(n,)``, default 1), to the buffers."""
         if self.path == "matmul":
-            return self._matmul(b)
+            return self._matmul(b, w=w)
         flat = flat_index(b, self.Z.shape[0])
-        return self._blocks(flat)
+        return self._blocks(flat, w)
 
-    def accumulate_flat(self, flat: torch.Tensor) -> torch.Tensor:
+    def accumulate_flat(self, flat: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         """As ``accumulate``, for batches given by their ``flat_index`` blocks (gather and lse paths)."""
-        return self._blocks(flat)
+        return self._blocks(flat, w)
 
-    def _matmul(self, b, X=None):
+    def _matmul(self, b, X=None, w=None):
         N = self.Z.shape[0]
         if X is None:
             X = torch.zeros(b.shape[0], N, dtype=self.Z.dtype, device=self.Z.device).scatter_(1, b, 1.0)
@@ -159,36 +186,40 @@ class _Kernel:
         if self.loss == "symmetric":
             val = val + torch.log(RC[:, N:].gather(1, b)).mean(-1)
         if self.want:                                       # d/dEr = (X/R)^T X,  d/dEc = X^T (X/C)
-            self.gtab[:N] += (X / RC[:, :N]).T @ X
+            Xw = X if w is None else X * w[:, None]
+            self.gtab[:N] += (Xw / RC[:, :N]).T @ X
             if self.loss == "symmetric":
-                self.gtab[N:] += (X / RC[:, N:]).T @ X
+                self.gtab[N:] += (Xw / RC[:, N:]).T @ X
         return val
 
-    def _blocks(self, flat):
+    def _add(self, buf, flat, blocks, w):
+        buf.index_add_(0, flat.reshape(-1), (blocks if w is None else blocks * w[:, None, None]).reshape(-1))
+
+    def _blocks(self, flat, w=None):
         if self.shift:
             Pr = self.Er.view(-1)[flat]                     # (n, a, c): exp(z_ac - z_aa)
             sr = Pr.sum(-1)
             val = torch.log(sr).mean(-1)
             if self.want:
-                self.gr.index_add_(0, flat.reshape(-1), (Pr / sr[..., None] - self._eye()).reshape(-1))
+                self._add(self.gr, flat, Pr / sr[..., None] - self._eye(), w)
             if self.loss == "symmetric":
                 Pc = self.Ec.view(-1)[flat]                 # (n, a, c): exp(z_ac - z_cc)
                 sc = Pc.sum(-2)
                 val = val + torch.log(sc).mean(-1)
                 if self.want:
-                    self.gc.index_add_(0, flat.reshape(-1), (Pc / sc[:, None, :] - self._eye()).reshape(-1))
+                    self._add(self.gc, flat, Pc / sc[:, None, :] - self._eye(), w)
             return val
         zs = self.Z.reshape(-1)[flat]
         diag = zs.diagonal(dim1=-2, dim2=-1)
         lr = torch.logsumexp(zs, -1)
         val = (lr - diag).mean(-1)
         if self.want:
-            self.gr.index_add_(0, flat.reshape(-1), (torch.exp(zs - lr[..., None]) - self._eye()).reshape(-1))
+            self._add(self.gr, flat, torch.exp(zs - lr[..., None]) - self._eye(), w)
         if self.loss == "symmetric":
             lc = torch.logsumexp(zs, -2)
             val = val + (lc - diag).mean(-1)
             if self.want:
-                self.gc.index_add_(0, flat.reshape(-1), (torch.exp(zs - lc[:, None, :]) - self._eye()).reshape(-1))
+                self._add(self.gc, flat, torch.exp(zs - lc[:, None, :]) - self._eye(), w)
         return val
 
     def _eye(self):
@@ -211,40 +242,50 @@ class _Kernel:
 
 
 class _StreamImpl:
-    """The mean batch loss over a streamed family (see :class:`simulations._autograd.StreamedValue`)."""
+    """The weighted mean loss ``sum_S w_S L(S) / sum_S w_S`` over the batches of one part of size
+    ``B >= 2``, streamed (see :class:`simulations._autograd.StreamedValue`)."""
 
-    def __init__(self, family: Family, loss: str, budget: int):
-        self.family, self.loss, self.budget = family, loss, min(budget, CHUNK_BYTES)
+    def __init__(self, N: int, part: Part, loss: str, budget: int):
+        self.N, self.part, self.loss, self.budget = N, part, loss, min(budget, CHUNK_BYTES)
+        self.total = part.total_weight(N)
 
     def value_and_grad(self, Z, want):
-        family = self.family
-        kern = _Kernel(Z, self.loss, family.B, want)
+        N, part = self.N, self.part
+        kern = _Kernel(Z, self.loss, part.B, want)
         total = torch.zeros((), dtype=Z.dtype, device=Z.device)
+
+        def add(val, w):
+            return val.sum() if w is None else (val * w).sum()
         if kern.path == "matmul":
-            rows = max(1, self.budget // (6 * Z.shape[0] * Z.element_size()))
-            if family.stored is None and family.n_batches * family.N <= FLAT_CACHE_LIMIT:
-                b_all, X_all = _cached_onehot(family.N, family.B, str(Z.device), Z.dtype)
+            rows = max(1, self.budget // (6 * N * Z.element_size()))
+            if part.stored is None and part.n_batches(N) * N <= FLAT_CACHE_LIMIT:
+                b_all, X_all = _cached_onehot(N, part.B, str(Z.device), Z.dtype)
                 for s in range(0, b_all.shape[0], rows):
                     total = total + kern._matmul(b_all[s:s + rows], X_all[s:s + rows]).sum()
             else:
-                for b in batch_chunks(family, rows, Z.device):
-                    total = total + kern.accumulate(b).sum()
+                for b, w in _weighted_chunks(part, rows, Z.device, N):
+                    w = None if w is None else w.to(Z.dtype)
+                    total = total + add(kern.accumulate(b, w), w)
         else:
-            for flat in flat_chunks(family, _chunk_rows(family.B, Z.element_size(), self.budget), Z.device):
-                total = total + kern.accumulate_flat(flat).sum()
-        n = family.n_batches
+            for flat, w in flat_chunks(part, _chunk_rows(part.B, Z.element_size(), self.budget), Z.device, N):
+                w = None if w is None else w.to(Z.dtype)
+                total = total + add(kern.accumulate_flat(flat, w), w)
+        # an all-C(N,B) part has one common weight: its weighted mean is the plain mean
+        n = part.n_batches(N) if part.stored is None else self.total
         return total / n, (kern.grad_Z() / n if want else None)
 
     def differentiable(self, Z):
         """Plain autograd: log-sum-exp of every gathered block (used for second derivatives only)."""
         total = torch.zeros((), dtype=Z.dtype, device=Z.device)
-        for flat in flat_chunks(self.family, _chunk_rows(self.family.B, Z.element_size(), self.budget), Z.device):
+        part = self.part
+        for flat, w in flat_chunks(part, _chunk_rows(part.B, Z.element_size(), self.budget), Z.device, self.N):
             zs = Z.reshape(-1)[flat]
             diag = zs.diagonal(dim1=-2, dim2=-1)
-            total = total + (torch.logsumexp(zs, -1) - diag).mean(-1).sum()
+            val = (torch.logsumexp(zs, -1) - diag).mean(-1)
             if self.loss == "symmetric":
-                total = total + (torch.logsumexp(zs, -2) - diag).mean(-1).sum()
-        return total / self.family.n_batches
+                val = val + (torch.logsumexp(zs, -2) - diag).mean(-1)
+            total = total + (val.sum() if w is None else (val * w.to(Z.dtype)).sum())
+        return total / (part.n_batches(self.N) if part.stored is None else self.total)
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
@@ -282,7 +323,9 @@ def pair_losses(Z: torch.Tensor, loss: str = "symmetric") -> torch.Tensor:
 
 def check_batches(batches, N: int, device=None) -> torch.Tensor:
     """``(n, B)`` LongTensor of batches, validated: integer dtype (floats, bools and strings are refused,
-    never truncated), ``n >= 1``, ``2 <= B <= N``, indices in ``[0, N)``, distinct within each batch."""
+    never truncated), ``n >= 1``, ``2 <= B <= N``, indices in ``[0, N)``, distinct within each batch.
+    A uniform :class:`theory.Family` is accepted (its batches); a mixed-size one is refused here
+    (:func:`batch_losses` takes it directly)."""
     if isinstance(batches, Family):
         if batches.N != N:
             raise ValueError(f"family is over N={batches.N} indices but U, V have N={N} rows")
@@ -306,7 +349,8 @@ def check_batches(batches, N: int, device=None) -> torch.Tensor:
 
 def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symmetric", tau: float = 1.0,
                  memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True) -> torch.Tensor:
-    """Per-batch losses ``L(S)`` for an ``(n, B)`` index tensor (or a Family), differentiable; shape ``(n,)``.
+    """Per-batch losses ``L(S)`` for an ``(n, B)`` index tensor or a Family (any sizes, in the family's
+    order; a batch of size 1 has loss 0), differentiable; shape ``(n,)``.
 
     Half-precision inputs are computed in float32 and the result is cast back. ``check=False`` skips
     the validation of ``U, V`` and ``batches`` (for callers that built them).
@@ -314,6 +358,20 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symm
     check_loss(loss)
     tau = check_tau(tau)
     memory_budget = check_int("memory_budget", memory_budget, low=1)
+    if isinstance(batches, Family) and not batches.is_uniform:
+        if check:
+            check_embeddings(U, V)
+        if batches.N != U.shape[0]:
+            raise ValueError(f"family is over N={batches.N} indices but U, V have N={U.shape[0]} rows")
+        batches.sizes                                       # refuses above the enumeration limit
+        out = []
+        for p in batches.parts:
+            if p.B == 1:
+                out.append(torch.zeros(p.n_batches(batches.N), dtype=U.dtype, device=U.device))
+            else:
+                b = torch.cat([c for c in batch_chunks(p, 10**6, U.device, batches.N)])
+                out.append(batch_losses(U, V, b, loss=loss, tau=tau, memory_budget=memory_budget, check=False))
+        return torch.cat(out)
     if check:
         check_embeddings(U, V)
         batches = check_batches(batches, U.shape[0], U.device)
@@ -333,7 +391,11 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symm
 
 def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: str = "symmetric", tau: float = 1.0,
                      method: str = "auto", memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True) -> torch.Tensor:
-    """Exact family objective ``L_F(U, V) = (1/|F|) sum_S L(S)`` as a differentiable scalar tensor.
+    """Exact family objective ``L_F(U, V) = sum_S w_S L(S) / sum_S w_S`` as a differentiable scalar tensor.
+
+    Any family: weights, mixed sizes, mixtures of all-``C(N,b)`` families (e.g.
+    ``Family.dataloader_expectation``). Each one-size part is computed on its own and the parts are
+    combined with their total weights; batches of size 1 contribute 0.
 
     Parameters
     ----------
@@ -341,9 +403,11 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
     family : theory.Family
     loss : {'symmetric', 'one_sided'};  tau : float > 0
     method : {'auto', 'enumerate', 'pairwise', 'formula'}
-        ``'auto'``: closed O(N^2) form for all pairs; enumeration (streamed) for explicit families
-        and for ``Family.all`` up to ``STREAM_LIMIT`` batches; the exact polynomial formula
-        (:func:`simulations.exact_all.all_batches_objective`) above it.
+        ``'auto'``: per part, the closed O(N^2) form for all pairs; enumeration (streamed) for stored
+        batches and for all-``C(N,B)`` parts up to ``STREAM_LIMIT`` batches; the exact polynomial
+        formula (:func:`simulations.exact_all.all_batches_objective`) above it. ``'pairwise'`` and
+        ``'formula'`` force that method on every all-``C(N,b)`` part and need every part to be one
+        (``'pairwise'``: all of size 2).
     memory_budget : int, bytes of working memory per chunk
     """
     check_loss(loss)
@@ -354,29 +418,34 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
         raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
     if check:
         check_embeddings(U, V)
-    if family.N != U.shape[0]:
+    N = family.N
+    if N != U.shape[0]:
         raise ValueError(f"family is over N={family.N} indices but U, V have N={U.shape[0]} rows")
-    is_all = family.kind == "all"
-    if method == "auto":
-        if is_all and family.B == 2:
-            method = "pairwise"
-        elif is_all and family.n_batches > STREAM_LIMIT:
-            method = "formula"
-        else:
-            method = "enumerate"
-    if method in ("pairwise", "formula") and not is_all:
-        raise ValueError(f"method={method!r} applies only to the all-C(N,B) family, got kind={family.kind!r}")
-    if method == "pairwise" and family.B != 2:
-        raise ValueError(f"method='pairwise' needs B = 2, got B={family.B}")
+    lazy = [p for p in family.parts if p.stored is None]
+    if method in ("pairwise", "formula") and len(lazy) < len([p for p in family.parts if p.B > 1]):
+        raise ValueError(f"method={method!r} applies only to all-C(N,B) families (or mixtures of them), "
+                         f"got kind={family.kind!r} with stored batches")
+    if method == "pairwise" and any(p.B != 2 for p in lazy):
+        raise ValueError(f"method='pairwise' needs B = 2, got sizes {list(family.batch_sizes)}")
     memory_budget = check_int("memory_budget", memory_budget, low=1)
-    if method == "formula":
-        return all_batches_objective(U, V, family.B, loss=loss, tau=tau, memory_budget=memory_budget, check=False)
     out_dtype = U.dtype
     cd = compute_dtype(out_dtype)
-    Z = logits(U.to(cd), V.to(cd), tau)
-    if method == "pairwise":
-        return pairwise_objective(Z, loss).to(out_dtype)
-    return StreamedValue.apply(Z, _StreamImpl(family, loss, memory_budget)).to(out_dtype)
+    Z = None
+    W = family.total_weight
+    total = torch.zeros((), dtype=cd, device=U.device)
+    for p in family.parts:
+        if p.B == 1:                                        # loss 0: only its weight counts
+            continue
+        m = method
+        if p.stored is None and m == "auto":
+            m = "pairwise" if p.B == 2 else "formula" if p.n_batches(N) > STREAM_LIMIT else "enumerate"
+        if m == "formula":
+            val = all_batches_objective(U, V, p.B, loss=loss, tau=tau, memory_budget=memory_budget, check=False).to(cd)
+        else:
+            Z = logits(U.to(cd), V.to(cd), tau) if Z is None else Z
+            val = pairwise_objective(Z, loss) if m == "pairwise" else StreamedValue.apply(Z, _StreamImpl(N, p, loss, memory_budget))
+        total = total + val * (p.total_weight(N) / W)
+    return total.to(out_dtype)
 
 
 def sampled_objective(U: torch.Tensor, V: torch.Tensor, B: int, n_samples: int, *, scheme: str = "uniform",

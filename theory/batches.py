@@ -1,8 +1,16 @@
-"""Batch families: the sets of mini-batches a contrastive objective averages over.
+r"""Batch families: the sets of mini-batches a contrastive objective averages over.
 
-A *batch* is a set ``S`` of ``B`` distinct indices in ``[0, N)``; a *family* ``F`` is a
-list of batches of one size ``B`` (repeats allowed). The family objective is
-``L_F = (1/|F|) sum_{S in F} L(S)`` (see :mod:`theory.losses`).
+A *batch* is a set ``S`` of distinct indices in ``[0, N)``; a *family* ``F`` is a list of batches
+(repeats allowed, sizes may differ), each with a weight ``w_S > 0`` (1 unless given). The family
+objective is the weighted mean of the per-batch mean losses (see :mod:`theory.losses`):
+
+.. math:: L_F = \frac{\sum_{S \in F} w_S L(S)}{\sum_{S \in F} w_S}.
+
+A ``DataLoader`` epoch weights each step (batch) 1, as SGD does; a batch of size 1 has loss 0 and
+appears only where a sampler produces it (``drop_last=False`` with ``N mod B = 1``); explicit
+families need sizes >= 2. Internally a family is a tuple of :class:`Part` s, each of one batch
+size: stored batches with per-batch weights, or all ``C(N, B)`` batches (never materialised) with
+one common weight. ``.B`` and a 2-D ``.batches`` exist only for uniform (one-size) families.
 
 One type, :class:`Family`, covers every kind used by the paper and by THEORY.md:
 
@@ -84,34 +92,91 @@ def uniform_partitions(N: int, B: int):
         yield np.array(p, dtype=np.int64)
 
 
+#: Kinds a sampler produces; only these may hold batches of size 1 (loss 0), also when read from JSON.
+SAMPLER_KINDS = ("dataloader", "dataloader_expectation")
+
+
+def _check_weights(weights, n: int) -> np.ndarray:
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"weights must be a list of {n} positive numbers: {exc}") from None
+    if w.ndim == 0:
+        w = np.full(n, float(w))
+    if w.shape != (n,):
+        raise ValueError(f"weights must have one entry per batch ({n}), got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        bad = np.flatnonzero(~(np.isfinite(w) & (w > 0)))
+        raise ValueError(f"weights must be finite and > 0; entries {bad[:5].tolist()} are {w[bad[:5]].tolist()}")
+    return w
+
+
+@dataclass(frozen=True, eq=False)
+class Part:
+    """Batches of one size ``B``: ``stored`` (``(n, B)`` int64) with per-batch ``weights`` (``(n,)``),
+    or, with ``stored=None``, all ``C(N, B)`` batches each of weight ``weights`` (a float)."""
+
+    B: int
+    stored: np.ndarray | None
+    weights: np.ndarray | float
+
+    def n_batches(self, N: int) -> int:
+        return math.comb(N, self.B) if self.stored is None else int(self.stored.shape[0])
+
+    def total_weight(self, N: int) -> float:
+        return float(self.weights) * math.comb(N, self.B) if self.stored is None else float(np.sum(self.weights))
+
+    def batch_weights(self, N: int) -> np.ndarray:
+        if self.stored is None:
+            return np.full(self.n_batches(N), float(self.weights))
+        return self.weights
+
+    def scaled(self, a: float) -> "Part":
+        return Part(self.B, self.stored, self.weights * a)
+
+    def chunks(self, N: int, size: int):
+        """Yield ``(batches (n, B), weights (n,))`` in consecutive chunks of at most ``size`` rows."""
+        n = self.n_batches(N)
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            if self.stored is None:
+                yield combinations_range(N, self.B, start, stop), np.full(stop - start, float(self.weights))
+            else:
+                yield self.stored[start:stop], self.weights[start:stop]
+
+
 @dataclass(frozen=True, eq=False)
 class Family:
-    """A family of batches of equal size ``B`` over indices ``[0, N)``.
+    """A weighted family of batches over indices ``[0, N)``, of one size or of mixed sizes.
 
     Construct with the class methods; ``__init__`` only stores. ``kind`` is one of
-    ``'full', 'all', 'partition', 'explicit', 'random', 'fano', 'affine_plane'``.
-    For ``kind == 'all'`` the batches are not stored: ``n_batches = C(N, B)`` and
-    :meth:`chunks` streams them.
+    ``'full', 'all', 'partition', 'explicit', 'random', 'fano', 'affine_plane', 'dataloader',
+    'dataloader_expectation', 'union', 'mixture'``. The batches are the concatenation of the
+    ``parts`` in order; an all-``C(N, B)`` part is streamed (:meth:`chunks`), never stored.
 
     Attributes
     ----------
     N : int
-    B : int
     kind : str
-    stored : ndarray of int, shape (n_batches, B), or None for ``'all'``
+    parts : tuple of Part
     """
 
     N: int
-    B: int
     kind: str
-    stored: np.ndarray | None = field(default=None, repr=False)
+    parts: tuple = field(repr=False)
 
     # ------------------------------------------------------------------ constructors
+    @classmethod
+    def _uniform(cls, N: int, kind: str, batches: np.ndarray, weights=None) -> "Family":
+        n = batches.shape[0]
+        w = np.ones(n) if weights is None else _check_weights(weights, n)
+        return cls(N, kind, (Part(int(batches.shape[1]), batches, w),))
+
     @classmethod
     def full(cls, N: int) -> "Family":
         """The single batch ``[0, N)``: the full-batch loss."""
         N = check_int("N", N, low=2)
-        return cls(N, N, "full", np.arange(N, dtype=np.int64)[None, :])
+        return cls._uniform(N, "full", np.arange(N, dtype=np.int64)[None, :])
 
     @classmethod
     def all(cls, N: int, B: int) -> "Family":
@@ -119,7 +184,7 @@ class Family:
         N, B = check_batch_size(N, B)
         if B == N:
             return cls.full(N)
-        return cls(N, B, "all", None)
+        return cls(N, "all", (Part(B, None, 1.0),))
 
     @classmethod
     def partition(cls, N: int, B: int, seed: int | None = 0) -> "Family":
@@ -130,41 +195,94 @@ class Family:
         """
         N, B = check_batch_size(N, B)
         if N % B:
-            raise ValueError(f"a partition needs B to divide N; got N={N}, B={B} (N % B = {N % B})")
+            raise ValueError(f"a partition needs B to divide N; got N={N}, B={B} (N % B = {N % B}); "
+                             "Family.dataloader_epoch(N, B, drop_last=False) keeps a short last batch")
         order = np.arange(N) if seed is None else np.random.default_rng(seed).permutation(N)
-        return cls(N, B, "partition", order.reshape(N // B, B).astype(np.int64))
+        return cls._uniform(N, "partition", order.reshape(N // B, B).astype(np.int64))
 
     @classmethod
-    def from_batches(cls, batches, N: int, *, kind: str = "explicit") -> "Family":
-        """An explicit family: a list of batches (each a list of distinct indices in ``[0, N)``)."""
+    def from_batches(cls, batches, N: int, *, weights=None, kind: str = "explicit") -> "Family":
+        """An explicit family: a list of batches (each a list of distinct indices in ``[0, N)``), sizes may differ.
+
+        Parameters
+        ----------
+        batches : list of lists of int (ragged allowed), or an ``(n, B)`` integer array
+        N : int
+        weights : sequence of n finite numbers > 0, optional (default: all 1)
+        kind : str, the label kept in ``kind`` (sampler kinds may hold batches of size 1)
+        """
         N = check_int("N", N, low=2)
-        try:
-            raw = np.asarray(batches)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"batches must be a list of equal-size integer lists: {exc}") from None
-        if raw.dtype.kind not in "iu":
-            raise ValueError(f"batches must hold integer indices, got dtype {raw.dtype} (floats, bools and strings are "
-                             "refused, never truncated); e.g. [[0, 1, 3], [1, 2, 4]]")
-        arr = raw.astype(np.int64)
-        if arr.ndim != 2 or arr.shape[0] < 1:
-            raise ValueError(f"batches must be a non-empty list of equal-size lists, got shape {arr.shape}")
-        B = arr.shape[1]
-        if not 2 <= B <= N:
-            raise ValueError(f"batch size B must be in [2, N={N}], got {B}")
-        if arr.min() < 0 or arr.max() >= N:
-            raise ValueError(f"batch indices must lie in [0, N={N}), got range [{arr.min()}, {arr.max()}]")
-        srt = np.sort(arr, axis=1)
-        if np.any(srt[:, 1:] == srt[:, :-1]):
-            raise ValueError("each batch must hold distinct indices")
-        return cls(N, B, kind, arr)
+        rows = cls._parse_rows(batches, N)
+        w = np.ones(len(rows)) if weights is None else _check_weights(weights, len(rows))
+        low = 1 if kind in SAMPLER_KINDS else 2
+        sizes = np.array([r.size for r in rows])
+        if sizes.min() < low or sizes.max() > N:
+            k = int(np.flatnonzero((sizes < low) | (sizes > N))[0])
+            raise ValueError(f"batch sizes must be in [{low}, N={N}]; batch {k} has size {sizes[k]} "
+                             "(a batch of one pair has loss 0: only a sampler may produce it)")
+        parts, start = [], 0
+        for k in range(1, len(rows) + 1):             # one part per run of equal sizes: order is kept
+            if k == len(rows) or sizes[k] != sizes[start]:
+                parts.append(Part(int(sizes[start]), np.stack(rows[start:k]), w[start:k]))
+                start = k
+        return cls(N, kind, tuple(parts))
+
+    @staticmethod
+    def _parse_rows(batches, N: int) -> list:
+        if isinstance(batches, np.ndarray) and batches.ndim == 2:
+            seq = list(batches)
+        elif isinstance(batches, (list, tuple)):
+            seq = list(batches)
+        else:
+            raise ValueError(f"batches must be a list of integer lists or an (n, B) integer array, got {type(batches).__name__}")
+        if not seq:
+            raise ValueError("batches must be a non-empty list (an empty family has no objective)")
+        rows = []
+        for k, b in enumerate(seq):
+            raw = np.asarray(b)
+            if raw.ndim != 1 or raw.size == 0:
+                raise ValueError(f"batch {k} must be a non-empty flat list of indices, got shape {raw.shape}")
+            if raw.dtype.kind not in "iu":
+                raise ValueError(f"batch {k} must hold integer indices, got dtype {raw.dtype} (floats, bools and "
+                                 "strings are refused, never truncated); e.g. [[0, 1, 3], [1, 2]]")
+            r = raw.astype(np.int64)
+            if r.min() < 0 or r.max() >= N:
+                raise ValueError(f"batch indices must lie in [0, N={N}); batch {k} has range [{r.min()}, {r.max()}]")
+            if np.unique(r).size != r.size:
+                raise ValueError(f"each batch must hold distinct indices; batch {k} = {r.tolist()} repeats one")
+            rows.append(r)
+        return rows
 
     @classmethod
     def from_json(cls, path) -> "Family":
-        """Read ``{"N": 7, "batches": [[0, 1, 2], ...]}`` from a JSON file."""
+        """Read a family written by :meth:`to_json`: ``{"N": 5, "batches": [[0, 1, 2], [0, 2]], "weights": [1, 0.5]}``
+        (``weights`` optional) or ``{"N": 9, "parts": [{"B": 3, "all": true, "weight": 0.1}, {"batches": ...}]}``."""
         data = json.loads(Path(path).read_text())
-        if not isinstance(data, dict) or "N" not in data or "batches" not in data:
-            raise ValueError(f"{path}: expected a JSON object with keys 'N' and 'batches'")
-        return cls.from_batches(data["batches"], data["N"])
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data, source: str = "family") -> "Family":
+        """The inverse of :meth:`to_json` (a dict)."""
+        if not isinstance(data, dict) or "N" not in data or ("batches" not in data and "parts" not in data):
+            raise ValueError(f"{source}: expected a JSON object with keys 'N' and 'batches' (optional 'weights') "
+                             "or 'N' and 'parts'")
+        kind = data.get("kind", "explicit")
+        if "batches" in data:
+            return cls.from_batches(data["batches"], data["N"], weights=data.get("weights"), kind=kind)
+        N = check_int("N", data["N"], low=2)
+        parts = []
+        for p in data["parts"]:
+            if not isinstance(p, dict):
+                raise ValueError(f"{source}: every part must be an object, got {p!r}")
+            if p.get("all"):
+                B = check_int("part B", p.get("B"), low=2, high=N)
+                w = _check_weights(p.get("weight", 1.0), 1)[0]
+                parts.append(Part(B, None, float(w)))
+            else:
+                parts += cls.from_batches(p.get("batches", []), N, weights=p.get("weights"), kind=kind).parts
+        if not parts:
+            raise ValueError(f"{source}: 'parts' must be non-empty")
+        return cls(N, kind, tuple(parts))
 
     @classmethod
     def random(cls, N: int, B: int, n_batches: int, seed: int = 0) -> "Family":
@@ -173,7 +291,7 @@ class Family:
         n_batches = check_int("n_batches", n_batches, low=1)
         rng = np.random.default_rng(seed)
         arr = np.argsort(rng.random((n_batches, N)), axis=1)[:, :B]
-        return cls(N, B, "random", np.sort(arr, axis=1).astype(np.int64))
+        return cls._uniform(N, "random", np.sort(arr, axis=1).astype(np.int64))
 
     @classmethod
     def fano(cls) -> "Family":
@@ -196,66 +314,204 @@ class Family:
         lines += [q * c + x for c in range(q)]
         return cls.from_batches(lines, q * q, kind="affine_plane")
 
+    @classmethod
+    def dataloader_epoch(cls, N: int, B: int, *, drop_last: bool = False, seed: int = 0) -> "Family":
+        """One shuffled epoch of ``DataLoader(range(N), batch_size=B, shuffle=True, drop_last=drop_last)``.
+
+        A seeded uniform permutation cut into ``floor(N/B)`` batches of ``B``, plus (``drop_last=False``
+        and ``r = N mod B > 0``) a last batch of the ``r`` left-over indices. Every step has weight 1,
+        as in SGD. With ``r = 1`` the last batch is a single pair (loss 0, it still counts as a step).
+        The permutation comes from ``numpy.random.default_rng(seed)``, not from torch's generator.
+        """
+        N, B = check_batch_size(N, B)
+        check_int("seed", seed)
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"drop_last must be True or False, got {drop_last!r}")
+        q, r = divmod(N, B)
+        perm = np.random.default_rng(seed).permutation(N).astype(np.int64)
+        rows = list(perm[: q * B].reshape(q, B))
+        if r and not drop_last:
+            rows.append(perm[q * B:])
+        return cls.from_batches(rows, N, kind="dataloader")
+
+    @classmethod
+    def dataloader_expectation(cls, N: int, B: int, *, drop_last: bool = False) -> "Family":
+        """The exact expectation over shuffles of a :meth:`dataloader_epoch` objective.
+
+        Each of the ``q = floor(N/B)`` full batches of a uniformly shuffled epoch is marginally a
+        uniform ``B``-subset and the last one (``drop_last=False``, ``r = N mod B > 0``) a uniform
+        ``r``-subset, so ``E[L_epoch] = (q L_all(B) + L_all(r)) / (q + 1)``: the mixture of all
+        ``C(N, B)`` batches with total weight ``q`` and all ``C(N, r)`` with total weight 1 (for
+        ``r = 1`` the N singletons, loss 0, weight ``1/N`` each).
+        """
+        N, B = check_batch_size(N, B)
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"drop_last must be True or False, got {drop_last!r}")
+        q, r = divmod(N, B)
+        comps = [(cls.all(N, B), float(q))]
+        if r and not drop_last:
+            last = cls.all(N, r) if r >= 2 else cls.from_batches(np.arange(N)[:, None], N, kind="dataloader_expectation")
+            comps.append((last, 1.0))
+        return cls.mixture([f for f, _ in comps], [w for _, w in comps], kind="dataloader_expectation")
+
+    @classmethod
+    def union(cls, *families: "Family", kind: str = "union") -> "Family":
+        """All batches of the given families (same N), each keeping its weight."""
+        if not families or not all(isinstance(f, Family) for f in families):
+            raise ValueError("union needs one or more theory.Family objects")
+        N = families[0].N
+        if any(f.N != N for f in families):
+            raise ValueError(f"union needs families over the same N, got {[f.N for f in families]}")
+        return cls(N, kind, tuple(p for f in families for p in f.parts))
+
+    @classmethod
+    def mixture(cls, families, weights, *, kind: str = "mixture") -> "Family":
+        """``sum_k a_k L_{F_k} / sum_k a_k``: each family's batch weights rescaled to total ``a_k``."""
+        families = list(families)
+        if not families or not all(isinstance(f, Family) for f in families):
+            raise ValueError("mixture needs a non-empty list of theory.Family objects")
+        a = _check_weights(weights, len(families))
+        scaled = [cls(f.N, f.kind, tuple(p.scaled(ak / f.total_weight) for p in f.parts)) for f, ak in zip(families, a)]
+        return cls.union(*scaled, kind=kind)
+
     # ------------------------------------------------------------------ access
     @property
     def n_batches(self) -> int:
-        """Number of batches ``|F|``."""
-        return math.comb(self.N, self.B) if self.stored is None else int(self.stored.shape[0])
+        """Number of batches ``|F|`` (repeats counted)."""
+        return sum(p.n_batches(self.N) for p in self.parts)
+
+    @property
+    def batch_sizes(self) -> tuple:
+        """The distinct batch sizes, increasing."""
+        return tuple(sorted({p.B for p in self.parts}))
+
+    @property
+    def is_uniform(self) -> bool:
+        """True iff every batch has the same size."""
+        return len(self.batch_sizes) == 1
+
+    @property
+    def B(self) -> int:
+        """The batch size of a uniform family; ValueError for mixed sizes (see ``sizes``, ``batch_sizes``)."""
+        if not self.is_uniform:
+            raise ValueError(f"this family has mixed batch sizes {self.batch_sizes}: .B is defined only for one size; "
+                             "use .sizes (per batch), .batch_sizes or .batch_list()")
+        return self.parts[0].B
+
+    @property
+    def total_weight(self) -> float:
+        """``sum_S w_S``."""
+        return float(sum(p.total_weight(self.N) for p in self.parts))
+
+    @property
+    def is_weighted(self) -> bool:
+        """True iff some batch weight differs from 1."""
+        return any(np.any(np.asarray(p.weights) != 1.0) for p in self.parts)
+
+    def _check_enumerable(self):
+        if self.n_batches > ENUMERATION_LIMIT:
+            raise ValueError(
+                f"{self!r} has {self.n_batches} batches, more than the enumeration limit {ENUMERATION_LIMIT}; "
+                "use simulations.family_objective (streamed or exact formula) or a sampled estimator")
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Per-batch sizes, shape ``(n_batches,)``."""
+        self._check_enumerable()
+        return np.concatenate([np.full(p.n_batches(self.N), p.B, dtype=np.int64) for p in self.parts])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Per-batch weights ``w_S``, shape ``(n_batches,)`` (ones unless given)."""
+        self._check_enumerable()
+        return np.concatenate([p.batch_weights(self.N) for p in self.parts])
 
     @property
     def batches(self) -> np.ndarray:
-        """All batches, shape ``(n_batches, B)``; refuses above :data:`ENUMERATION_LIMIT`."""
-        if self.stored is not None:
-            return self.stored
-        if self.n_batches > ENUMERATION_LIMIT:
-            raise ValueError(
-                f"C(N={self.N}, B={self.B}) = {self.n_batches} batches exceeds the enumeration limit "
-                f"{ENUMERATION_LIMIT}; use simulations.family_objective (streamed or exact formula) "
-                f"or a sampled estimator"
-            )
-        return combinations_range(self.N, self.B, 0, self.n_batches)
+        """All batches of a uniform family, shape ``(n_batches, B)``; refuses mixed sizes (see
+        :meth:`batch_list`) and more than :data:`ENUMERATION_LIMIT` batches."""
+        B = self.B
+        self._check_enumerable()
+        return np.concatenate([np.asarray(p.stored) if p.stored is not None else
+                               combinations_range(self.N, B, 0, p.n_batches(self.N)) for p in self.parts]).reshape(-1, B)
+
+    def batch_list(self) -> list:
+        """All batches as a list of 1-D index arrays (the ragged view; any sizes)."""
+        self._check_enumerable()
+        return [row for p in self.parts for b, _ in p.chunks(self.N, max(1, p.n_batches(self.N))) for row in b]
 
     def chunks(self, size: int):
-        """Yield the batches in consecutive arrays of at most ``size`` rows (streams ``'all'``)."""
-        size = check_int("size", size, low=1)
-        for start in range(0, self.n_batches, size):
-            stop = min(start + size, self.n_batches)
-            yield self.stored[start:stop] if self.stored is not None else combinations_range(self.N, self.B, start, stop)
+        """Yield the batches of a uniform family in consecutive arrays of at most ``size`` rows (streams ``'all'``)."""
+        self.B
+        for b, _ in self.weighted_chunks(size):
+            yield b
 
-    def cooccurrence(self) -> np.ndarray:
-        """``(N, N)`` counts: entry ``(i, j)`` = number of batches holding both i and j (diagonal: holding i)."""
-        if self.kind == "all":
-            C = np.full((self.N, self.N), math.comb(self.N - 2, self.B - 2), dtype=np.int64)
-            np.fill_diagonal(C, math.comb(self.N - 1, self.B - 1))
-            return C
-        X = np.zeros((self.n_batches, self.N), dtype=np.int64)
-        np.put_along_axis(X, self.batches, 1, axis=1)
-        return X.T @ X
+    def weighted_chunks(self, size: int):
+        """Yield ``(batches (n, b), weights (n,))`` over every part in order, at most ``size`` rows each
+        (the sizes ``b`` may change between chunks)."""
+        size = check_int("size", size, low=1)
+        for p in self.parts:
+            yield from p.chunks(self.N, size)
+
+    def cooccurrence(self, weighted: bool = False) -> np.ndarray:
+        """``(N, N)``: entry ``(i, j)`` = number of batches holding both i and j (diagonal: holding i);
+        with ``weighted=True`` the sum of their weights ``w_S`` instead."""
+        C = np.zeros((self.N, self.N))
+        for p in self.parts:
+            if p.stored is None:
+                C += float(p.weights if weighted else 1.0) * (math.comb(self.N - 2, p.B - 2) * (1 - np.eye(self.N))
+                                                              + math.comb(self.N - 1, p.B - 1) * np.eye(self.N))
+                continue
+            X = np.zeros((p.stored.shape[0], self.N))
+            np.put_along_axis(X, p.stored, 1.0, axis=1)
+            C += (X * (p.weights[:, None] if weighted else 1.0)).T @ X
+        return C if weighted else np.rint(C).astype(np.int64)
 
     def is_pair_balanced(self) -> bool:
-        """True iff every pair ``i != j`` shares the same number ``lambda >= 1`` of batches (a 2-design)."""
-        C = self.cooccurrence()
+        """Equal batch sizes: True iff every pair ``i != j`` has the same positive total weight of batches
+        holding both (unweighted: the same count ``lambda >= 1``, a 2-design). For mixed sizes the
+        criterion depends on tau: use :func:`theory.balance.is_balanced`."""
+        if not self.is_uniform:
+            raise ValueError(f"mixed batch sizes {self.batch_sizes}: pair balance depends on tau; "
+                             "use theory.balance.is_balanced(family, tau)")
+        C = self.cooccurrence(weighted=True)
         off = C[~np.eye(self.N, dtype=bool)]
-        return bool(off.min() >= 1 and off.min() == off.max())
+        return bool(off.min() > 0 and off.max() - off.min() <= 1e-12 * off.max())
 
     def to_json(self) -> dict:
-        """``{"N", "B", "kind", "batches"}`` (``batches`` omitted for ``'all'``)."""
-        out = {"N": self.N, "B": self.B, "kind": self.kind}
-        if self.stored is not None:
-            out["batches"] = self.stored.tolist()
+        """``{"N", "kind", "batches", ["weights"], ["B"]}`` when every batch is stored (``B`` for one size,
+        ``weights`` when weighted), else ``{"N", "kind", "parts": [...]}``; read back by :meth:`from_dict`."""
+        out = {"N": self.N, "kind": self.kind}
+        if all(p.stored is not None for p in self.parts):
+            if self.is_uniform:
+                out["B"] = self.B
+            out["batches"] = [r.tolist() for r in self.batch_list()]
+            if self.is_weighted:
+                out["weights"] = self.weights.tolist()
+            return out
+        out["parts"] = [{"B": p.B, "all": True, "weight": float(p.weights)} if p.stored is None else
+                        {"B": p.B, "batches": p.stored.tolist(), "weights": np.asarray(p.weights).tolist()} for p in self.parts]
         return out
 
     def __repr__(self) -> str:
-        return f"Family(kind={self.kind!r}, N={self.N}, B={self.B}, n_batches={self.n_batches})"
+        size = f"B={self.parts[0].B}" if self.is_uniform else f"sizes={list(self.batch_sizes)}"
+        w = ", weighted" if self.is_weighted else ""
+        return f"Family(kind={self.kind!r}, N={self.N}, {size}, n_batches={self.n_batches}{w})"
 
 
-def make_family(kind: str, N: int, B: int | None = None, *, seed: int | None = 0, n_batches: int | None = None) -> Family:
-    """Build a family by name (used by the CLI): full, all, partition, random, fano, affine_plane."""
-    kinds = ("full", "all", "partition", "random", "fano", "affine_plane")
+def make_family(kind: str, N: int, B: int | None = None, *, seed: int | None = 0, n_batches: int | None = None,
+                drop_last: bool = False) -> Family:
+    """Build a family by name (used by the CLI): full, all, partition, random, fano, affine_plane,
+    dataloader (one seeded epoch), dataloader_expectation."""
+    kinds = ("full", "all", "partition", "random", "fano", "affine_plane", "dataloader", "dataloader_expectation")
     if kind == "full":
         return Family.full(N)
-    if kind in ("all", "partition", "random") and B is None:
+    if kind in ("all", "partition", "random", "dataloader", "dataloader_expectation") and B is None:
         raise ValueError(f"family {kind!r} needs a batch size B")
+    if kind == "dataloader":
+        return Family.dataloader_epoch(N, B, drop_last=drop_last, seed=0 if seed is None else seed)
+    if kind == "dataloader_expectation":
+        return Family.dataloader_expectation(N, B, drop_last=drop_last)
     if kind == "all":
         return Family.all(N, B)
     if kind == "partition":

@@ -110,20 +110,25 @@ def family_objective_expr(Z, family: Family, *, loss: str = "symmetric", tau: fl
     """cvxpy expression of ``L_F`` as a function of the cross-Gram ``Z`` (an ``N x N`` affine expression).
 
     Row term of anchor ``a`` in batch ``S``: ``log_sum_exp(Z[S_a, S] / tau) - Z[S_a, S_a] / tau``;
-    the column term uses ``Z[S, S_a]``. Averaged over anchors and batches as in :mod:`theory.losses`.
+    the column term uses ``Z[S, S_a]``. Averaged over the anchors of each batch and weighted by
+    ``w_S / sum_S w_S`` as in :mod:`theory.losses` (batches of size 1 contribute 0).
     """
     check_loss(loss)
     tau = check_tau(tau)
-    S = family.batches                                   # (n, B)
-    n, B = S.shape
-    rows = np.repeat(S, B, axis=0)                        # anchor a of batch b -> row n*B
-    anchors = S.reshape(-1)[:, None] * np.ones((1, B), dtype=np.int64)
-    counts = np.bincount(S.ravel(), minlength=family.N).astype(float)
-    diag_term = cp.sum(cp.multiply(counts, cp.diag(Z))) / tau
-    total = cp.sum(cp.log_sum_exp(Z[anchors, rows] / tau, axis=1)) - diag_term
-    if loss == "symmetric":
-        total = total + cp.sum(cp.log_sum_exp(Z[rows, anchors] / tau, axis=1)) - diag_term
-    return total / (n * B)
+    total = 0
+    for S, w in family.weighted_chunks(10**6):                # (n, B) batches of one size, weights (n,)
+        n, B = S.shape
+        if B == 1:
+            continue
+        rows = np.repeat(S, B, axis=0)                        # anchor a of batch b -> row n*B
+        anchors = S.reshape(-1)[:, None] * np.ones((1, B), dtype=np.int64)
+        wa = np.repeat(w, B) / B                              # weight of each (batch, anchor) term
+        counts = np.bincount(S.ravel(), weights=np.repeat(w, B), minlength=family.N) / B
+        diag_term = cp.sum(cp.multiply(counts, cp.diag(Z))) / tau
+        total = total + wa @ cp.log_sum_exp(Z[anchors, rows] / tau, axis=1) - diag_term
+        if loss == "symmetric":
+            total = total + wa @ cp.log_sum_exp(Z[rows, anchors] / tau, axis=1) - diag_term
+    return total / family.total_weight
 
 
 #: ``solver='auto'`` tries these in turn until one reports ``optimal``: Clarabel at its default

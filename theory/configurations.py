@@ -77,27 +77,33 @@ def cross_polytope(N: int, d: int, seed: int | None = None) -> np.ndarray:
 
 
 def block_configuration(family: Family, d: int, seed: int | None = None) -> np.ndarray:
-    """Block configuration of a partition: a ``B``-point simplex ETF inside every batch.
+    """Block configuration of a partition: a ``|S|``-point simplex ETF inside every batch ``S``.
 
-    All blocks share the same ``B-1``-dimensional frame (any relative orientation is optimal for the
-    partition objective); needs ``d >= B - 1``. For ``B = 2`` every batch is an antipodal pair.
+    All blocks share one ``(B_max - 1)``-dimensional frame (any relative orientation is optimal for
+    the partition objective); needs ``d >= B_max - 1``. For ``B = 2`` every batch is an antipodal
+    pair. Mixed sizes (e.g. a ``DataLoader`` epoch with a short last batch) are allowed; a batch of
+    size 1 gets the frame's first vertex.
     """
     if family.kind != "partition" and not _is_partition(family):
         raise ValueError("block_configuration needs a family whose batches partition [0, N)")
-    B = family.B
+    Bmax = family.batch_sizes[-1]
     d = check_int("d", d, low=1)
-    if d < B - 1:
-        raise ValueError(f"a block configuration with B={B} needs d >= B-1 = {B - 1}, got d={d}")
-    base = simplex_etf(B, B - 1)
-    W = np.zeros((family.N, B - 1))
-    for S in family.batches:
-        W[S] = base
+    if d < Bmax - 1:
+        raise ValueError(f"a block configuration with largest batch B={Bmax} needs d >= B-1 = {Bmax - 1}, got d={d}")
+    W = np.zeros((family.N, max(Bmax - 1, 1)))
+    for S in family.batch_list():
+        if S.size == 1:
+            W[S, 0] = 1.0
+        else:
+            W[S, : S.size - 1] = simplex_etf(S.size, S.size - 1)
     return _embed(W, d, seed)
 
 
 def _is_partition(family: Family) -> bool:
-    b = family.batches
-    return b.size == family.N and np.array_equal(np.sort(b.ravel()), np.arange(family.N))
+    if family.n_batches > family.N:
+        return False
+    b = np.concatenate(family.batch_list())
+    return b.size == family.N and np.array_equal(np.sort(b), np.arange(family.N))
 
 
 def regular_polygon(n_vertices: int, repeat: int = 1, phase: float = 0.0) -> np.ndarray:

@@ -9,7 +9,9 @@ Conventions (THEORY.md §1). Embeddings ``U, V: (N, d)`` with unit-norm rows, lo
     L_v(S) = \\frac{1}{B} \\sum_{i \\in S} \\Big[\\log \\sum_{j \\in S} e^{z_{ji}} - z_{ii}\\Big]
 
 the one-sided loss is ``L_u(S)``, the symmetric (CLIP) loss is ``L(S) = L_u(S) + L_v(S)``, and the
-objective of a family ``F`` is ``L_F = (1/|F|) sum_{S in F} L(S)``.
+objective of a family ``F`` with batch weights ``w_S > 0`` (1 unless given; sizes may differ) is
+``L_F = sum_S w_S L(S) / sum_S w_S`` — for an unweighted family ``(1/|F|) sum_{S in F} L(S)``. A
+batch of size 1 has ``L(S) = 0``.
 
 This module is the *oracle*: the formulas applied block by block (batches gathered into
 ``(n, B, B)`` logit blocks), obvious rather than fast.
@@ -77,8 +79,8 @@ def batch_losses(U, V, family: Family, *, loss: str = "symmetric", tau: float = 
     Z = logits(U, V, tau)
     family = _check_family(family, Z.shape[0])
     out = []
-    for S in family.chunks(_CHUNK):
-        zs = Z[S[:, :, None], S[:, None, :]]                      # (n, B, B) logit blocks
+    for S, _ in family.weighted_chunks(_CHUNK):
+        zs = Z[S[:, :, None], S[:, None, :]]                      # (n, b, b) logit blocks
         d = np.diagonal(zs, axis1=1, axis2=2)
         val = np.mean(logsumexp(zs, axis=2) - d, axis=1)
         if loss == "symmetric":
@@ -88,40 +90,42 @@ def batch_losses(U, V, family: Family, *, loss: str = "symmetric", tau: float = 
 
 
 def family_loss(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0, reduction: str = "mean") -> float:
-    """Family objective ``L_F(U, V) = (1/|F|) sum_S L(S)``.
+    """Family objective ``L_F(U, V) = sum_S w_S L(S) / sum_S w_S`` (unweighted: ``(1/|F|) sum_S L(S)``).
 
-    ``reduction='per_anchor'`` gives instead ``(1/N) sum_S L(S)`` — the normalisation of the
+    ``reduction='per_anchor'`` gives instead ``(1/N) sum_S w_S L(S)`` — the normalisation of the
     paper's Figure 1(a), where every anchor's loss is summed over the batches holding it and
-    divided by N (equal to ``mean`` times ``|F|/N``).
+    divided by N (equal to ``mean`` times ``sum_S w_S / N``).
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     losses = batch_losses(U, V, family, loss=loss, tau=tau)
-    return float(losses.mean() if reduction == "mean" else losses.sum() / family.N)
+    w = family.weights
+    total = float(np.dot(w, losses))
+    return total / float(w.sum()) if reduction == "mean" else total / family.N
 
 
 def logit_gradient(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> np.ndarray:
     """Gradient of ``L_F`` with respect to the cross-Gram ``G = U V^T``, shape ``(N, N)``.
 
-    For a batch S and anchor i in S the row term contributes
-    ``(softmax_j z_{iS} - delta_ij) / (B tau |F|)`` at ``(i, j)``; the column term the same
-    with the softmax taken over the column. Then ``dL/dU = grad V`` and ``dL/dV = grad^T U``.
+    For a batch S of weight ``w_S`` and anchor i in S the row term contributes
+    ``w_S (softmax_j z_{iS} - delta_ij) / (|S| tau sum_S w_S)`` at ``(i, j)``; the column term the
+    same with the softmax taken over the column. Then ``dL/dU = grad V`` and ``dL/dV = grad^T U``.
     """
     check_loss(loss)
     tau = check_tau(tau)
     Z = logits(U, V, tau)
     family = _check_family(family, Z.shape[0])
     G = np.zeros_like(Z)
-    B = family.B
-    off = ~np.eye(B, dtype=bool)
-    for S in family.chunks(_CHUNK):
+    for S, w in family.weighted_chunks(_CHUNK):
+        B = S.shape[1]
+        off = ~np.eye(B, dtype=bool)
         zs = Z[S[:, :, None], S[:, None, :]]                      # (n, B, B) logit blocks
         blocks = _softmax_minus_identity(zs - logsumexp(zs, axis=2)[:, :, None], off)
         if loss == "symmetric":
             zt = np.swapaxes(zs, 1, 2)
             blocks += np.swapaxes(_softmax_minus_identity(zt - logsumexp(zt, axis=2)[:, :, None], off), 1, 2)
-        np.add.at(G, (S[:, :, None], S[:, None, :]), blocks)
-    return G / (B * tau * family.n_batches)
+        np.add.at(G, (S[:, :, None], S[:, None, :]), blocks * (w / B)[:, None, None])
+    return G / (tau * family.total_weight)
 
 
 def _softmax_minus_identity(log_p: np.ndarray, off: np.ndarray) -> np.ndarray:
