@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 
 METHOD_STYLE = {"full": ("full batch (GD)", "k", "-"), "all": ("all C(N,B) (GD)", "0.45", "--"),
                 "fixed": ("fixed partition", "tab:red", ":"), "shuffle": ("SGD (shuffle)", "tab:blue", "-"),
-                "replace": ("SGD w/ replacement", "tab:cyan", "-."), "osgd": ("OSGD", "tab:green", "-"),
+                "replace": ("SGD w/ replacement", "tab:cyan", "-."), "dataloader": ("DataLoader epochs (drop_last=False)", "tab:purple", "-"),
+                "osgd": ("OSGD", "tab:green", "-"),
                 "sc": ("SC", "tab:orange", "-")}
 _META = {"png": {}, "pdf": {"CreationDate": None}}    # reproducible files: no time stamp
 plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "figure.dpi": 150})
@@ -248,8 +249,8 @@ def claims_tables(out) -> Path:
                   c["undecided"]] for k, c in n["counts"].items()]
         axes[0].table(cellText=cells, colLabels=["", "balanced: optimal", "balanced: not", "unbalanced: optimal",
                                                  "unbalanced: not", "undecided"], loc="center")
-        axes[0].set_title(f"Pair-balance law: {n['families']} families x {len(n['taus'])} tau "
-                          f"({verdicts['pair_balance_law']['verdict']})")
+        axes[0].set_title(f"Weighted pair-balance law: {n['families']} families x {len(n['taus'])} tau x "
+                          f"{len(n.get('losses', ['symmetric']))} losses ({verdicts['pair_balance_law']['verdict']})")
     if "partition_suboptimal" in verdicts:
         n = verdicts["partition_suboptimal"]["numbers"]
         cells = [[r["d"], f"{r['full_best']:.6f}", f"{r['full_best_on_partition_optimal_set']:.6f}", f"{r['gap']:+.2e}"]
@@ -268,10 +269,51 @@ def claims_tables(out) -> Path:
     return _save(fig, out, "claims_tables")
 
 
+def pair_balance(out) -> Path:
+    """The weighted pair-balance law: solver excess ``L_F(ETF) - p*`` against the spread of kappa over
+    sampled families (tau = 1), and example (b) over tau: the signed kappa difference crosses zero at
+    the critical tau, where the excess and the gradient at the ETF vanish."""
+    verdicts = _verdicts(out)
+    if "pair_balance_law" not in verdicts or "figure" not in verdicts["pair_balance_law"]["numbers"]:
+        return None
+    n = verdicts["pair_balance_law"]["numbers"]["figure"]
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.9))
+    ax = axes[0]
+    pts = n["excess_vs_spread"]
+    floor = 1e-9
+    for opt, color, label in ((True, "tab:green", "ETF certified optimal"), (False, "tab:red", "ETF not optimal")):
+        sel = [p for p in pts if p["etf_optimal"] is opt and p["excess"] is not None]
+        ax.scatter([max(p["spread"], 1e-17) for p in sel], [max(p["excess"], floor) for p in sel], s=10, c=color, label=label)
+    ax.axhline(floor, color="0.6", lw=0.8, ls=":")
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlabel("spread of kappa, (max - min) / max  (1e-17: balanced)")
+    ax.set_ylabel(f"L_F(ETF) - relaxation optimum (floor {floor:g})")
+    ax.set_title("Excess vs balance (tau = 1)")
+    ax.legend(loc="lower right")
+    ax = axes[1]
+    sw = n["example_b_over_tau"]
+    t = [r["tau"] for r in sw]
+    ax.plot(t, [r["kappa_01_minus_kappa_03"] for r in sw], "o-", ms=3, color="tab:blue", label="kappa_01 - kappa_03")
+    ax.axhline(0, color="0.5", lw=0.8)
+    tstar = 4 / (3 * np.log(2))
+    ax.axvline(tstar, color="0.5", ls="--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("tau")
+    ax.set_ylabel("kappa difference", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(t, [max(r["excess"], floor) for r in sw], "s-", ms=3, color="tab:red", label="excess (solver)")
+    ax2.plot(t, [max(r["gradient_ratio"], 1e-17) for r in sw], "^-", ms=3, color="tab:purple", label="gradient ratio")
+    ax2.set_yscale("log")
+    ax2.legend(loc="upper right")
+    ax.set_title(f"Example (b): optimal only at tau* = 4/(3 ln 2) = {tstar:.4f}")
+    fig.tight_layout()
+    return _save(fig, out, "pair_balance")
+
+
 FIGURES = {"fig1a_rotation": (fig1a, "fig1a.csv"), "heatmaps": (heatmaps, "heatmaps.json"),
            "convergence": (convergence, "convergence.json"), "convergence_sweep": (convergence_sweep, "convergence.json"),
            "osgd_toy": (osgd_toy, "osgd_toy.json"), "sc_quality": (sc_quality, "sc_quality.csv"),
-           "claims_tables": (claims_tables, "verdicts.json")}
+           "claims_tables": (claims_tables, "verdicts.json"), "pair_balance": (pair_balance, "verdicts.json")}
 
 
 def draw_all(out) -> list[Path]:
@@ -286,4 +328,4 @@ def draw_all(out) -> list[Path]:
     if not todo:
         raise ValueError(f"results folder {out} holds no results to draw (expected any of "
                          f"{sorted({need for _, need in FIGURES.values()})}); run `minibatch-cl reproduce --out {out}`")
-    return [fn(out) for fn in todo]
+    return [p for p in (fn(out) for fn in todo) if p is not None]

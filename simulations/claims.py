@@ -113,17 +113,33 @@ _C = [
            "full": dict(cases=((8, 2), (8, 4), (12, 3), (12, 4)), starts=20, taus=(0.05, 0.2, 1.0, 5.0))},
           figure="claims_tables"),
     Claim("pair_balance_law",
-          "(Our sharpening of the paper's statement that a strict subset may be sub-optimal.) Equal batch sizes, "
-          "d >= N-1, any tau: U = V = ETF minimises the family objective iff the family is pair-balanced — every pair "
-          "shares the same number lambda >= 1 of batches. So all C(N,B) batches are sufficient, not necessary.",
-          "our derivation (THEORY.md §5); sharpens paper Thm. 5", tc.check_pair_balance_law,
+          "(Our sharpening of the paper's statement that a strict subset may be sub-optimal.) Any batch weights w_S > 0, "
+          "any batch sizes, any tau, symmetric or one-sided loss, d >= N-1: U = V = ETF minimises the family objective "
+          "sum_S w_S L(S) / sum_S w_S iff kappa_ij = sum_{S containing i, j} w_S / (|S| (1 + (|S|-1) c)), "
+          "c = exp(-N/((N-1) tau)), is the same for every pair. Equal sizes: iff every pair shares the same number "
+          "of batches (a 2-design), for every tau; mixed sizes: the condition depends on tau and plain pair counts "
+          "mislead.",
+          "our derivation (THEORY.md §5, theory/balance.py); sharpens paper Thm. 5", tc.check_pair_balance_law,
           ("tests/test_claim_properties.py::test_pair_balanced_families_are_certified_etf_optimal_for_every_tau",
            "tests/test_claim_properties.py::test_pair_balanced_families_are_certified_and_unbalanced_are_not_stationary",
-             "tests/test_claim_properties.py::test_fano_plus_one_triple_is_not_etf_optimal_at_small_tau"),
-          {"tiny": dict(exhaustive=((4, 2), (4, 3)), n_random=5, taus=(0.05, 1.0)), "quick": {},
-           "full": dict(exhaustive=((4, 2), (4, 3), (5, 2), (5, 3), (6, 2), (6, 3)), n_random=200,
-                        taus=(0.01, 0.02, 0.05, 0.2, 1.0, 5.0))},
-          figure="claims_tables"),
+           "tests/test_claim_properties.py::test_fano_plus_one_triple_is_not_etf_optimal_at_small_tau",
+           "tests/test_weighted_families.py::test_balance_test_agrees_with_the_oracle_decision_on_weighted_mixed_families",
+           "tests/test_weighted_families.py::test_etf_gradient_is_minus_the_kappa_laplacian",
+           "tests/test_weighted_families.py::test_example_a_pair_counts_mislead",
+           "tests/test_weighted_families.py::test_example_b_is_optimal_exactly_at_its_critical_tau"),
+          {"tiny": dict(exhaustive_N=(3, 4), n_random=10, n_critical=4, taus=(0.05, 1.0), n_excess=5, n_tau=4),
+           "quick": dict(exhaustive_N=(3, 4, 5), subsample=10),
+           "full": dict(exhaustive_N=(3, 4, 5), exhaustive_uniform=((6, 2), (6, 3)), n_random=500, n_critical=100)},
+          figure="pair_balance"),
+    Claim("dataloader_epochs",
+          "Reshuffled DataLoader epochs with a short last batch (drop_last=False, N mod B != 0) keep U = V = ETF the "
+          "unique minimizer of the expected epoch objective for d >= N-1, at every tau; one fixed such epoch does not "
+          "(its minimizers are full-batch sub-optimal).",
+          "our derivation (weighted pair-balance law applied to samplers)", tc.check_dataloader_epochs,
+          ("tests/test_weighted_families.py::test_dataloader_expectation_is_the_average_over_all_shuffles",
+           "tests/test_weighted_families.py::test_dataloader_expectation_etf_value_matches_the_mixture_closed_form"),
+          {"tiny": dict(cases=((5, 2), (6, 4)), taus=(0.05, 1.0), losses=("symmetric",)), "quick": {},
+           "full": dict(cases=((5, 2), (7, 3), (6, 4), (7, 2), (8, 3), (10, 4), (9, 4), (11, 4), (13, 5)), enumerate_N=8)}),
     Claim("low_dimension_counterexample",
           "When d < N-1 the minimizers of the full-batch and all-C(N,B) objectives can differ (N = 10, d = 2, B = 2), "
           "though they need not (N = 8, B = 2, d = 4..6). Computational evidence, not a certificate.",

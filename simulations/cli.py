@@ -61,11 +61,16 @@ def cmd_certify(args):
     from theory import Family, certify, make_family
     if args.family_file and not Path(args.family_file).is_file():
         raise ValueError(f"--family-file {args.family_file}: no such file")
-    fam = Family.from_json(args.family_file) if args.family_file else make_family(args.family, args.N, args.B, seed=args.seed)
+    fam = Family.from_json(args.family_file) if args.family_file else make_family(args.family, args.N, args.B, seed=args.seed,
+                                                                                   drop_last=args.drop_last)
     if fam.N != args.N:
         raise ValueError(f"--N {args.N} does not match the family's N = {fam.N}")
+    from theory.balance import critical_taus, is_balanced, pair_weight_spread
     from theory.certificates import etf_is_optimal
     c = certify(args.N, fam, loss=args.loss, tau=args.tau, solver=args.solver)
+    crit = critical_taus(fam)
+    balance = {"family": repr(fam), "balanced": is_balanced(fam, args.tau), "kappa_spread": pair_weight_spread(fam, args.tau),
+               "critical_taus": crit}
     try:
         e = etf_is_optimal(args.N, fam, loss=args.loss, tau=args.tau)
         etf = {"etf_optimal": e["etf_optimal"], "decided_by": e["decided_by"], "gradient_ratio": e["gradient_ratio"],
@@ -73,10 +78,13 @@ def cmd_certify(args):
     except ValueError as exc:                      # tau so small that the ETF's scale underflows: say so
         e = etf = {"etf_optimal": None, "decided_by": None, "reason": str(exc)}
     if args.json:
-        print(_dump({**c.summary(), "etf": etf}))
+        print(_dump({**c.summary(), "etf": etf, "balance": balance}))
     else:
         for k, v in c.summary().items():
             print(f"{k:>15}: {v}")
+        print(f"pair balance (weighted law): kappa spread {balance['kappa_spread']:.3g} at tau={args.tau:g} -> "
+              f"{'balanced' if balance['balanced'] else 'unbalanced'}; balanced at tau = "
+              + ("every tau" if crit == "all" else ", ".join(f"{t:.10g}" for t in crit) or "no tau"))
         print("certified global optimum (relaxation)" if c.certified else "NOT certified: the status is not 'optimal'")
         verdict = {True: "a global minimizer", False: "NOT a minimizer", None: "undecided"}[e["etf_optimal"]]
         print(f"U = V = simplex ETF (d >= N-1): {verdict} (decided by {e['decided_by']}; solver-free)"
@@ -165,8 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = add("certify", cmd_certify, "global optimum of a family objective by convex relaxation")
     c.add_argument("--N", type=int, required=True)
     c.add_argument("--B", type=int, default=None)
-    c.add_argument("--family", default="all", help="full, all, partition, random, fano, affine_plane")
-    c.add_argument("--family-file", default=None, help='JSON file {"N": .., "batches": [[..], ..]}')
+    c.add_argument("--family", default="all", help="full, all, partition, random, fano, affine_plane, dataloader "
+                   "(one seeded epoch), dataloader_expectation")
+    c.add_argument("--family-file", default=None, help='JSON file {"N": .., "batches": [[..], ..], "weights": [..]} '
+                   '(sizes may differ; weights optional)')
+    c.add_argument("--drop-last", action="store_true", help="dataloader families: drop the short last batch")
     c.add_argument("--seed", type=int, default=None, help="seed of a random partition / random family")
     c.add_argument("--tau", type=float, default=1.0)
     c.add_argument("--loss", default="symmetric", choices=["symmetric", "one_sided"])

@@ -10,6 +10,8 @@ all        the all-C(N,B) objective (exact; streamed, pairwise or formula)      
 fixed      one batch of a partition drawn once for the whole run                       N/B
 shuffle    one batch of a fresh uniformly random partition each epoch (SGD w/o repl.)  N/B
 replace    one uniformly random batch (SGD with replacement)                           N/B
+dataloader one batch of a reshuffled epoch cut into batches of B, the short last batch  ceil(N/B)
+           kept (``DataLoader(shuffle=True, drop_last=False)``; any N, B)
 osgd       the arg-max-loss batch over all C(N,B) at the current embeddings            N/B
            (or, with ``candidates=k``, the ``top`` highest of k random batches)
 sc         one batch of the spectral-clustering partition, recomputed each epoch      N/B
@@ -42,7 +44,7 @@ from .engine import batch_chunks, batch_losses, logits, pair_losses
 from .limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
 from .spectral import spectral_partition
 
-METHODS = ("full", "all", "fixed", "shuffle", "replace", "osgd", "sc")
+METHODS = ("full", "all", "fixed", "shuffle", "replace", "dataloader", "osgd", "sc")
 PARTITION_METHODS = ("fixed", "shuffle", "sc")
 
 
@@ -166,6 +168,23 @@ class Replace(Selector):
             yield torch.randperm(self.N, generator=self.generator)[: self.B][None, :]
 
 
+class DataLoaderEpochs(Selector):
+    """Reshuffled epochs as ``DataLoader(range(N), batch_size=B, shuffle=True, drop_last=False)`` yields
+    them: ``floor(N/B)`` batches of B and a last batch of ``N mod B`` (if nonzero; a single pair has
+    loss 0 and its update is a zero step). The expected epoch objective is
+    ``Family.dataloader_expectation(N, B)``."""
+
+    name = "dataloader"
+
+    def updates_per_epoch(self):
+        return -(-self.N // self.B)
+
+    def epoch(self, embed):
+        perm = torch.randperm(self.N, generator=self.generator)
+        for s in range(0, self.N, self.B):
+            yield perm[s:s + self.B][None, :]
+
+
 class OSGD(Selector):
     """Ordered SGD: the highest-loss batch at the current embeddings.
 
@@ -203,7 +222,7 @@ class Spectral(Selector):
         yield from (p[None, :] for p in part)
 
 
-_CLASSES = {c.name: c for c in (Full, AllBatches, Fixed, Shuffle, Replace, OSGD, Spectral)}
+_CLASSES = {c.name: c for c in (Full, AllBatches, Fixed, Shuffle, Replace, DataLoaderEpochs, OSGD, Spectral)}
 
 
 def make_selector(method: str, N: int, B: int, *, seed: int = 0, tau: float = 1.0, loss: str = "symmetric",

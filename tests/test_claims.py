@@ -18,6 +18,7 @@ EXPECTED_TINY = {
     "not_proportional": "confirmed",
     "partition_suboptimal": "qualified",          # fails at d = N/2 = 4 (cross-polytope), holds at d = 5
     "pair_balance_law": "confirmed",
+    "dataloader_epochs": "confirmed",
     "low_dimension_counterexample": "confirmed",
     "large_n_equivalence": "confirmed",
     "shuffle_unbiased": "confirmed",

@@ -74,3 +74,38 @@ def cross_polytope_all_pairs_value(N: int, *, loss: str = "symmetric") -> float:
     if N % 2:
         raise ValueError(f"the cross-polytope value needs N even, got N={N}")
     return _scale(loss) * ((N - 2) / (N - 1) * math.log1p(math.exp(-1)) + math.log1p(math.exp(-2)) / (N - 1))
+
+
+def optimum_all_mixture(family, tau: float = 1.0, *, loss: str = "symmetric", d: int | None = None) -> float:
+    """Minimum of a weighted mixture of all-``C(N, b)`` families (any sizes b, e.g.
+    ``Family.dataloader_expectation``): ``sum_b W_b 2 log(1 + (b-1) c(N)) / sum_b W_b``, at the ETF.
+
+    ``W_b`` is the total weight of the all-``C(N, b)`` part; the full batch counts as the part
+    ``b = N`` and a part of all N singletons as ``b = 1`` (value 0).
+
+    Proof. Each part's objective is an all-``C(N, b)`` objective, bounded below by
+    ``2 log(1 + (b-1) c(N))`` (Jensen, THEORY.md §3) with equality at ``U = V = ETF`` for every b at
+    once. A weighted sum of functions that share a minimizer is minimised there, with the weighted
+    sum of their minima as value; it is unique (up to rotation) as soon as one part has ``b >= 2``.
+    Parts of stored batches (other than the full batch and the N singletons) are refused: they are
+    not all-``C(N, b)`` families.
+    """
+    from .batches import Family
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+    N = family.N
+    tau = check_tau(tau)
+    _check_d(d, N - 1, "a mixture of all-C(N,b) families")
+    total, W = 0.0, family.total_weight
+    for p in family.parts:
+        st = p.stored
+        w = p.total_weight(N)
+        is_full = st is not None and p.B == N and st.shape[0] >= 1
+        singles = st is not None and p.B == 1 and sorted(st[:, 0].tolist()) == list(range(N)) and \
+            float(min(p.weights)) == float(max(p.weights))
+        if st is not None and not (is_full or singles):
+            raise ValueError(f"optimum_all_mixture needs every part to be all C(N, b) batches (or the full batch, or "
+                             f"all N singletons with one weight); {family!r} has a stored part of size {p.B}")
+        if p.B >= 2:
+            total += w * _scale(loss) * math.log1p((p.B - 1) * math.exp(-N / ((N - 1) * tau)))
+    return total / W

@@ -87,3 +87,31 @@ def unbalanced_families(draw, max_N: int = 9):
     fam = Family.random(N, B, draw(st.integers(1, 3 * N)), seed=draw(st.integers(0, 2**31)))
     assume(not fam.is_pair_balanced())
     return fam
+
+
+@st.composite
+def weighted_families(draw, max_N: int = 8):
+    """A weighted and/or mixed-size family: explicit batches of 1-3 sizes with random weights (log-uniform
+    or integer repeats), a DataLoader epoch or its expectation, a union or a mixture of two families,
+    or a family balanced at one drawn tau (:func:`theory.balance.balanced_at`)."""
+    from .balance import balanced_at
+    N = draw(st.integers(3, max_N))
+    kind = draw(st.sampled_from(["explicit", "explicit", "dataloader", "expectation", "union", "mixture", "balanced_at"]))
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    if kind == "dataloader":
+        return Family.dataloader_epoch(N, draw(st.integers(2, N)), drop_last=draw(st.booleans()), seed=seed)
+    if kind == "expectation":
+        return Family.dataloader_expectation(N, draw(st.integers(2, N)), drop_last=draw(st.booleans()))
+    if kind in ("union", "mixture"):
+        a = Family.all(N, draw(st.integers(2, N)))
+        b = Family.random(N, draw(st.integers(2, N)), draw(st.integers(1, 2 * N)), seed=seed)
+        return Family.union(a, b) if kind == "union" else Family.mixture([a, b], [draw(st.floats(0.1, 10)), 1.0])
+    if kind == "balanced_at":
+        trip = [np.sort(rng.permutation(N)[:3]) for _ in range(draw(st.integers(1, 2 * N)))]
+        return balanced_at(trip, N, draw(taus(0.1, 5.0)))
+    szs = draw(st.lists(st.integers(2, N), min_size=1, max_size=3, unique=True))
+    n = draw(st.integers(1, 3 * N))
+    rows = [np.sort(rng.permutation(N)[: int(rng.choice(szs))]) for _ in range(n)]
+    w = np.exp(rng.uniform(-2, 2, n)) if draw(st.booleans()) else rng.integers(1, 4, n).astype(float)
+    return Family.from_batches(rows, N, weights=w)

@@ -1,0 +1,252 @@
+"""Weighted and mixed-size batch families: construction, every layer agrees on them, and the weighted
+pair-balance law (theory/balance.py) with its examples (a) and (b) and the DataLoader claim."""
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from helpers import unit_rows
+from theory import Family, euclidean_gradient, family_loss, simplex_etf
+from theory.balance import (balanced_at, critical_taus, cyclic_triples_and_pairs, etf_logit_gradient, is_balanced,
+                            kappa_dual_certificate, pair_weights, tau_critical_example)
+from theory.certificates import certify, etf_is_optimal
+from theory.claims import _epoch_average_by_enumeration
+from theory.losses import batch_loss_from_logits, logit_gradient
+from theory.optima import optimum_all, optimum_all_mixture
+from theory.strategies import taus, weighted_families
+from simulations import family_objective
+from simulations.cli import main as cli_main
+from simulations.engine import batch_losses
+from simulations.selection import make_selector
+
+
+def _t(X, grad=False):
+    return torch.tensor(X, dtype=torch.float64, requires_grad=grad)
+
+
+# ----------------------------------------------------------------------------- construction
+@pytest.mark.parametrize("weights, match", [([1, 0, 1], "weights"), ([1, float("nan"), 1], "weights"),
+                                            ([1, -2, 1], "weights"), ([1, 1], "one entry per batch")])
+def test_bad_weights_are_refused_naming_the_weights(weights, match):
+    with pytest.raises(ValueError, match=match):
+        Family.from_batches([[0, 1, 2], [0, 3], [1, 3]], 4, weights=weights)
+
+
+@pytest.mark.parametrize("batches, match", [([[0, 1, 2], [3]], "size"), ([[0, 1, 1]], "distinct"),
+                                            ([[0, 1.0]], "integer"), ([], "non-empty"), ([[0, 5]], r"\[0, N=4\)")])
+def test_bad_batches_are_refused(batches, match):
+    with pytest.raises(ValueError, match=match):
+        Family.from_batches(batches, 4)
+
+
+def test_mixed_family_has_sizes_and_a_ragged_view_and_refuses_B():
+    f = tau_critical_example()
+    assert f.sizes.tolist() == [3, 3, 2, 2, 2] and f.batch_sizes == (2, 3) and not f.is_uniform
+    assert [b.tolist() for b in f.batch_list()] == [[0, 1, 2], [0, 1, 2], [0, 3], [1, 3], [2, 3]]
+    for attr in ("B", "batches"):
+        with pytest.raises(ValueError, match="mixed batch sizes"):
+            getattr(f, attr)
+    with pytest.raises(ValueError, match="depends on tau"):
+        f.is_pair_balanced()
+
+
+@pytest.mark.parametrize("fam", [Family.from_batches([[0, 2], [1, 2, 3], [0, 1]], 4, weights=[0.5, 2.0, 1.0]),
+                                 Family.dataloader_epoch(7, 3, seed=3), Family.dataloader_expectation(7, 3),
+                                 Family.dataloader_expectation(10, 4), Family.fano(), Family.all(6, 3)])
+def test_json_round_trip_keeps_batches_weights_and_order(fam, tmp_path):
+    p = tmp_path / "f.json"
+    p.write_text(json.dumps(fam.to_json()))
+    g = Family.from_json(p)
+    assert g.N == fam.N and g.n_batches == fam.n_batches and g.kind == fam.kind
+    assert [b.tolist() for b in g.batch_list()] == [b.tolist() for b in fam.batch_list()]
+    assert np.array_equal(g.weights, fam.weights)
+
+
+def test_dataloader_epoch_is_a_seeded_shuffle_with_a_short_last_batch():
+    f = Family.dataloader_epoch(10, 4, seed=1)
+    assert f.sizes.tolist() == [4, 4, 2] and sorted(np.concatenate(f.batch_list()).tolist()) == list(range(10))
+    assert [b.tolist() for b in f.batch_list()] == [b.tolist() for b in Family.dataloader_epoch(10, 4, seed=1).batch_list()]
+    assert Family.dataloader_epoch(10, 4, drop_last=True, seed=1).sizes.tolist() == [4, 4]
+    assert Family.dataloader_epoch(7, 3).sizes.tolist() == [3, 3, 1]      # a single pair: only a sampler makes it
+
+
+def test_mixture_normalises_each_family_to_its_weight():
+    m = Family.mixture([Family.all(6, 2), Family.all(6, 4)], [1.0, 3.0])
+    assert math.isclose(m.total_weight, 4.0)
+    U, V = unit_rows(6, 3, 0), unit_rows(6, 3, 1)
+    expect = (family_loss(U, V, Family.all(6, 2)) + 3 * family_loss(U, V, Family.all(6, 4))) / 4
+    assert abs(family_loss(U, V, m) - expect) < 1e-13
+
+
+# ----------------------------------------------------------------------------- every layer agrees
+def _slow_family_loss(U, V, fam, loss, tau):
+    """The definition: sum_S w_S L(S) / sum_S w_S, one batch at a time (size 1: loss 0)."""
+    Z = U @ V.T / tau
+    vals = [0.0 if len(S) == 1 else batch_loss_from_logits(Z[np.ix_(S, S)], loss) for S in fam.batch_list()]
+    return float(np.dot(fam.weights, vals) / fam.weights.sum())
+
+
+@settings(max_examples=25)
+@given(weighted_families(), st.integers(0, 2**31), taus(0.05, 5), st.sampled_from(["symmetric", "one_sided"]))
+def test_oracle_and_engine_equal_the_definition_on_weighted_mixed_families(fam, seed, tau, loss):
+    U, V = unit_rows(fam.N, 4, seed), unit_rows(fam.N, 4, seed + 1)
+    ref = _slow_family_loss(U, V, fam, loss, tau)
+    assert abs(family_loss(U, V, fam, loss=loss, tau=tau) - ref) <= 1e-12 * max(1.0, abs(ref))
+    Ut, Vt = _t(U, True), _t(V, True)
+    val = family_objective(Ut, Vt, fam, loss=loss, tau=tau)
+    val.backward()
+    assert abs(float(val.detach()) - ref) <= 1e-10 * max(1.0, abs(ref))
+    gU, gV = euclidean_gradient(U, V, fam, loss=loss, tau=tau)
+    scale = max(np.abs(gU).max(), np.abs(gV).max(), 1e-300)
+    assert np.abs(Ut.grad.numpy() - gU).max() <= 1e-10 * scale and np.abs(Vt.grad.numpy() - gV).max() <= 1e-10 * scale
+    per_batch = batch_losses(_t(U), _t(V), fam, loss=loss, tau=tau)
+    ref_b = [0.0 if len(S) == 1 else batch_loss_from_logits((U @ V.T / tau)[np.ix_(S, S)], loss) for S in fam.batch_list()]
+    assert np.allclose(per_batch.numpy(), ref_b, rtol=1e-10, atol=1e-12)
+
+
+def test_oracle_gradient_matches_finite_differences_on_a_weighted_mixed_family():
+    fam = Family.from_batches([[0, 1, 2], [2, 3], [0, 3, 4, 1], [1, 4]], 5, weights=[0.3, 2.0, 1.0, 0.7])
+    U, V = unit_rows(5, 3, 4), unit_rows(5, 3, 5)
+    G = logit_gradient(U, V, fam, tau=0.7)
+    Z = U @ V.T
+    h = 1e-6
+    for i, j in [(0, 1), (2, 3), (3, 3), (4, 1), (0, 4)]:
+        def f(e):
+            Zp = Z.copy()
+            Zp[i, j] += e
+            vals = [batch_loss_from_logits(Zp[np.ix_(S, S)] / 0.7) for S in fam.batch_list()]
+            return np.dot(fam.weights, vals) / fam.weights.sum()
+        assert abs((f(h) - f(-h)) / (2 * h) - G[i, j]) < 1e-8
+
+
+@pytest.mark.parametrize("N, B", [(10, 4), (9, 2), (64, 10)])
+def test_engine_takes_the_formula_for_the_parts_of_a_dataloader_expectation(N, B):
+    E = Family.dataloader_expectation(N, B)
+    W = simplex_etf(N, N - 1)
+    val = float(family_objective(_t(W), _t(W), E, tau=0.5))
+    assert abs(val - optimum_all_mixture(E, 0.5)) < 1e-12
+    if N <= 10:
+        assert abs(float(family_objective(_t(W), _t(W), E, tau=0.5, method="formula")) - val) < 1e-12
+    with pytest.raises(ValueError, match="all-C\\(N,B\\) families"):
+        family_objective(_t(W), _t(W), Family.dataloader_epoch(N, B), method="formula")
+
+
+def test_double_backward_through_a_weighted_family_is_exact():
+    fam = Family.from_batches([[0, 1, 2], [2, 3], [1, 3]], 4, weights=[2.0, 1.0, 0.5])
+    U = _t(unit_rows(4, 3, 0), True)
+    V = _t(unit_rows(4, 3, 1))
+    f = lambda X: family_objective(X, V, fam, tau=0.8, check=False)  # noqa: E731
+    (g,) = torch.autograd.grad(f(U), U, create_graph=True)
+    vec = torch.ones_like(U)
+    (hv,) = torch.autograd.grad((g * vec).sum(), U)
+    h = 1e-6
+    Up = (U.detach() + h * vec).requires_grad_(True)
+    Um = (U.detach() - h * vec).requires_grad_(True)
+    (gp,) = torch.autograd.grad(f(Up), Up)
+    (gm,) = torch.autograd.grad(f(Um), Um)
+    assert torch.allclose(hv, (gp - gm) / (2 * h), atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- the weighted law
+@settings(max_examples=40)
+@given(weighted_families(), taus(0.05, 5), st.sampled_from(["symmetric", "one_sided"]))
+def test_etf_gradient_is_minus_the_kappa_laplacian(fam, tau, loss):
+    W = simplex_etf(fam.N, fam.N - 1)
+    D = logit_gradient(W, W, fam, loss=loss, tau=tau)
+    assert np.linalg.norm(D - etf_logit_gradient(fam, loss=loss, tau=tau)) <= 1e-12 * np.linalg.norm(D)
+
+
+@settings(max_examples=40)
+@given(weighted_families(), taus(0.05, 5), st.sampled_from(["symmetric", "one_sided"]))
+def test_balance_test_agrees_with_the_oracle_decision_on_weighted_mixed_families(fam, tau, loss):
+    r = etf_is_optimal(fam.N, fam, tau=tau, loss=loss, rel_tol=1e-10)
+    assert r["etf_optimal"] is is_balanced(fam, tau, rel_tol=1e-10)
+    if r["etf_optimal"]:
+        assert kappa_dual_certificate(fam, loss=loss, tau=tau)["certified"]
+
+
+@settings(max_examples=20)
+@given(st.integers(4, 8), taus(0.1, 5.0), st.integers(0, 2**31))
+def test_a_family_balanced_at_tau_star_is_optimal_only_there(N, t_star, seed):
+    rng = np.random.default_rng(seed)
+    fam = balanced_at([np.sort(rng.permutation(N)[:3]) for _ in range(int(rng.integers(1, 2 * N)))], N, t_star)
+    found = critical_taus(fam)
+    assert found != "all" and any(abs(t - t_star) <= 1e-9 * t_star for t in found)
+    assert etf_is_optimal(N, fam, tau=t_star)["etf_optimal"] is True
+    assert etf_is_optimal(N, fam, tau=t_star * 1.01)["etf_optimal"] is False
+
+
+def test_example_a_pair_counts_mislead():
+    fam = cyclic_triples_and_pairs(5)
+    C = fam.cooccurrence()
+    assert set(C[~np.eye(5, dtype=bool)].tolist()) == {2} and set(np.diag(C).tolist()) == {5}
+    assert critical_taus(fam) == []
+    r = etf_is_optimal(5, fam, tau=1.0, solver_check=True)
+    assert r["etf_optimal"] is False and r["solver_status"] == "optimal"
+    W = simplex_etf(5, 4)
+    # the issue's independent SDP (6 digits): relaxation 0.694405 < ETF 0.704920
+    assert abs(r["solver_value"] - 0.694405) < 2e-6 and abs(family_loss(W, W, fam, tau=1.0) - 0.704920) < 1e-6
+
+
+def test_example_b_is_optimal_exactly_at_its_critical_tau():
+    fam = tau_critical_example()
+    t_star = 4 / (3 * math.log(2))                     # c = 1/2, derived by hand
+    (found,) = critical_taus(fam)
+    assert abs(found - t_star) <= 1e-12 * t_star
+    at = etf_is_optimal(4, fam, tau=t_star)
+    assert at["etf_optimal"] is True and at["dual"]["unique"] and at["gradient_ratio"] < 1e-14
+    K = pair_weights(fam, t_star)
+    assert np.ptp(K[~np.eye(4, dtype=bool)]) < 1e-15
+    r = etf_is_optimal(4, fam, tau=1.0, solver_check=True)
+    assert r["etf_optimal"] is False and abs(r["excess"] - 2.8e-4) < 1e-5     # the issue's excess, 2 digits
+
+
+def test_equal_sizes_the_weighted_law_is_the_two_design_law_for_every_tau():
+    for fam in (Family.fano(), Family.affine_plane(3), Family.partition(6, 2), Family.random(6, 3, 7, seed=2)):
+        crit = critical_taus(fam)
+        assert (crit == "all") is fam.is_pair_balanced() and (crit == "all" or crit == [])
+
+
+# ----------------------------------------------------------------------------- DataLoader epochs
+@pytest.mark.parametrize("N, B", [(5, 2), (6, 4), (5, 3)])
+def test_dataloader_expectation_is_the_average_over_all_shuffles(N, B):
+    U, V = unit_rows(N, 3, 7), unit_rows(N, 3, 8)
+    enum = _epoch_average_by_enumeration(U, V, N, B, "symmetric", 0.5)
+    assert abs(family_loss(U, V, Family.dataloader_expectation(N, B), tau=0.5) - enum) <= 1e-13 * abs(enum)
+
+
+@pytest.mark.parametrize("N, B", [(7, 3), (10, 4), (9, 2)])
+def test_dataloader_expectation_etf_value_matches_the_mixture_closed_form(N, B):
+    E = Family.dataloader_expectation(N, B)
+    W = simplex_etf(N, N - 1)
+    q, r = divmod(N, B)
+    by_hand = (q * optimum_all(N, B, 0.3) + (optimum_all(N, r, 0.3) if r >= 2 else 0.0)) / (q + 1)
+    assert abs(optimum_all_mixture(E, 0.3) - by_hand) < 1e-14
+    assert abs(family_loss(W, W, E, tau=0.3) - by_hand) < 1e-12
+    assert etf_is_optimal(N, E, tau=0.3)["etf_optimal"] is True
+    assert etf_is_optimal(N, Family.dataloader_epoch(N, B), tau=0.3)["etf_optimal"] is False
+    with pytest.raises(ValueError, match="stored part"):
+        optimum_all_mixture(Family.dataloader_epoch(N, B), 0.3)
+
+
+def test_dataloader_selector_yields_a_reshuffled_epoch_with_the_short_batch():
+    sel = make_selector("dataloader", 7, 3, seed=0)
+    e1, e2 = [b.tolist() for b in sel.epoch(None)], [b.tolist() for b in sel.epoch(None)]
+    assert [len(b[0]) for b in e1] == [3, 3, 1] and sorted(sum((b[0] for b in e1), [])) == list(range(7)) and e1 != e2
+    assert sel.updates_per_epoch() == 3
+
+
+def test_certify_cli_reads_weights_and_reports_the_balance(tmp_path, capsys):
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps({"N": 4, "batches": [[0, 1, 2], [0, 3], [1, 3], [2, 3]], "weights": [2, 1, 1, 1]}))
+    t_star = 4 / (3 * math.log(2))
+    assert cli_main(["certify", "--N", "4", "--family-file", str(p), "--tau", repr(t_star), "--json"]) in (0, None)
+    out = json.loads(capsys.readouterr().out)
+    assert out["etf"]["etf_optimal"] is True and out["balance"]["balanced"] and abs(out["balance"]["critical_taus"][0] - t_star) < 1e-9
+    p.write_text(json.dumps({"N": 4, "batches": [[0, 1, 2], [0, 3]], "weights": [1, 0]}))
+    assert cli_main(["certify", "--N", "4", "--family-file", str(p)]) == 2
+    assert "weights must be finite and > 0" in capsys.readouterr().err

@@ -1,0 +1,233 @@
+r"""The weighted pair-balance law: when is the simplex ETF optimal for a weighted, mixed-size family?
+
+For batch weights ``w_S > 0``, any sizes, ``c = exp(-N/((N-1) tau))`` and ``d >= N-1``, define the
+*pair weights*
+
+.. math:: \kappa_{ij} = \frac{1}{\sum_S w_S} \sum_{S \ni i, j} \frac{w_S}{|S|\,(1 + (|S|-1) c)}, \qquad i \ne j.
+
+**Theorem** (our derivation; checked by :func:`theory.claims.check_pair_balance_law`). ``U = V = ETF``
+minimises ``L_F`` (symmetric or one-sided InfoNCE) iff it is stationary iff ``kappa_ij`` is the same
+for every pair ``i != j`` (then it is positive), and the minimizer is then unique up to a common
+rotation.
+
+*Gradient at the ETF.* Inside a batch S every logit gap is ``z_ij - z_ii = -N/((N-1) tau)``, so the
+softmax weight of a negative is ``c / (1 + (|S|-1) c)`` and ``dL_F/dz_ij = s c kappa_ij`` for
+``i != j`` (``s = 2`` symmetric, 1 one-sided), with zero row sums:
+``dL_F/dZ = -s c Lap(kappa)`` (a weighted graph Laplacian; :func:`etf_logit_gradient`).
+
+*Only if.* The Riemannian gradient at ``u_i = w_i`` is proportional to
+``sum_{j != i} kappa_ij (w_j + w_i / (N-1))``; any ``N-1`` of the ETF vectors are linearly
+independent (the only relation is ``sum_j w_j = 0``), so it vanishes iff ``kappa_ij`` is constant in
+``j`` for each i, i.e. (kappa symmetric) constant over all pairs.
+
+*If.* With ``kappa_ij = k > 0``, ``dL/dZ = -s c k N P`` (``P = I - J/N``) and
+``Y = (s c k N / (2 tau)) [[I, -P], [-P, I]]`` equals the relaxation's gradient plus a diagonal; it
+is PSD (eigenvalues 0, 1, 2 times the factor) and ``Y M* = 0`` for ``M* = [[G, G], [G, G]]``, ``G``
+the ETF Gram (``P G = G``): a dual certificate (:func:`kappa_dual_certificate`). ``rank Y = N + 1``
+and every pair covered give uniqueness (the equality case of
+:func:`theory.certificates.etf_dual_certificate`).
+
+With equal sizes ``kappa`` is proportional to the (weighted) pair count, so the law does not depend
+on tau (the unweighted case is the 2-design law). With mixed sizes it does: balance holds at the
+roots ``c`` of polynomial equations (:func:`critical_taus`).
+
+References
+----------
+Cho et al., "Mini-Batch Optimization of Contrastive Loss", TMLR 2024 (arXiv 2307.05906), Thm. 4-5.
+Boyd & Vandenberghe, "Convex Optimization", §5.9.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._checks import check_loss, check_positive_float, check_tau
+from .batches import Family
+
+#: Relative spread of kappa below which a family counts as balanced (rounding leaves ~1e-16).
+BALANCE_REL_TOL = 1e-9
+
+
+def _check(family) -> Family:
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+    return family
+
+
+def etf_c(N: int, tau: float) -> float:
+    """``c = exp(-N/((N-1) tau))``, the softmax weight of a negative relative to the positive at the ETF."""
+    return math.exp(-N / ((N - 1) * check_tau(tau)))
+
+
+def size_cooccurrence(family: Family) -> dict:
+    """``{b: C_b}``: for each batch size ``b >= 2``, the ``(N, N)`` sum of the weights of the batches of
+    size b holding both i and j (zero diagonal)."""
+    family = _check(family)
+    N = family.N
+    out = {}
+    for p in family.parts:
+        if p.B < 2:
+            continue
+        if p.stored is None:
+            C = float(p.weights) * math.comb(N - 2, p.B - 2) * (1 - np.eye(N))
+        else:
+            X = np.zeros((p.stored.shape[0], N))
+            np.put_along_axis(X, p.stored, 1.0, axis=1)
+            C = (X * p.weights[:, None]).T @ X
+            np.fill_diagonal(C, 0.0)
+        out[p.B] = out.get(p.B, 0.0) + C
+    return out
+
+
+def pair_weights(family: Family, tau: float) -> np.ndarray:
+    """The kappa matrix ``(N, N)`` of the weighted pair-balance law (zero diagonal):
+    ``kappa_ij = sum_{S containing i, j} w_S / (|S| (1 + (|S|-1) c)) / sum_S w_S``."""
+    family = _check(family)
+    c = etf_c(family.N, tau)
+    K = np.zeros((family.N, family.N))
+    for b, C in size_cooccurrence(family).items():
+        K += C / (b * (1 + (b - 1) * c))
+    return K / family.total_weight
+
+
+def pair_weight_spread(family: Family, tau: float) -> float:
+    """``(max - min) / max`` of ``kappa_ij`` over pairs ``i != j`` (0 for a balanced family; 1 if a pair is uncovered)."""
+    K = pair_weights(family, tau)
+    off = K[~np.eye(family.N, dtype=bool)]
+    return float((off.max() - off.min()) / off.max()) if off.max() > 0 else 1.0
+
+
+def is_balanced(family: Family, tau: float, rel_tol: float = BALANCE_REL_TOL) -> bool:
+    """The balance test of the weighted law: ``kappa_ij`` equal (to ``rel_tol`` relative) and positive for all pairs."""
+    rel_tol = check_positive_float("rel_tol", rel_tol)
+    return pair_weight_spread(family, tau) <= rel_tol
+
+
+def etf_logit_gradient(family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> np.ndarray:
+    """Closed form of ``dL_F/dG`` at ``U = V = ETF`` (``G = U V^T``), ``(N, N)``:
+    ``(s c / tau) (kappa - Diag(kappa 1))`` with ``s = 2`` (symmetric) or 1 (one-sided).
+    Compared with the oracle's :func:`theory.losses.logit_gradient` in the tests."""
+    s = 2.0 if check_loss(loss) == "symmetric" else 1.0
+    K = pair_weights(family, tau)
+    return (s * etf_c(family.N, tau) / tau) * (K - np.diag(K.sum(1)))
+
+
+def kappa_dual_certificate(family: Family, *, loss: str = "symmetric", tau: float = 1.0,
+                           rel_tol: float = BALANCE_REL_TOL) -> dict:
+    """The dual certificate of the law built from kappa alone and checked against the oracle.
+
+    For a balanced family (constant ``kappa = k``) sets ``Y = (s c k N / (2 tau)) [[I, -P], [-P, I]]``
+    and checks, relative to ``||dL/dG||_F`` from the *oracle* gradient at the ETF:
+    ``Y - grad`` is diagonal (``grad = [[0, D/2], [D^T/2, 0]]``), ``Y >= 0`` and ``Y M* = 0``.
+
+    Returns
+    -------
+    dict with ``balanced``, ``k``, ``offdiag_mismatch``, ``min_eig``, ``slackness`` (all relative),
+    ``certified`` (balanced and every check within ``rel_tol``).
+    """
+    from .configurations import simplex_etf
+    from .losses import logit_gradient
+    family = _check(family)
+    check_loss(loss)
+    tau = check_tau(tau)
+    N = family.N
+    W = simplex_etf(N, N - 1)
+    D = logit_gradient(W, W, family, loss=loss, tau=tau)
+    scale = float(np.linalg.norm(D))
+    K = pair_weights(family, tau)
+    off = K[~np.eye(N, dtype=bool)]
+    balanced = bool(off.max() > 0 and (off.max() - off.min()) <= rel_tol * off.max())
+    s = 2.0 if loss == "symmetric" else 1.0
+    k = float(off.mean())
+    P = np.eye(N) - np.ones((N, N)) / N
+    Y = (s * etf_c(N, tau) * k * N / (2 * tau)) * np.block([[np.eye(N), -P], [-P, np.eye(N)]])
+    grad = np.block([[np.zeros((N, N)), D / 2], [D.T / 2, np.zeros((N, N))]])
+    R = Y - grad
+    mismatch = float(np.linalg.norm(R - np.diag(np.diag(R)))) / scale
+    Wst = np.vstack([W, W])
+    slack = float(np.linalg.norm(Y @ (Wst @ Wst.T))) / scale
+    min_eig = float(np.linalg.eigvalsh(Y)[0]) / scale
+    return {"balanced": balanced, "k": k, "offdiag_mismatch": mismatch, "min_eig": min_eig, "slackness": slack,
+            "certified": bool(balanced and mismatch <= rel_tol and slack <= rel_tol and min_eig >= -rel_tol)}
+
+
+def critical_taus(family: Family, rel_tol: float = 1e-9):
+    """Temperatures at which the family is balanced: ``'all'`` if it is balanced at every tau (equal
+    sizes and balanced counts, or a mixture of all-``C(N, b)`` families), else a sorted list (possibly empty).
+
+    ``kappa_ij(c) prod_b (1 + (b-1) c) = sum_b (C_b[i, j] / b) prod_{b' != b} (1 + (b'-1) c)`` is a
+    polynomial in ``c`` of degree < the number of sizes; balance at ``c`` means all pairs' polynomials
+    agree there. The roots in ``(0, 1)`` of each pair's difference with a reference pair are
+    intersected (checked relative to the polynomials' scale) and mapped to ``tau = -N / ((N-1) ln c)``.
+    """
+    family = _check(family)
+    N = family.N
+    by_size = size_cooccurrence(family)
+    sizes = sorted(by_size)
+    if not sizes:
+        return []
+    iu = np.triu_indices(N, 1)
+    polys = np.zeros((len(iu[0]), len(sizes)))               # coefficients in c, increasing degree
+    P = np.polynomial.polynomial
+    for a, b in enumerate(sizes):
+        others = [1.0]
+        for bb in sizes:
+            if bb != b:
+                others = P.polymul(others, [1.0, bb - 1.0])
+        coef = np.zeros(len(sizes))
+        coef[: len(others)] = others
+        polys += np.outer(by_size[b][iu] / b, coef)
+    scale = np.abs(polys).max()
+    diff = polys - polys[0]
+    if np.all(np.abs(diff) <= rel_tol * scale):
+        return "all" if np.all(polys[:, 0] > 0) or np.all(polys.sum(1) > 0) else []
+    roots = None
+    for row in diff:
+        if np.all(np.abs(row) <= rel_tol * scale):
+            continue
+        r = P.polyroots(np.trim_zeros(row, "b")) if np.any(row[1:]) else np.array([])
+        r = {float(x.real) for x in np.atleast_1d(r) if abs(x.imag) < 1e-12 and 0 < x.real < 1}
+        roots = r if roots is None else {x for x in roots if any(abs(x - y) <= 1e-9 * max(x, 1e-300) for y in r)}
+        if not roots:
+            return []
+    taus = []
+    for c in sorted(roots):
+        vals = P.polyval(c, polys.T)
+        if vals.max() > 0 and vals.max() - vals.min() <= 1e-8 * vals.max():
+            taus.append(-N / ((N - 1) * math.log(c)))
+    return sorted(taus)
+
+
+# --------------------------------------------------------------------------- example families
+def cyclic_triples_and_pairs(N: int = 5) -> Family:
+    """Example (a): the cyclic triples ``{i, i+1, i+2}`` and the pairs ``{i, i+2}`` (mod N). For N = 5 every
+    pair co-occurs twice and every point lies in 5 batches, yet kappa is not constant: the plain
+    pair count misleads once sizes differ."""
+    trip = [[i, (i + 1) % N, (i + 2) % N] for i in range(N)]
+    pairs = [[i, (i + 2) % N] for i in range(N)]
+    return Family.from_batches(trip + pairs, N)
+
+
+def tau_critical_example() -> Family:
+    """Example (b): N = 4, batches {0,1,2} twice, {0,3}, {1,3}, {2,3}. Balanced exactly where
+    ``2 / (3 (1 + 2c)) = 1 / (2 (1 + c))``, i.e. ``c = 1/2``, ``tau = 4 / (3 ln 2)``."""
+    return Family.from_batches([[0, 1, 2], [0, 1, 2], [0, 3], [1, 3], [2, 3]], 4)
+
+
+def balanced_at(triples, N: int, tau: float, slack: float = 0.25) -> Family:
+    """A family balanced at exactly ``tau`` (and generically at no other tau): the given triples
+    (weight 1) plus every pair ``{i, j}`` with the weight that makes ``kappa`` constant,
+    ``w_ij = 2 (1 + c) (k - n_ij / (3 (1 + 2c)))`` with ``k = (1 + slack) max_ij n_ij / (3 (1 + 2c))``
+    (``n_ij`` the number of triples holding i and j)."""
+    c = etf_c(N, tau)
+    trip = Family.from_batches(triples, N)
+    if trip.batch_sizes != (3,):
+        raise ValueError("triples must be batches of size 3")
+    n = trip.cooccurrence().astype(float)
+    k = (1 + check_positive_float("slack", slack)) * max(n[~np.eye(N, dtype=bool)].max(), 1.0) / (3 * (1 + 2 * c))
+    iu = np.triu_indices(N, 1)
+    w = 2 * (1 + c) * (k - n[iu] / (3 * (1 + 2 * c)))
+    pairs = np.stack(iu, axis=1)
+    return Family.from_batches([list(t) for t in trip.batches] + [list(p) for p in pairs], N,
+                               weights=np.concatenate([np.ones(trip.n_batches), w]))
