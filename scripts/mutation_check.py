@@ -11,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 T = "tests/test_reliability.py"
+W = "tests/test_weighted_families.py"
 MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
     ("simulations/train.py", "x_v = (xv - cfg.lr * gv).detach()", "x_v = (xv - 0.5 * cfg.lr * gv).detach()", T),
     ("simulations/train.py", "    gU = gU - (gU * U).sum(1, keepdim=True) * U\n", "", T),
@@ -31,6 +32,13 @@ MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
      "decision = \"a<b\" if med < 0 else \"a>b\" if med > 0 else \"undecided\"", "tests/test_claim_properties.py"),
     ("simulations/exact_all.py", "s_lo = math.log(1e-17 / B) - dmax", "s_lo = math.log(1e-17 / B)", T),
     ("simulations/engine.py", "    if bool((srt[:, 1:] == srt[:, :-1]).any()):", "    if False:", T),
+    # weighted, mixed-size families and the weighted law
+    ("theory/balance.py", "        K += C / (b * (1 + (b - 1) * c))", "        K += C / (b * (1 + b * c))", W),
+    ("theory/losses.py", "blocks * (w / B)[:, None, None])", "blocks * (1.0 / B))", W),
+    ("simulations/engine.py", "            Xw = X if w is None else X * w[:, None]", "            Xw = X", W),
+    ("simulations/engine.py", "        total = total + val * (p.total_weight(N) / W)", "        total = total + val / len(family.parts)", W),
+    ("theory/batches.py", "        comps = [(cls.all(N, B), float(q))]", "        comps = [(cls.all(N, B), 1.0)]", W),
+    ("theory/claims.py", "    holds = {k: (None if v is None else bool(v)) for k, v in holds.items()}", "", W + " tests/test_certificates_and_claims.py"),
 ]
 
 
@@ -47,7 +55,7 @@ def main(argv) -> int:
             continue
         try:
             f.write_text(src.replace(old, new))
-            r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", tests],
+            r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests.split()],
                                cwd=ROOT, capture_output=True, text=True)
         finally:
             f.write_text(src)

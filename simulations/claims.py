@@ -129,7 +129,8 @@ _C = [
            "tests/test_weighted_families.py::test_example_b_is_optimal_exactly_at_its_critical_tau"),
           {"tiny": dict(exhaustive_N=(3, 4), n_random=10, n_critical=4, taus=(0.05, 1.0), n_excess=5, n_tau=4),
            "quick": dict(exhaustive_N=(3, 4, 5), subsample=10),
-           "full": dict(exhaustive_N=(3, 4, 5), exhaustive_uniform=((6, 2), (6, 3)), n_random=500, n_critical=100)},
+           "full": dict(exhaustive_N=(3, 4, 5), exhaustive_uniform=((6, 2), (6, 3)), n_random=500, n_critical=100,
+                        n_excess=150, n_tau=30)},
           figure="pair_balance"),
     Claim("dataloader_epochs",
           "Reshuffled DataLoader epochs with a short last batch (drop_last=False, N mod B != 0) keep U = V = ETF the "

@@ -1,5 +1,6 @@
 """Certificates (convex relaxation) and the claim checks."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -77,3 +78,11 @@ def test_verdict_follows_the_sweep():
     assert verdict_over_sweep({"a": False, "b": None})[0] == "refuted"
     with pytest.raises(ValueError, match="verdict"):
         Verdict("x", "maybe")
+
+
+def test_verdict_counts_numpy_bools_and_refuses_other_types():
+    """A numpy bool (e.g. from ``x <= tol`` on a numpy float) is neither ``True`` nor ``False`` under ``is``;
+    it once made sweep points vanish from both lists and a claim read 'confirmed' on fewer points."""
+    assert verdict_over_sweep({"a": np.bool_(True), "b": np.float64(1.0) <= 0.5}) == ("qualified", ["a"], ["b"])
+    with pytest.raises(TypeError, match="True, False or None"):
+        verdict_over_sweep({"a": 1.0})

@@ -75,6 +75,10 @@ def verdict_over_sweep(holds: dict, what: str = "") -> tuple[str, list, list]:
     ``holds`` maps a sweep-point label to True / False (None = undecided: ``inconclusive``
     unless some point already fails). Returns ``(verdict, points that hold, points that fail)``.
     """
+    bad_type = {k: type(v).__name__ for k, v in holds.items() if not (v is None or isinstance(v, (bool, np.bool_)))}
+    if bad_type:
+        raise TypeError(f"sweep points must hold True, False or None, got {bad_type}")
+    holds = {k: (None if v is None else bool(v)) for k, v in holds.items()}   # numpy bools would match neither
     ok = [k for k, v in holds.items() if v is True]
     bad = [k for k, v in holds.items() if v is False]
     if any(v is None for v in holds.values()) and not bad:
