@@ -23,7 +23,8 @@ from theory.claims import Verdict
 
 from . import experiment_checks as ec
 from .io import folder_lock
-from .tasks import default_workers
+from .executor import default_workers, make_executor
+from .tasks import run_tasks
 
 SIZES = ("tiny", "quick", "full")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -69,11 +70,18 @@ class Claim:
     def command(self, size: str) -> str:
         return f"minibatch-cl claims --only {self.id} --json" + (" --full" if size == "full" else "")
 
+    @property
+    def shippable(self) -> bool:
+        """True if the check writes no files and runs no tasks of its own: the whole claim is then one task
+        that any worker can run (:func:`claim_task`); otherwise it runs on the client and sends its inner
+        tasks to the executor."""
+        return not {"out", "workers", "scheduler"} & set(inspect.signature(self.check).parameters)
+
     def run(self, size: str = "quick", *, out=None, device: str = "cpu", progress: bool = False,
-            workers: int | None = None) -> Verdict:
+            workers: int | None = None, scheduler=None) -> Verdict:
         kwargs = self.settings(size, device)
         workers = (1 if size == "tiny" else default_workers()) if workers is None else workers
-        context = {"out": out, "device": device, "progress": progress, "workers": workers}
+        context = {"out": out, "device": device, "progress": progress, "workers": workers, "scheduler": scheduler}
         accepted = inspect.signature(self.check).parameters
         kwargs.update({k: v for k, v in context.items() if k in accepted})
         v = self.check(**kwargs)
@@ -216,25 +224,52 @@ def check_ids(ids) -> list[str]:
     return ids
 
 
+def claim_task(params: dict) -> dict:
+    """One shippable claim as a task: ``{"id", "size", "device"}`` -> the verdict record (JSON)."""
+    return CLAIMS[params["id"]].run(params["size"], device=params["device"], workers=1).to_json()
+
+
 def run_claims(only=None, *, size: str = "quick", out=None, device: str = "cpu", progress: bool = False,
-               workers: int | None = None) -> list[Verdict]:
+               workers: int | None = None, scheduler=None) -> list[Verdict]:
     """Run the claims in ``only`` (default: all, in registry order) at ``size``.
 
     Experiment claims write into ``out`` (a temporary folder, removed afterwards, when None).
+    ``scheduler``: where the tasks run (:func:`simulations.executor.make_executor`; default ``'local'``,
+    ``'sequential'`` at the tiny size).
     """
     ids = check_ids(only) if only else list(CLAIMS)
+    kw = dict(size=size, device=device, progress=progress, workers=workers, scheduler=scheduler)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="minibatch-cl-claims-") as tmp:
-            return run_claims_unlocked(ids, size=size, out=Path(tmp), device=device, progress=progress, workers=workers)
+            return run_claims_unlocked(ids, out=Path(tmp), **kw)
     with folder_lock(out):
-        return run_claims_unlocked(ids, size=size, out=Path(out), device=device, progress=progress, workers=workers)
+        return run_claims_unlocked(ids, out=Path(out), **kw)
 
 
-def run_claims_unlocked(ids, *, size: str, out: Path, device: str, progress: bool, workers) -> list[Verdict]:
-    """:func:`run_claims` for a caller that already holds the lock on ``out`` (``reproduce``)."""
-    verdicts = []
-    for i in ids:
-        if progress:
-            print(f"[claims:{size}] {i} ...", flush=True)
-        verdicts.append(CLAIMS[i].run(size, out=out, device=device, progress=progress, workers=workers))
-    return verdicts
+def run_claims_unlocked(ids, *, size: str, out: Path, device: str, progress: bool, workers,
+                        scheduler=None) -> list[Verdict]:
+    """:func:`run_claims` for a caller that already holds the lock on ``out`` (``reproduce``).
+
+    Shippable claims (:attr:`Claim.shippable`) run as tasks on the executor, cached in
+    ``out/claims/tasks`` under their content address (code version included); the others run here,
+    one after another, and send their own tasks (training runs) to the same executor.
+    """
+    if scheduler is None and size == "tiny":
+        scheduler = "sequential"
+    ex = make_executor(scheduler, workers)
+    try:
+        ship = [i for i in ids if CLAIMS[i].shippable]
+        if progress and ship:
+            print(f"[claims:{size}] {len(ship)} claims as tasks: {', '.join(ship)}", flush=True)
+        records = run_tasks([{"id": i, "size": size, "device": device} for i in ship], out / "claims", fn=claim_task,
+                            scheduler=ex, progress=progress)
+        verdicts = {i: Verdict(**r) for i, r in zip(ship, records)}
+        for i in ids:
+            if i not in verdicts:
+                if progress:
+                    print(f"[claims:{size}] {i} ...", flush=True)
+                verdicts[i] = CLAIMS[i].run(size, out=out, device=device, progress=progress, workers=workers, scheduler=ex)
+    finally:
+        if ex is not scheduler:
+            ex.close()
+    return [verdicts[i] for i in ids]

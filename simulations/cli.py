@@ -2,11 +2,12 @@
 
     minibatch-cl version
     minibatch-cl certify --N 7 --B 3 --family fano [--tau 1] [--loss symmetric] [--json]
-    minibatch-cl claims [--only ID,ID] [--full] [--out DIR] [--workers K] [--json]
+    minibatch-cl claims [--only ID,ID] [--full] [--out DIR] [--scheduler local|sequential|tcp://H:P] [--workers K] [--json]
     minibatch-cl simulate --N 8 --d 16 --B 2 --methods full,all,fixed,shuffle,osgd,sc --steps 500 \\
                           --lr 0.5 --seeds 0,1,2 --device cpu --out runs/X [--resume] [--json]
     minibatch-cl figures --out DIR
-    minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--report FILE] [--workers K] [--json]
+    minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--report FILE] [--scheduler S] [--workers K] [--json]
+    minibatch-cl sweep (--spec FILE | --kind certificate|simulation --N 4,6 --B 2,3 ...) --out DIR [--scheduler S] [--json]
     minibatch-cl bench {engine,certificates,exact_all,gpu}
 
 Every command with ``--json`` prints one JSON object on stdout. Bad arguments exit with status 2
@@ -26,6 +27,13 @@ def _ints(s: str) -> tuple:
         return tuple(int(x) for x in s.split(",") if x.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from None
+
+
+def _floats(s: str) -> tuple:
+    try:
+        return tuple(float(x) for x in s.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {s!r}") from None
 
 
 def _names(s: str) -> tuple:
@@ -102,10 +110,9 @@ def cmd_claims(args):
     from .experiments import check_device
     check_device(args.device)
     only = check_ids(args.only) if args.only else None
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    verdicts = run_claims(only, size="full" if args.full else "quick", out=args.out, device=args.device,
-                          progress=not args.json, workers=args.workers)
+    with _scheduler(args) as ex:
+        verdicts = run_claims(only, size="full" if args.full else "quick", out=args.out, device=args.device,
+                              progress=not args.json, workers=args.workers, scheduler=ex)
     if args.json:
         print(_dump({"verdicts": [v.to_json() for v in verdicts]}))
     else:
@@ -117,7 +124,8 @@ def cmd_simulate(args):
     cfg = Config(N=args.N, d=args.d, B=args.B, methods=args.methods, steps=args.steps, lr=args.lr, seeds=args.seeds,
                  tau=args.tau, loss=args.loss, device=args.device, dtype=args.dtype, align=args.align,
                  log_every=args.log_every, osgd_candidates=args.osgd_candidates, osgd_top=args.osgd_top)
-    res = simulate(cfg, args.out, resume=args.resume, progress=not args.json)
+    with _scheduler(args) as ex:
+        res = simulate(cfg, args.out, resume=args.resume, progress=not args.json, scheduler=ex)
     if args.json:
         print(_dump({"config": res["config"], "summary": res["summary"], "out": args.out}))
     else:
@@ -137,12 +145,36 @@ def cmd_figures(args):
 
 def cmd_reproduce(args):
     from .reproduce import reproduce
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json,
-                    report=args.report, workers=args.workers)
+    with _scheduler(args) as ex:
+        res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json,
+                        report=args.report, workers=args.workers, scheduler=ex)
     if args.json:
         print(_dump(res))
+
+
+def _scheduler(args):
+    """The --scheduler value, validated (and connected, for tcp://) before any work."""
+    from .executor import make_executor
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    return make_executor(args.scheduler, args.workers)
+
+
+def cmd_sweep(args):
+    from .sweep import SweepSpec, run_sweep
+    if args.spec:
+        spec = SweepSpec.from_json(args.spec)
+    else:
+        flags = {k: getattr(args, k) for k in ("kind", "N", "B", "d", "tau", "loss", "family", "method", "lr", "seeds",
+                                               "steps") if getattr(args, k) is not None}
+        spec = SweepSpec(**flags, solver=not args.no_solver)
+    with _scheduler(args) as ex:
+        res = run_sweep(spec, args.out, scheduler=ex, progress=not args.json)
+    if args.json:
+        print(_dump({k: res[k] for k in ("spec", "n_tasks", "skipped", "seconds", "out")}))
+    else:
+        print(f"{res['n_tasks']} tasks ({len(res['skipped'])} grid points refused) in {res['seconds']:.1f} s; "
+              f"table in {Path(args.out) / 'results.csv'}")
 
 
 def cmd_bench(args):
@@ -156,6 +188,11 @@ def cmd_bench(args):
             raise ValueError("bench gpu needs a CUDA device; none is available on this machine")
     sys.argv = [str(path)]
     runpy.run_path(str(path), run_name="__main__")
+
+
+def _scheduler_arg(sp):
+    sp.add_argument("--scheduler", default="local", help="where tasks run: local (a process pool, the default), "
+                    "sequential (in this process) or tcp://HOST:PORT (a running dask.distributed scheduler)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--full", action="store_true", help="the full sizes of every claim (default: quick sizes)")
     c.add_argument("--device", default="cpu")
     c.add_argument("--out", default=None, help="keep the claims' results here (default: a temporary folder)")
-    c.add_argument("--workers", type=int, default=None, help="processes for training sweeps (default: one per core)")
+    c.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    _scheduler_arg(c)
     s = add("simulate", cmd_simulate, "run the paper's synthetic optimisation experiments")
     s.add_argument("--N", type=int, required=True)
     s.add_argument("--d", type=int, required=True)
@@ -206,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--osgd-top", type=int, default=1)
     s.add_argument("--out", default=None)
     s.add_argument("--resume", action="store_true")
+    s.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    _scheduler_arg(s)
     f = add("figures", cmd_figures, "redraw every figure from the results of a reproduce run")
     f.add_argument("--out", default="reproduction")
     r = add("reproduce", cmd_reproduce, "run every claim, experiment and figure; write verdicts.json")
@@ -215,7 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu")
     r.add_argument("--out", default="reproduction")
     r.add_argument("--report", default=None, help="also write paper_reproduction.md here (figures copied beside it)")
-    r.add_argument("--workers", type=int, default=None, help="processes for training sweeps (default: one per core)")
+    r.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    _scheduler_arg(r)
+    sw = add("sweep", cmd_sweep, "a grid of certificate or simulation tasks on any scheduler; one tidy table")
+    sw.add_argument("--spec", default=None, help="JSON spec file (keys: kind, N, B, d, tau, loss, family, method, lr, "
+                    "seeds, steps, solver); flags are ignored when given")
+    sw.add_argument("--kind", default=None, help="certificate (default) or simulation")
+    for name, conv in (("N", _ints), ("B", _ints), ("d", _ints), ("tau", _floats), ("loss", _names), ("family", _names),
+                       ("method", _names), ("lr", _floats), ("seeds", _ints)):
+        sw.add_argument(f"--{name}", type=conv, default=None, help="comma-separated values")
+    sw.add_argument("--steps", type=int, default=None)
+    sw.add_argument("--no-solver", action="store_true", help="certificates: skip the convex relaxation")
+    sw.add_argument("--out", required=True)
+    sw.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    _scheduler_arg(sw)
     b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all, gpu)")
     b.add_argument("name", choices=["engine", "certificates", "exact_all", "gpu"])
     return p

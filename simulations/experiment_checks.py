@@ -210,14 +210,14 @@ TOY_ANGLES = (10.0, -10.0, 190.0, 170.0)
 
 
 def check_osgd_toy(out, *, lrs=(0.05, 0.1, 0.2, 0.3, 0.5, 1.0), seeds=tuple(range(20)), max_steps: int = 1000,
-                   workers: int = 1, device: str = "cpu", progress: bool = False) -> Verdict:
+                   workers: int = 1, scheduler=None, device: str = "cpu", progress: bool = False) -> Verdict:
     """N = 4, d = 2, B = 2 toy (u = v at +-10 deg around +-e_1): updates until the Gram distance to the
     square is <= THRESHOLD, for OSGD, shuffle and replace, swept over the learning rate."""
     methods = ("osgd", "shuffle", "replace")
     base = dict(N=4, d=2, B=2, steps=max_steps, init="angles", init_angles_deg=TOY_ANGLES, target="cross_polytope",
                 stop_distance=THRESHOLD, device=device, checkpoint_every=10**6)
     tasks = [dict(base, methods=(m,), lr=lr, seeds=(s,)) for lr in lrs for m in methods for s in seeds]
-    res = run_tasks(tasks, Path(out) / "osgd_toy", workers=workers, progress=progress)
+    res = run_tasks(tasks, Path(out) / "osgd_toy", scheduler=scheduler, workers=workers, progress=progress)
     by = {(t["methods"][0], t["lr"], t["seeds"][0]): r for t, r in zip(tasks, res)}
     max_updates = 2 * max_steps
     tidy, per_lr, holds = [], {}, {}
@@ -262,8 +262,8 @@ COMPARED = ("osgd", "sc", "shuffle", "fixed")
 
 
 def check_convergence(out, *, settings=SETTINGS, lrs=(0.05, 0.2, 1.0), seeds=tuple(range(20)), steps: int = 100,
-                      log_every: int = 5, reference_lr: float = 0.5, workers: int = 1, device: str = "cpu",
-                      progress: bool = False) -> Verdict:
+                      log_every: int = 5, reference_lr: float = 0.5, workers: int = 1, scheduler=None,
+                      device: str = "cpu", progress: bool = False) -> Verdict:
     """OSGD and SC vs reshuffled SGD at equal update counts (B = 2), swept over (N, d) and the learning
     rate; the fixed partition's distance to the target counted per seed."""
     common = dict(B=2, steps=steps, log_every=log_every, align="updates", device=device, checkpoint_every=10**6)
@@ -271,7 +271,7 @@ def check_convergence(out, *, settings=SETTINGS, lrs=(0.05, 0.2, 1.0), seeds=tup
              for m in COMPARED for s in seeds]
     ref = [dict(common, N=N, d=d, methods=(m,), lr=reference_lr, seeds=(s,)) for N, d in settings
            for m in ("full", "all") for s in seeds[:3]]
-    res = run_tasks(tasks + ref, Path(out) / "convergence", workers=workers, progress=progress)
+    res = run_tasks(tasks + ref, Path(out) / "convergence", scheduler=scheduler, workers=workers, progress=progress)
     by = {(t["N"], t["d"], t["methods"][0], t["lr"], t["seeds"][0]): r for t, r in zip(tasks + ref, res)}
     curves, summary, holds = [], {}, {}
     for t, r in zip(tasks + ref, res):

@@ -182,8 +182,9 @@ def write_report(out: Path, report: Path, mode: str, command: str, device: str =
         lines += [f"## {v['id']}", "", f"**Claim.** {v['statement']}", "", f"**Source.** {v['source']}", "",
                   f"**Verdict: {v['verdict']}.** {v['detail']}", ""]
         for key in ("holds_for", "fails_for", "failed_points"):
-            if v["numbers"].get(key):
-                lines += [f"*{key.replace('_', ' ')}:* " + "; ".join(map(str, v["numbers"][key])), ""]
+            val = v["numbers"].get(key)
+            if val:
+                lines += [f"*{key.replace('_', ' ')}:* " + ("; ".join(map(str, val)) if isinstance(val, list) else str(val)), ""]
         if v["command"]:
             lines += [f"**Command.** `{v['command']}`", ""]
         lines += _settings_line(v["id"], mode, device)

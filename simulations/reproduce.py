@@ -23,8 +23,10 @@ from .report import summary_table, write_report
 
 
 def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", progress: bool = True,
-              report: str | Path | None = None, workers: int | None = None) -> dict:
+              report: str | Path | None = None, workers: int | None = None, scheduler=None) -> dict:
     """Run every claim at size ``mode``, draw the figures, write the summary (and the report).
+
+    ``scheduler`` / ``workers``: where the claims' tasks run (:func:`simulations.executor.make_executor`).
 
     Returns ``{"mode", "out", "seconds", "verdicts": [...], "figures": [...]}``.
     """
@@ -32,13 +34,13 @@ def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", prog
         raise ValueError(f"mode must be one of {SIZES}, got {mode!r}")
     check_device(device)
     with folder_lock(out):
-        return _reproduce(Path(out), mode, device, progress, report, workers)
+        return _reproduce(Path(out), mode, device, progress, report, workers, scheduler)
 
 
-def _reproduce(out: Path, mode, device, progress, report, workers) -> dict:
+def _reproduce(out: Path, mode, device, progress, report, workers, scheduler=None) -> dict:
     t0 = time.perf_counter()
     verdicts = [v.to_json() for v in run_claims_unlocked(list(CLAIMS), size=mode, out=out, device=device,
-                                                         progress=progress, workers=workers)]
+                                                         progress=progress, workers=workers, scheduler=scheduler)]
     write_json(out / "verdicts.json", verdicts)
     from figures import draw_all
     figs = draw_all(out)

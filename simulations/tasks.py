@@ -1,36 +1,50 @@
-"""Independent training runs as tasks: deterministic, cached by content, optionally in parallel.
+"""Independent tasks (training runs, certificates, claims): deterministic, cached by content, run anywhere.
 
-A *task* is a JSON-able dict of parameters (a :class:`Config` for one method and one seed). Its
-result is stored as ``<folder>/tasks/<key>.json`` where ``key`` hashes the parameters and the
-package version, written atomically by the parent process only (one writer per folder). A sweep
-that is interrupted resumes: finished tasks are read back, not rerun. ``workers > 1`` runs tasks
-in a process pool, each worker with one torch thread, so the numbers do not depend on the
-number of workers.
+A *task* is a top-level function and a JSON-able dict of parameters. Its result is stored as
+``<folder>/tasks/<key>.json`` where ``key`` hashes the function's name, the parameters and the
+package's *code version* (a hash of every source file of ``theory`` and ``simulations``), so a code
+change never reuses a stale result. Results are written atomically by the client only (one writer
+per folder; workers need no shared filesystem). A sweep that is interrupted resumes: finished tasks
+are read back, not rerun. Where the tasks run is the executor's business
+(:mod:`simulations.executor`: ``sequential``, a ``local`` process pool, or a Dask cluster); every
+task runs with one torch and one BLAS thread, so the numbers do not depend on where it ran.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor
+import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from .executor import default_workers, make_executor  # noqa: F401  (default_workers re-exported)
 from .io import read_json, write_json
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
-def task_key(params: dict) -> str:
-    """Content address of a task: sha256 of its canonical JSON and the package version."""
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """sha256 (first 16 hex digits) of every ``.py`` file of ``theory`` and ``simulations`` (path and
+    content) and the package version: any edit of the code gives new task keys."""
     from theory import __version__
-    blob = json.dumps({"params": params, "version": __version__}, sort_keys=True).encode()
+    h = hashlib.sha256(__version__.encode())
+    for pkg in ("theory", "simulations"):
+        for f in sorted((PACKAGE_ROOT / pkg).rglob("*.py")):
+            h.update(f.relative_to(PACKAGE_ROOT).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def task_key(params: dict, fn=None) -> str:
+    """Content address of a task: sha256 of the function's name, the parameters' canonical JSON and
+    :func:`code_version`."""
+    name = None if fn is None else f"{fn.__module__}.{fn.__qualname__}"
+    blob = json.dumps({"fn": name, "params": params, "code": code_version()}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
-
-
-def _init_worker():
-    import torch
-    torch.set_num_threads(1)
 
 
 def training_task(params: dict) -> dict:
@@ -59,40 +73,44 @@ def training_task(params: dict) -> dict:
             "final_Z": (res["U"] @ res["V"].T).tolist()}
 
 
-def run_tasks(tasks: list[dict], folder: Path | None, *, fn=training_task, workers: int = 1,
+def run_tasks(tasks: list[dict], folder: Path | None, *, fn=training_task, scheduler=None, workers: int | None = None,
               progress: bool = False) -> list[dict]:
-    """Run ``fn`` on every task (in order of the returned list), reusing results cached in ``folder``."""
-    results: dict[int, dict] = {}
-    todo = []
-    for i, t in enumerate(tasks):
-        path = Path(folder) / "tasks" / f"{task_key(t)}.json" if folder is not None else None
+    """Run ``fn`` on every task (results in the order of ``tasks``), reusing results cached in ``folder``.
+
+    ``scheduler``: ``'local'`` (default; ``workers`` processes, one per core unless given),
+    ``'sequential'``, ``'tcp://HOST:PORT'``, a ``distributed.Client`` or an executor
+    (:func:`simulations.executor.make_executor`). Each result is written to
+    ``folder/tasks/<key>.json`` as soon as it arrives, by this process only; identical tasks run once.
+    """
+    keys = [task_key(t, fn) for t in tasks]
+    results: dict[str, dict] = {}
+    todo: dict[str, dict] = {}
+    for k, t in zip(keys, tasks):
+        path = Path(folder) / "tasks" / f"{k}.json" if folder is not None else None
+        if k in results or k in todo:
+            continue
         if path is not None and path.exists():
-            results[i] = read_json(path)
+            results[k] = read_json(path)
         else:
-            todo.append((i, t, path))
-    if progress and todo:
-        print(f"[tasks] {len(todo)} to run, {len(results)} cached, {workers} worker(s)", flush=True)
-
-    def store(i, path, r):
-        results[i] = r
-        if path is not None:
-            write_json(path, r)
-    if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-            futures = [(i, path, pool.submit(fn, t)) for i, t, path in todo]
-            for k, (i, path, f) in enumerate(futures):
-                store(i, path, f.result())
-                if progress and (k + 1) % 50 == 0:
-                    print(f"[tasks] {k + 1}/{len(todo)}", flush=True)
-    else:
-        for i, t, path in todo:
-            store(i, path, fn(t))
-    return [results[i] for i in range(len(tasks))]
-
-
-def default_workers() -> int:
-    """One worker per available core."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+            todo[k] = t
+    if todo:
+        ex = make_executor(scheduler, workers)
+        if progress:
+            print(f"[tasks] {len(todo)} to run, {len(results)} cached ({ex.name})", flush=True)
+        order = list(todo)
+        t0 = time.perf_counter()
+        try:
+            for n, (j, r) in enumerate(ex.run(fn, [todo[k] for k in order], keys=order), start=1):
+                k = order[j]
+                results[k] = r
+                if folder is not None:
+                    write_json(Path(folder) / "tasks" / f"{k}.json", r)
+                if progress and (n == len(order) or n % max(1, len(order) // 20) == 0):
+                    print(f"[tasks] {n}/{len(order)} done, {time.perf_counter() - t0:.1f} s", flush=True)
+        finally:
+            if ex is not scheduler:
+                ex.close()
+    return [results[k] for k in keys]
 
 
 def paired_comparison(a, b, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:

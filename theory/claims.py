@@ -539,7 +539,7 @@ def check_dataloader_epochs(cases=((5, 2), (7, 3), (6, 4), (7, 2), (10, 4), (9, 
         rows.append(row)
     verdict, ok, bad = verdict_over_sweep(holds)
     return Verdict("dataloader_epochs", verdict, {"cases": rows, "taus": list(taus), "losses": list(losses),
-                                                  "holds_for": len(ok), "fails_for": bad},
+                                                  "points": len(holds), "holds_for": ok, "fails_for": bad},
                    "Expectation: each full batch of a uniformly shuffled epoch is marginally a uniform B-subset and the "
                    "short last batch a uniform r-subset, so E[L_epoch] = (q L_all(B) + L_all(r))/(q+1) — checked against "
                    "the average over all N! shuffles (relative difference in the table, N <= 7). This mixture of "

@@ -1,0 +1,176 @@
+"""``minibatch-cl sweep``: a grid of certificate or simulation tasks, run anywhere, in one tidy table.
+
+A :class:`SweepSpec` (a frozen dataclass, validated at construction; from a JSON spec file or the
+command line's flags) names a grid. Its product is a list of independent tasks:
+
+* ``kind="certificate"``: for every (N, B, family, tau, loss, seed), :func:`certificate_task` — the
+  solver-free decision whether ``U = V = ETF`` is optimal (:func:`theory.certificates.etf_is_optimal`),
+  the weighted pair-balance test and, with ``solver=True``, the convex relaxation's optimum;
+* ``kind="simulation"``: for every (N, d, B, method, lr, tau, loss, seed), one training run
+  (:func:`simulations.tasks.training_task`).
+
+Grid points that do not define a problem (``B > N``, a partition with ``B`` not dividing ``N``, ...)
+are not silently dropped: they are listed under ``skipped`` with the reason. Results go to
+``out/tasks/<key>.json`` (content-addressed, so an interrupted sweep resumes and a code change
+reruns), ``out/results.csv`` and ``out/results.json`` (one row per task: its parameters and scalar
+results), and ``out/spec.json``. Only this process writes ``out``.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from theory._checks import check_int, check_loss, check_positive_float, check_tau
+
+from .io import folder_lock, write_csv, write_json
+from .tasks import run_tasks, training_task
+
+KINDS = ("certificate", "simulation")
+
+
+def _name(name, x):
+    if not isinstance(x, str):
+        raise ValueError(f"{name} must hold names (strings), got {x!r}")
+    return x
+
+
+def _tuple(name, v, conv):
+    v = (v,) if isinstance(v, (int, float, str)) else tuple(v)
+    if not v:
+        raise ValueError(f"{name} must hold at least one value")
+    return tuple(conv(name, x) for x in v)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A grid of tasks. Every field except ``kind``, ``steps`` and ``solver`` is a tuple of values."""
+
+    kind: str = "certificate"
+    N: tuple = (6,)
+    B: tuple = (2,)
+    d: tuple = (8,)
+    tau: tuple = (1.0,)
+    loss: tuple = ("symmetric",)
+    family: tuple = ("all",)
+    method: tuple = ("shuffle",)
+    lr: tuple = (0.5,)
+    seeds: tuple = (0,)
+    steps: int = 100
+    solver: bool = True
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        ints = lambda n, x: check_int(n, x, low=0 if n == "seeds" else 1 if n == "d" else 2)  # noqa: E731
+        for name in ("N", "B", "d", "seeds"):
+            object.__setattr__(self, name, _tuple(name, getattr(self, name), ints))
+        object.__setattr__(self, "tau", _tuple("tau", self.tau, lambda n, x: check_tau(x)))
+        object.__setattr__(self, "lr", _tuple("lr", self.lr, check_positive_float))
+        object.__setattr__(self, "loss", _tuple("loss", self.loss, lambda n, x: check_loss(x)))
+        object.__setattr__(self, "family", _tuple("family", self.family, _name))
+        object.__setattr__(self, "method", _tuple("method", self.method, _name))
+        check_int("steps", self.steps, low=1)
+        if not isinstance(self.solver, bool):
+            raise ValueError(f"solver must be true or false, got {self.solver!r}")
+
+    @classmethod
+    def from_json(cls, path) -> "SweepSpec":
+        """Read a spec file: a JSON object with any of the fields (lists or single values)."""
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"spec file {path}: no such file")
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"spec file {path}: not valid JSON ({exc})") from None
+        known = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or set(data) - known:
+            raise ValueError(f"spec file {path}: expected an object with keys among {sorted(known)}, "
+                             f"got unknown keys {sorted(set(data) - known) if isinstance(data, dict) else data!r}")
+        return cls(**data)
+
+    def to_json(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    def tasks(self) -> tuple[list[dict], list[dict]]:
+        """``(tasks, skipped)``: the grid's task parameters, and the grid points refused with their reason."""
+        tasks, skipped = [], []
+        if self.kind == "certificate":
+            from theory import make_family
+            for N, B, fam, tau, loss, seed in itertools.product(self.N, self.B, self.family, self.tau, self.loss, self.seeds):
+                p = {"N": N, "B": B, "family": fam, "tau": tau, "loss": loss, "seed": seed, "solver": self.solver}
+                try:
+                    make_family(fam, N, B, seed=seed)
+                except ValueError as exc:
+                    skipped.append({**p, "reason": str(exc)})
+                    continue
+                tasks.append(p)
+        else:
+            from .experiments import Config
+            for N, d, B, m, lr, tau, loss, seed in itertools.product(self.N, self.d, self.B, self.method, self.lr, self.tau,
+                                                                    self.loss, self.seeds):
+                p = {"N": N, "d": d, "B": B, "methods": [m], "lr": lr, "tau": tau, "loss": loss, "seeds": [seed],
+                     "steps": self.steps, "log_every": max(1, self.steps // 20)}
+                try:
+                    Config(**p)
+                except ValueError as exc:
+                    skipped.append({**p, "reason": str(exc)})
+                    continue
+                tasks.append(p)
+        return tasks, skipped
+
+
+def certificate_task(params: dict) -> dict:
+    """One certificate: the ETF decision, the balance test and (``solver``) the relaxation's optimum."""
+    from theory import make_family
+    from theory.balance import is_balanced, pair_weight_spread
+    from theory.certificates import certify, etf_is_optimal
+    N, tau, loss = params["N"], params["tau"], params["loss"]
+    fam = make_family(params["family"], N, params["B"], seed=params["seed"])
+    out = {"params": params, "family_repr": repr(fam), "balanced": is_balanced(fam, tau),
+           "kappa_spread": pair_weight_spread(fam, tau)}
+    try:
+        r = etf_is_optimal(N, fam, tau=tau, loss=loss)
+        out.update(etf_optimal=r["etf_optimal"], decided_by=r["decided_by"], gradient_ratio=r["gradient_ratio"])
+    except ValueError as exc:                            # tau so small that c underflows: say so
+        out.update(etf_optimal=None, decided_by=None, gradient_ratio=None, reason=str(exc))
+    if params["solver"]:
+        c = certify(N, fam, loss=loss, tau=tau)
+        out.update(value=c.value, status=c.status, certified=c.certified)
+    return out
+
+
+_SCALARS = {"certificate": ("family_repr", "balanced", "kappa_spread", "etf_optimal", "decided_by", "gradient_ratio",
+                            "value", "status", "certified"),
+            "simulation": ("status", "final_distance", "final_updates", "reached_at")}
+
+
+def _row(params: dict, result: dict, kind: str) -> dict:
+    p = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in params.items()}
+    return {**p, **{k: result.get(k) for k in _SCALARS[kind]}}
+
+
+def run_sweep(spec: SweepSpec, out, *, scheduler=None, workers: int | None = None, progress: bool = False) -> dict:
+    """Run the sweep's tasks on ``scheduler`` (:func:`simulations.executor.make_executor`), reusing the
+    finished ones in ``out``; write the tidy table. Returns ``{"spec", "n_tasks", "skipped", "rows",
+    "seconds", "out"}``."""
+    if not isinstance(spec, SweepSpec):
+        raise ValueError(f"spec must be a SweepSpec, got {type(spec).__name__}")
+    tasks, skipped = spec.tasks()
+    if not tasks:
+        raise ValueError(f"the sweep defines no valid task ({len(skipped)} grid points refused; first reason: "
+                         f"{skipped[0]['reason'] if skipped else 'empty grid'})")
+    fn = certificate_task if spec.kind == "certificate" else training_task
+    t0 = time.perf_counter()
+    with folder_lock(out):
+        out = Path(out)
+        write_json(out / "spec.json", spec.to_json())
+        results = run_tasks(tasks, out, fn=fn, scheduler=scheduler, workers=workers, progress=progress)
+        rows = [_row(t, r, spec.kind) for t, r in zip(tasks, results)]
+        write_csv(out / "results.csv", rows)
+        write_json(out / "results.json", {"spec": spec.to_json(), "rows": rows, "skipped": skipped})
+    return {"spec": spec.to_json(), "n_tasks": len(tasks), "skipped": skipped, "rows": rows,
+            "seconds": time.perf_counter() - t0, "out": str(out)}
