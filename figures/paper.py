@@ -277,7 +277,7 @@ def pair_balance(out) -> Path:
     if "pair_balance_law" not in verdicts or "figure" not in verdicts["pair_balance_law"]["numbers"]:
         return None
     n = verdicts["pair_balance_law"]["numbers"]["figure"]
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.9))
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
     ax = axes[0]
     pts = n["excess_vs_spread"]
     floor = 1e-9
@@ -288,7 +288,7 @@ def pair_balance(out) -> Path:
     ax.set_xscale("log"), ax.set_yscale("log")
     ax.set_xlabel("spread of kappa, (max - min) / max  (1e-17: balanced)")
     ax.set_ylabel(f"L_F(ETF) - relaxation optimum (floor {floor:g})")
-    ax.set_title("Excess vs balance (tau = 1)")
+    ax.set_title("Excess vs spread of kappa (tau = 1; and tau*, 1.02 tau*, 1.2 tau*\nfor families balanced at one tau*)")
     ax.legend(loc="lower right")
     ax = axes[1]
     sw = n["example_b_over_tau"]
@@ -298,6 +298,8 @@ def pair_balance(out) -> Path:
     tstar = 4 / (3 * np.log(2))
     ax.axvline(tstar, color="0.5", ls="--", lw=0.8)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xticks([0.5, 1, tstar, 5], ["0.5", "1", f"{tstar:.3f}", "5"])
     ax.set_xlabel("tau")
     ax.set_ylabel("kappa difference", color="tab:blue")
     ax2 = ax.twinx()

@@ -15,8 +15,10 @@ writer of a results folder (:func:`simulations.tasks.run_tasks`).
 a ``distributed.Client``    that client's cluster
 ==========================  ===============================================================
 
-On Dask, a task whose worker dies is rerun by the scheduler on another worker (``retries`` more
-times on an exception); results come back as they complete and each is stored once by the client.
+On Dask, a task whose worker dies is rerun by the scheduler on another worker (a task that raises is
+not retried: the tasks are deterministic); results come back as they complete and each is stored
+once by the client. A worker whose code differs from the client's refuses to run
+(:class:`StaleWorkerError`), since results are stored under the client's code version.
 
 References
 ----------
@@ -99,24 +101,43 @@ class LocalPool(Executor):
                     yield pending.pop(f), f.result()
 
 
+class StaleWorkerError(RuntimeError):
+    """A worker's code differs from the client's (it was started before an edit, or from another checkout)."""
+
+
+def _run_checked(fn, params, code: str):
+    """:func:`run_isolated` on a cluster worker, after checking that the worker runs the client's code:
+    a result is stored under a key that names the client's code version, so stale code must not run."""
+    from .tasks import code_version
+    mine = code_version()
+    if mine != code:
+        raise StaleWorkerError(f"this worker runs code version {mine}, the client {code}: restart the Dask workers "
+                               "from the client's checkout")
+    return run_isolated(fn, params)
+
+
 class DaskExecutor(Executor):
     """Tasks as futures on a ``dask.distributed`` cluster; ``keys`` (content addresses) name them, so a
     resubmitted task is the same task. A worker lost mid-task makes the scheduler rerun it."""
 
     name = "dask"
 
-    def __init__(self, client, owned: bool = False, retries: int = 2):
+    def __init__(self, client, owned: bool = False, retries: int = 0):
         self.client, self.owned, self.retries = client, owned, retries
 
     def run(self, fn, items, keys=None):
         from distributed import as_completed
         items = list(items)
         keys = [f"minibatch-cl-{k}" for k in keys] if keys is not None else None
-        futures = [self.client.submit(run_isolated, fn, p, key=None if keys is None else keys[i], pure=False,
+        from .tasks import code_version
+        code = code_version()
+        futures = [self.client.submit(_run_checked, fn, p, code, key=None if keys is None else keys[i], pure=False,
                                       retries=self.retries) for i, p in enumerate(items)]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
-            for f in as_completed(futures):
+            with self.client.as_current():          # a client made with set_as_default=False (tcp://) too
+                done = as_completed(futures)
+            for f in done:
                 yield index[f.key], f.result()
         finally:
             for f in futures:

@@ -23,7 +23,7 @@ cloudpickle.register_pickle_by_value(__import__(__name__))      # the workers ca
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                        silence_logs=50)
-    c = distributed.Client(cluster)
+    c = distributed.Client(cluster, set_as_default=False)   # as `--scheduler tcp://` makes it: not the default
     yield c
     c.close()
     cluster.close()
@@ -88,7 +88,6 @@ def test_task_keys_cover_the_function_the_parameters_and_the_code_version():
     k = task_key({"a": 1}, _counted)
     assert k != task_key({"a": 2}, _counted) and k != task_key({"a": 1}, _interrupted_marker)
     assert len(code_version()) == 16
-    code_version.cache_clear()
     try:
         import simulations.tasks as t
         real = t.code_version
@@ -116,6 +115,14 @@ def test_a_worker_killed_mid_task_leads_to_a_retry_not_a_lost_or_duplicated_resu
     files = sorted((tmp_path / "out" / "tasks").iterdir())
     assert len(files) == 6 and all(json.loads(f.read_text())["y"] >= 100 for f in files)
     client.wait_for_workers(2, timeout=60)             # the nanny restarted it
+
+
+def test_a_worker_running_other_code_refuses_the_task(client):
+    from simulations.executor import StaleWorkerError, _run_checked
+    fut = client.submit(_run_checked, _counted, {"x": 3}, "0" * 16, pure=False)
+    with pytest.raises(StaleWorkerError, match="restart the Dask workers"):
+        fut.result()
+    assert client.submit(_run_checked, _counted, {"x": 3}, code_version(), pure=False).result() == {"y": 9}
 
 
 def test_an_unreachable_scheduler_is_a_clear_error_with_exit_2(monkeypatch, capsys, tmp_path):

@@ -421,11 +421,16 @@ def check_pair_balance_law(exhaustive_N=(3, 4, 5), sizes=(2, 3), subsample: int 
         solver.append({"family": name, "tau": t, "etf_optimal": r["etf_optimal"], "solver_status": r["solver_status"],
                        "relaxation": r["solver_value"], "etf_value": family_loss(W, W, f, tau=t), "excess": r["excess"]})
     # figure data: solver excess L_F(ETF) - p* against the spread of kappa (tau = 1), and example (b) over tau
-    pick = [fams[k] for k in np.unique(np.linspace(0, len(fams) - 1, n_excess).astype(int))] if n_excess else []
+    # (every family balanced at tau = 1, a spread-out sample of the others, and families balanced at a
+    # random tau* evaluated at tau* and 2% and 20% above it, where the spread is small)
+    bal1 = [(src, f, 1.0) for src, f in fams if is_balanced(f, 1.0, rel_tol)]
+    unbal = [(src, f, 1.0) for src, f in fams if not is_balanced(f, 1.0, rel_tol)]
+    pick = bal1 + [unbal[k] for k in np.unique(np.linspace(0, len(unbal) - 1, n_excess).astype(int))] if n_excess else []
+    pick += [("balanced at one tau", f, t * x) for t, f in critical[: n_excess // 10] for x in (1.0, 1.02, 1.2)]
     scatter = []
-    for src, f in pick:
-        r = etf_is_optimal(f.N, f, tau=1.0, solver_check=True, rel_tol=rel_tol)
-        scatter.append({"source": src, "spread": pair_weight_spread(f, 1.0), "excess": r["excess"],
+    for src, f, t in pick:
+        r = etf_is_optimal(f.N, f, tau=t, solver_check=True, rel_tol=rel_tol)
+        scatter.append({"source": src, "tau": t, "spread": pair_weight_spread(f, t), "excess": r["excess"],
                         "status": r["solver_status"], "etf_optimal": r["etf_optimal"]})
     from .balance import pair_weights
     sweep_b = []
