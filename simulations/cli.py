@@ -190,9 +190,9 @@ def cmd_bench(args):
     runpy.run_path(str(path), run_name="__main__")
 
 
-def _scheduler_arg(sp):
-    sp.add_argument("--scheduler", default="local", help="where tasks run: local (a process pool, the default), "
-                    "sequential (in this process) or tcp://HOST:PORT (a running dask.distributed scheduler)")
+def _scheduler_arg(sp, default="local"):
+    sp.add_argument("--scheduler", default=default, help=f"where tasks run: local (a process pool), sequential (in this "
+                    f"process) or tcp://HOST:PORT (a running dask.distributed scheduler); default {default}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None)
     s.add_argument("--resume", action="store_true")
     s.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
-    _scheduler_arg(s)
+    _scheduler_arg(s, default="sequential")     # in process: mid-run checkpoints, so --resume continues a run
     f = add("figures", cmd_figures, "redraw every figure from the results of a reproduce run")
     f.add_argument("--out", default="reproduction")
     r = add("reproduce", cmd_reproduce, "run every claim, experiment and figure; write verdicts.json")

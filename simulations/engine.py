@@ -433,7 +433,8 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
     Z = None
     W = family.total_weight
     total = torch.zeros((), dtype=cd, device=U.device)
-    for p in family.parts:
+    parts = _grouped_parts(family)
+    for p in parts:
         if p.B == 1:                                        # loss 0: only its weight counts
             continue
         m = method
@@ -444,8 +445,21 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
         else:
             Z = logits(U.to(cd), V.to(cd), tau) if Z is None else Z
             val = pairwise_objective(Z, loss) if m == "pairwise" else StreamedValue.apply(Z, _StreamImpl(N, p, loss, memory_budget))
-        total = total + val * (p.total_weight(N) / W)
+        total = total + (val if len(parts) == 1 else val * (p.total_weight(N) / W))
     return total.to(out_dtype)
+
+
+def _grouped_parts(family: Family) -> list:
+    """The family's parts with every stored part of one size merged (the objective does not depend on the
+    order of the batches; interleaved sizes would otherwise cost one set of N x N work buffers per run)."""
+    lazy = [p for p in family.parts if p.stored is None]
+    by_size: dict = {}
+    for p in family.parts:
+        if p.stored is not None:
+            by_size.setdefault(p.B, []).append(p)
+    merged = [ps[0] if len(ps) == 1 else Part(B, np.concatenate([q.stored for q in ps]),
+                                               np.concatenate([q.weights for q in ps])) for B, ps in by_size.items()]
+    return lazy + merged
 
 
 def sampled_objective(U: torch.Tensor, V: torch.Tensor, B: int, n_samples: int, *, scheme: str = "uniform",

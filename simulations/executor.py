@@ -93,12 +93,15 @@ class LocalPool(Executor):
         if self.workers <= 1 or len(items) <= 1:
             yield from Sequential().run(fn, items)
             return
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(items)))
+        try:
             pending = {pool.submit(run_isolated, fn, p): i for i, p in enumerate(items)}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
                     yield pending.pop(f), f.result()
+        finally:                                     # an error or an abandoned sweep: drop the queued tasks now
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class StaleWorkerError(RuntimeError):
@@ -108,7 +111,14 @@ class StaleWorkerError(RuntimeError):
 def _run_checked(fn, params, code: str):
     """:func:`run_isolated` on a cluster worker, after checking that the worker runs the client's code:
     a result is stored under a key that names the client's code version, so stale code must not run."""
+    from distributed import get_worker
+
     from .tasks import code_version
+    threads = get_worker().state.nthreads
+    if threads != 1:
+        raise ValueError(f"this Dask worker runs {threads} threads; tasks pin process-wide torch/BLAS thread settings, "
+                         "so start workers with one thread each (dask worker ... --nthreads 1, or "
+                         "LocalCluster(threads_per_worker=1))")
     mine = code_version()
     if mine != code:
         raise StaleWorkerError(f"this worker runs code version {mine}, the client {code}: restart the Dask workers "
@@ -153,12 +163,12 @@ def make_executor(scheduler=None, workers: int | None = None) -> Executor:
     unreachable ``tcp://`` address (the CLI turns it into exit status 2)."""
     if isinstance(scheduler, Executor):
         return scheduler
+    if scheduler == "sequential" or (scheduler is None and workers == 1):
+        return Sequential()
     if scheduler is None or scheduler == "local":
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
         return LocalPool(workers)
-    if scheduler == "sequential":
-        return Sequential()
     if isinstance(scheduler, str) and scheduler.startswith("tcp://"):
         try:
             from distributed import Client

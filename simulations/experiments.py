@@ -136,8 +136,8 @@ def simulate(config: Config, out: str | Path | None = None, *, resume: bool = Fa
     ``resume=True`` keeps finished runs found in ``out/runs`` and continues unfinished ones from
     their checkpoints; the folder's config must then equal ``config``.
 
-    ``scheduler``: ``None`` or ``'sequential'`` runs here, one run after another, with mid-run
-    checkpoints; ``'local'`` (``workers`` processes), ``'tcp://HOST:PORT'`` or a ``distributed.Client``
+    ``scheduler``: ``None`` (without ``workers``) or ``'sequential'`` runs here, one run after another,
+    with mid-run checkpoints; ``'local'`` (``workers`` processes), ``'tcp://HOST:PORT'`` or a ``distributed.Client``
     run the (method, seed) runs as independent tasks (:mod:`simulations.executor`) whose results this
     process writes as they arrive (resume is then per finished run). Every run uses one torch
     thread wherever it runs, so the numbers are the same for every scheduler.
@@ -146,7 +146,7 @@ def simulate(config: Config, out: str | Path | None = None, *, resume: bool = Fa
     -------
     dict with ``config``, ``rows`` (all metric rows), ``final`` ({run: {"U", "V"}}), ``summary``.
     """
-    ex = make_executor("sequential" if scheduler is None else scheduler, workers)
+    ex = make_executor("sequential" if scheduler is None and workers is None else scheduler, workers)
     try:
         if out is None:
             return _simulate(config, None, resume, progress, ex)

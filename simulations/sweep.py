@@ -144,7 +144,7 @@ def certificate_task(params: dict) -> dict:
 
 
 _SCALARS = {"certificate": ("family_repr", "balanced", "kappa_spread", "etf_optimal", "decided_by", "gradient_ratio",
-                            "value", "status", "certified"),
+                            "value", "status", "certified", "reason"),
             "simulation": ("status", "final_distance", "final_updates", "reached_at")}
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import time
+from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,7 +30,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """sha256 (first 16 hex digits) of every ``.py`` file of ``theory`` and ``simulations`` (path and
-    content) and the package version: any edit of the code gives new task keys."""
+    content) and the package version: any edit of the code gives new task keys. Computed once per
+    process from the files on disk (a process that edits and reloads its own code keeps the old value)."""
     from theory import __version__
     h = hashlib.sha256(__version__.encode())
     for pkg in ("theory", "simulations"):
@@ -100,13 +102,14 @@ def run_tasks(tasks: list[dict], folder: Path | None, *, fn=training_task, sched
         order = list(todo)
         t0 = time.perf_counter()
         try:
-            for n, (j, r) in enumerate(ex.run(fn, [todo[k] for k in order], keys=order), start=1):
-                k = order[j]
-                results[k] = r
-                if folder is not None:
-                    write_json(Path(folder) / "tasks" / f"{k}.json", r)
-                if progress and (n == len(order) or n % max(1, len(order) // 20) == 0):
-                    print(f"[tasks] {n}/{len(order)} done, {time.perf_counter() - t0:.1f} s", flush=True)
+            with closing(ex.run(fn, [todo[k] for k in order], keys=order)) as stream:   # an error closes it now
+                for n, (j, r) in enumerate(stream, start=1):
+                    k = order[j]
+                    results[k] = r
+                    if folder is not None:
+                        write_json(Path(folder) / "tasks" / f"{k}.json", r)
+                    if progress and (n == len(order) or n % max(1, len(order) // 20) == 0):
+                        print(f"[tasks] {n}/{len(order)} done, {time.perf_counter() - t0:.1f} s", flush=True)
         finally:
             if ex is not scheduler:
                 ex.close()

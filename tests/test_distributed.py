@@ -134,3 +134,10 @@ def test_an_unreachable_scheduler_is_a_clear_error_with_exit_2(monkeypatch, caps
     assert "cannot reach the Dask scheduler" in err and "Traceback" not in err
     with pytest.raises(ValueError, match="scheduler must be one of"):
         make_executor("slurm")
+
+
+def test_a_worker_with_several_threads_is_refused():
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster, set_as_default=False) as c:
+        with pytest.raises(ValueError, match="--nthreads 1"):
+            run_tasks([{"x": 1}], None, fn=_counted, scheduler=c)

@@ -72,7 +72,7 @@ def test_family_loss_is_mean_of_batch_losses_and_finite_at_tiny_tau(NB, seed, da
     for tau in (1e-3, 0.7):
         losses = batch_losses(U, V, fam, tau=tau)
         assert losses.shape == (fam.n_batches,) and np.all(np.isfinite(losses))
-        assert_close(family_loss(U, V, fam, tau=tau), losses.mean(), 1e-12, "mean")
+        assert_close(family_loss(U, V, fam, tau=tau), losses.mean(), 1e-13 * max(1.0, abs(losses.mean())), "mean")
     assert_close(family_loss(U, V, fam, reduction="per_anchor"), batch_losses(U, V, fam).sum() / N, 1e-12, "per anchor")
 
 

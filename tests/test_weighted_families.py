@@ -175,9 +175,13 @@ def test_a_family_balanced_at_tau_star_is_optimal_only_there(N, t_star, seed):
     rng = np.random.default_rng(seed)
     fam = balanced_at([np.sort(rng.permutation(N)[:3]) for _ in range(int(rng.integers(1, 2 * N)))], N, t_star)
     found = critical_taus(fam)
-    assert found != "all" and any(abs(t - t_star) <= 1e-9 * t_star for t in found)
     assert etf_is_optimal(N, fam, tau=t_star)["etf_optimal"] is True
-    assert etf_is_optimal(N, fam, tau=t_star * 1.01)["etf_optimal"] is False
+    if found == "all":                     # the triples were balanced already: then every pair weight is equal
+        assert np.ptp(fam.weights[fam.sizes == 2]) <= 1e-12 * fam.weights.max()
+        assert etf_is_optimal(N, fam, tau=t_star * 1.01)["etf_optimal"] is True
+    else:
+        assert any(abs(t - t_star) <= 1e-9 * t_star for t in found)
+        assert etf_is_optimal(N, fam, tau=t_star * 1.01)["etf_optimal"] is False
 
 
 def test_example_a_pair_counts_mislead():
@@ -250,3 +254,30 @@ def test_certify_cli_reads_weights_and_reports_the_balance(tmp_path, capsys):
     p.write_text(json.dumps({"N": 4, "batches": [[0, 1, 2], [0, 3]], "weights": [1, 0]}))
     assert cli_main(["certify", "--N", "4", "--family-file", str(p)]) == 2
     assert "weights must be finite and > 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("data, match", [({"N": 4, "kind": "partition", "batches": [[0, 1], [1, 2]]}, "cover"),
+                                         ({"N": 4, "kind": "banana", "batches": [[0, 1]]}, "kind must be one of"),
+                                         ({"N": 4, "batches": [[0, 1]], "parts": []}, "not both"),
+                                         ({"N": 4, "batches": [[0, 1], [2, 3]], "weights": [True, True]}, "numbers"),
+                                         ({"N": 4, "batches": [[0, 1], [2, 3]], "weights": ["1", "2"]}, "numbers")])
+def test_family_json_is_validated_not_trusted(data, match):
+    with pytest.raises(ValueError, match=match):
+        Family.from_dict(data)
+
+
+def test_total_weight_of_a_huge_lazy_family_is_inf_and_mixing_it_is_refused():
+    big = Family.all(1100, 550)
+    assert big.total_weight == math.inf
+    with pytest.raises(ValueError, match="overflows"):
+        Family.mixture([big, Family.all(1100, 2)], [1.0, 1.0])
+
+
+def test_interleaved_sizes_give_the_same_objective_as_grouped_sizes():
+    rows = [[0, 1, 2], [3, 4], [1, 2, 3], [0, 4], [2, 3, 4], [1, 4]]
+    w = [1.0, 2.0, 0.5, 1.5, 1.0, 3.0]
+    inter = Family.from_batches(rows, 5, weights=w)
+    grouped = Family.from_batches(rows[0::2] + rows[1::2], 5, weights=w[0::2] + w[1::2])
+    assert len(inter.parts) == 6 and len(grouped.parts) == 2
+    U, V = _t(unit_rows(5, 3, 0)), _t(unit_rows(5, 3, 1))
+    assert abs(float(family_objective(U, V, inter)) - float(family_objective(U, V, grouped))) < 1e-14

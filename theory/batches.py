@@ -94,13 +94,15 @@ def uniform_partitions(N: int, B: int):
 
 #: Kinds a sampler produces; only these may hold batches of size 1 (loss 0), also when read from JSON.
 SAMPLER_KINDS = ("dataloader", "dataloader_expectation")
+#: Every ``kind`` label (the JSON reader accepts only these).
+KINDS = ("full", "all", "partition", "explicit", "random", "fano", "affine_plane", "union", "mixture") + SAMPLER_KINDS
 
 
 def _check_weights(weights, n: int) -> np.ndarray:
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"weights must be a list of {n} positive numbers: {exc}") from None
+    raw = np.asarray(weights)
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"weights must be numbers (not strings or booleans), got dtype {raw.dtype}")
+    w = raw.astype(np.float64)
     if w.ndim == 0:
         w = np.full(n, float(w))
     if w.shape != (n,):
@@ -124,7 +126,13 @@ class Part:
         return math.comb(N, self.B) if self.stored is None else int(self.stored.shape[0])
 
     def total_weight(self, N: int) -> float:
-        return float(self.weights) * math.comb(N, self.B) if self.stored is None else float(np.sum(self.weights))
+        """``sum_S w_S`` over the part (``inf`` if it exceeds the float range, e.g. all C(1100, 550))."""
+        if self.stored is not None:
+            return float(np.sum(self.weights))
+        try:                                   # exact for C(N, B) < 2^53
+            return float(self.weights) * math.comb(N, self.B)
+        except OverflowError:
+            return math.inf
 
     def batch_weights(self, N: int) -> np.ndarray:
         if self.stored is None:
@@ -220,6 +228,8 @@ class Family:
             k = int(np.flatnonzero((sizes < low) | (sizes > N))[0])
             raise ValueError(f"batch sizes must be in [{low}, N={N}]; batch {k} has size {sizes[k]} "
                              "(a batch of one pair has loss 0: only a sampler may produce it)")
+        if kind == "partition" and not np.array_equal(np.sort(np.concatenate(rows)), np.arange(N)):
+            raise ValueError("kind 'partition' needs batches that cover [0, N) exactly once")
         parts, start = [], 0
         for k in range(1, len(rows) + 1):             # one part per run of equal sizes: order is kept
             if k == len(rows) or sizes[k] != sizes[start]:
@@ -267,6 +277,10 @@ class Family:
             raise ValueError(f"{source}: expected a JSON object with keys 'N' and 'batches' (optional 'weights') "
                              "or 'N' and 'parts'")
         kind = data.get("kind", "explicit")
+        if kind not in KINDS:
+            raise ValueError(f"{source}: kind must be one of {KINDS}, got {kind!r}")
+        if "batches" in data and "parts" in data:
+            raise ValueError(f"{source}: give either 'batches' or 'parts', not both")
         if "batches" in data:
             return cls.from_batches(data["batches"], data["N"], weights=data.get("weights"), kind=kind)
         N = check_int("N", data["N"], low=2)
@@ -371,6 +385,9 @@ class Family:
         if not families or not all(isinstance(f, Family) for f in families):
             raise ValueError("mixture needs a non-empty list of theory.Family objects")
         a = _check_weights(weights, len(families))
+        if any(not math.isfinite(f.total_weight) for f in families):
+            raise ValueError("mixture: a family's total weight overflows float64 (more than ~1e308 batches); "
+                             "mix families of fewer batches")
         scaled = [cls(f.N, f.kind, tuple(p.scaled(ak / f.total_weight) for p in f.parts)) for f, ak in zip(families, a)]
         return cls.union(*scaled, kind=kind)
 

@@ -115,6 +115,7 @@ def family_objective_expr(Z, family: Family, *, loss: str = "symmetric", tau: fl
     """
     check_loss(loss)
     tau = check_tau(tau)
+    family.sizes                                              # refuses above the enumeration limit
     total = 0
     for S, w in family.weighted_chunks(10**6):                # (n, B) batches of one size, weights (n,)
         n, B = S.shape

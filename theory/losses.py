@@ -78,15 +78,17 @@ def batch_losses(U, V, family: Family, *, loss: str = "symmetric", tau: float = 
     check_loss(loss)
     Z = logits(U, V, tau)
     family = _check_family(family, Z.shape[0])
-    out = []
-    for S, _ in family.weighted_chunks(_CHUNK):
-        zs = Z[S[:, :, None], S[:, None, :]]                      # (n, b, b) logit blocks
-        d = np.diagonal(zs, axis1=1, axis2=2)
-        val = np.mean(logsumexp(zs, axis=2) - d, axis=1)
-        if loss == "symmetric":
-            val = val + np.mean(logsumexp(zs, axis=1) - d, axis=1)
-        out.append(val)
-    return np.concatenate(out)
+    return np.concatenate([_block_losses(Z, S, loss) for S, _ in family.weighted_chunks(_CHUNK)])
+
+
+def _block_losses(Z: np.ndarray, S: np.ndarray, loss: str) -> np.ndarray:
+    """Losses of the ``(n, b)`` batches ``S`` from the logits ``Z``, shape ``(n,)``."""
+    zs = Z[S[:, :, None], S[:, None, :]]                          # (n, b, b) logit blocks
+    d = np.diagonal(zs, axis1=1, axis2=2)
+    val = np.mean(logsumexp(zs, axis=2) - d, axis=1)
+    if loss == "symmetric":
+        val = val + np.mean(logsumexp(zs, axis=1) - d, axis=1)
+    return val
 
 
 def family_loss(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0, reduction: str = "mean") -> float:
@@ -98,10 +100,11 @@ def family_loss(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    losses = batch_losses(U, V, family, loss=loss, tau=tau)
-    w = family.weights
-    total = float(np.dot(w, losses))
-    return total / float(w.sum()) if reduction == "mean" else total / family.N
+    check_loss(loss)
+    Z = logits(U, V, tau)
+    family = _check_family(family, Z.shape[0])
+    total = sum(float(np.dot(w, _block_losses(Z, S, loss))) for S, w in family.weighted_chunks(_CHUNK))
+    return total / family.total_weight if reduction == "mean" else total / family.N
 
 
 def logit_gradient(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> np.ndarray:
