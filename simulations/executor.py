@@ -104,7 +104,7 @@ class LocalPool(Executor):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-class StaleWorkerError(RuntimeError):
+class StaleWorkerError(ValueError):
     """A worker's code differs from the client's (it was started before an edit, or from another checkout)."""
 
 
