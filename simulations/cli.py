@@ -285,6 +285,10 @@ def main(argv=None) -> int:
     except FloatingPointError as exc:              # a run diverged: say so (exit 1), no traceback
         print(f"minibatch-cl {args.command}: failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:                      # Ctrl-C: finished tasks are on disk; say how to resume
+        print(f"minibatch-cl {args.command}: interrupted; finished tasks are kept in the results folder, "
+              "rerun the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
 
