@@ -183,7 +183,7 @@ def write_report(out: Path, report: Path, mode: str, command: str, device: str =
                   f"**Verdict: {v['verdict']}.** {v['detail']}", ""]
         for key in ("holds_for", "fails_for", "failed_points"):
             val = v["numbers"].get(key)
-            if val:
+            if val and not (key == "holds_for" and v["verdict"] == "confirmed"):     # confirmed: every point holds
                 lines += [f"*{key.replace('_', ' ')}:* " + ("; ".join(map(str, val)) if isinstance(val, list) else str(val)), ""]
         if v["command"]:
             lines += [f"**Command.** `{v['command']}`", ""]
