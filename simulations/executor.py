@@ -113,7 +113,7 @@ def _run_checked(fn, params, code: str):
     a result is stored under a key that names the client's code version, so stale code must not run."""
     from distributed import get_worker
 
-    from .tasks import code_version
+    from ._code import code_version
     threads = get_worker().state.nthreads
     if threads != 1:
         raise ValueError(f"this Dask worker runs {threads} threads; tasks pin process-wide torch/BLAS thread settings, "
@@ -139,7 +139,7 @@ class DaskExecutor(Executor):
         from distributed import as_completed
         items = list(items)
         keys = [f"minibatch-cl-{k}" for k in keys] if keys is not None else None
-        from .tasks import code_version
+        from ._code import code_version
         code = code_version()
         futures = [self.client.submit(_run_checked, fn, p, code, key=None if keys is None else keys[i], pure=False,
                                       retries=self.retries) for i, p in enumerate(items)]

@@ -16,30 +16,13 @@ import json
 import math
 import time
 from contextlib import closing
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from ._code import code_version
 from .executor import default_workers, make_executor  # noqa: F401  (default_workers re-exported)
 from .io import read_json, write_json
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """sha256 (first 16 hex digits) of every ``.py`` file of ``theory`` and ``simulations`` (path and
-    content) and the package version: any edit of the code gives new task keys. Computed once per
-    process from the files on disk (a process that edits and reloads its own code keeps the old value)."""
-    from theory import __version__
-    h = hashlib.sha256(__version__.encode())
-    for pkg in ("theory", "simulations"):
-        for f in sorted((PACKAGE_ROOT / pkg).rglob("*.py")):
-            h.update(f.relative_to(PACKAGE_ROOT).as_posix().encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
 
 def task_key(params: dict, fn=None) -> str:
     """Content address of a task: sha256 of the function's name, the parameters' canonical JSON and
