@@ -36,7 +36,7 @@ MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
     ("theory/balance.py", "        K += C / (b * (1 + (b - 1) * c))", "        K += C / (b * (1 + b * c))", W),
     ("theory/losses.py", "blocks * (w / B)[:, None, None])", "blocks * (1.0 / B))", W),
     ("simulations/engine.py", "            Xw = X if w is None else X * w[:, None]", "            Xw = X", W),
-    ("simulations/engine.py", "        total = total + val * (p.total_weight(N) / W)", "        total = total + val / len(family.parts)", W),
+    ("simulations/engine.py", "val * (p.total_weight(N) / W))", "val / len(parts))", W),
     ("theory/batches.py", "        comps = [(cls.all(N, B), float(q))]", "        comps = [(cls.all(N, B), 1.0)]", W),
     ("theory/claims.py", "    holds = {k: (None if v is None else bool(v)) for k, v in holds.items()}", "", W + " tests/test_certificates_and_claims.py"),
 ]
