@@ -27,6 +27,7 @@ Dask.distributed documentation, "Futures" and "Resilience" (distributed.dask.org
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 SCHEDULERS = ("local", "sequential", "tcp://HOST:PORT", "a dask.distributed.Client")
@@ -52,13 +53,14 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-class Executor:
+class Executor(ABC):
     """Runs ``fn`` on items; :meth:`run` yields ``(index, result)`` as tasks complete."""
 
     name = "base"
 
+    @abstractmethod
     def run(self, fn, items, keys=None):
-        raise NotImplementedError
+        """Yield ``(index into items, fn(items[index]))`` in completion order; ``keys`` name the tasks."""
 
     def close(self):
         pass

@@ -413,7 +413,6 @@ def check_pair_balance_law(exhaustive_N=(3, 4, 5), sizes=(2, 3), subsample: int 
         "b": {"critical_tau": b_found, "closed_form_4_over_3ln2": t_b,
               "relative_error": abs(b_found[0] - t_b) / t_b if b_found and b_found != "all" else None}}
     solver = []
-    W = None
     for name, f, t in [("example (a)", example_a, 1.0), ("example (b)", example_b, 1.0), ("example (b)", example_b, t_b),
                        ("Fano + {0,1,3}", fano_plus_one_triple(), 1.0)] + \
             [(n, f, t) for n, f in _balanced_mixtures()[:2] for t in solver_taus]:
