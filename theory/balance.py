@@ -64,19 +64,12 @@ def size_cooccurrence(family: Family) -> dict:
     """``{b: C_b}``: for each batch size ``b >= 2``, the ``(N, N)`` sum of the weights of the batches of
     size b holding both i and j (zero diagonal)."""
     family = _check(family)
-    N = family.N
     out = {}
     for p in family.parts:
-        if p.B < 2:
-            continue
-        if p.stored is None:
-            C = float(p.weights) * math.comb(N - 2, p.B - 2) * (1 - np.eye(N))
-        else:
-            X = np.zeros((p.stored.shape[0], N))
-            np.put_along_axis(X, p.stored, 1.0, axis=1)
-            C = (X * p.weights[:, None]).T @ X
+        if p.B >= 2:
+            C = p.cooccurrence(family.N, weighted=True)
             np.fill_diagonal(C, 0.0)
-        out[p.B] = out.get(p.B, 0.0) + C
+            out[p.B] = out.get(p.B, 0.0) + C
     return out
 
 

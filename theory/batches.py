@@ -139,6 +139,15 @@ class Part:
             return np.full(self.n_batches(N), float(self.weights))
         return self.weights
 
+    def cooccurrence(self, N: int, weighted: bool = False) -> np.ndarray:
+        """``(N, N)`` float: number (``weighted``: total weight) of this part's batches holding i and j."""
+        if self.stored is None:
+            w = float(self.weights) if weighted else 1.0
+            return w * (math.comb(N - 2, self.B - 2) * (1 - np.eye(N)) + math.comb(N - 1, self.B - 1) * np.eye(N))
+        X = np.zeros((self.stored.shape[0], N))
+        np.put_along_axis(X, self.stored, 1.0, axis=1)
+        return (X * (self.weights[:, None] if weighted else 1.0)).T @ X
+
     def scaled(self, a: float) -> "Part":
         return Part(self.B, self.stored, self.weights * a)
 
@@ -473,15 +482,7 @@ class Family:
     def cooccurrence(self, weighted: bool = False) -> np.ndarray:
         """``(N, N)``: entry ``(i, j)`` = number of batches holding both i and j (diagonal: holding i);
         with ``weighted=True`` the sum of their weights ``w_S`` instead."""
-        C = np.zeros((self.N, self.N))
-        for p in self.parts:
-            if p.stored is None:
-                C += float(p.weights if weighted else 1.0) * (math.comb(self.N - 2, p.B - 2) * (1 - np.eye(self.N))
-                                                              + math.comb(self.N - 1, p.B - 1) * np.eye(self.N))
-                continue
-            X = np.zeros((p.stored.shape[0], self.N))
-            np.put_along_axis(X, p.stored, 1.0, axis=1)
-            C += (X * (p.weights[:, None] if weighted else 1.0)).T @ X
+        C = sum(p.cooccurrence(self.N, weighted) for p in self.parts)
         return C if weighted else np.rint(C).astype(np.int64)
 
     def is_pair_balanced(self) -> bool:

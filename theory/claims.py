@@ -365,7 +365,7 @@ def check_pair_balance_law(exhaustive_N=(3, 4, 5), sizes=(2, 3), subsample: int 
         by_source[src] = by_source.get(src, 0) + 1
         for loss, tau in points:
             spread = pair_weight_spread(f, tau)
-            bal = is_balanced(f, tau, rel_tol)
+            bal = spread <= rel_tol                            # is_balanced(f, tau, rel_tol), spread computed once
             r = etf_is_optimal(f.N, f, tau=tau, loss=loss, rel_tol=rel_tol)
             opt = r["etf_optimal"]
             key = "undecided" if opt is None else f"{'balanced' if bal else 'unbalanced'}_{'optimal' if opt else 'not_optimal'}"
@@ -423,8 +423,9 @@ def check_pair_balance_law(exhaustive_N=(3, 4, 5), sizes=(2, 3), subsample: int 
     # figure data: solver excess L_F(ETF) - p* against the spread of kappa (tau = 1), and example (b) over tau
     # (every family balanced at tau = 1, a spread-out sample of the others, and families balanced at a
     # random tau* evaluated at tau* and 2% and 20% above it, where the spread is small)
-    bal1 = [(src, f, 1.0) for src, f in fams if is_balanced(f, 1.0, rel_tol)]
-    unbal = [(src, f, 1.0) for src, f in fams if not is_balanced(f, 1.0, rel_tol)]
+    at1 = [(src, f, 1.0, is_balanced(f, 1.0, rel_tol)) for src, f in fams]
+    bal1 = [x[:3] for x in at1 if x[3]]
+    unbal = [x[:3] for x in at1 if not x[3]]
     pick = bal1 + [unbal[k] for k in np.unique(np.linspace(0, len(unbal) - 1, n_excess).astype(int))] if n_excess else []
     pick += [("balanced at one tau", f, t * x) for t, f in critical[: n_excess // 10] for x in (1.0, 1.02, 1.2)]
     scatter = []
