@@ -281,3 +281,12 @@ def test_interleaved_sizes_give_the_same_objective_as_grouped_sizes():
     assert len(inter.parts) == 6 and len(grouped.parts) == 2
     U, V = _t(unit_rows(5, 3, 0)), _t(unit_rows(5, 3, 1))
     assert abs(float(family_objective(U, V, inter)) - float(family_objective(U, V, grouped))) < 1e-14
+
+
+@pytest.mark.parametrize("call", [lambda: critical_taus(tau_critical_example(), rel_tol=float("nan")),
+                                  lambda: is_balanced(tau_critical_example(), 1.0, rel_tol=-1.0),
+                                  lambda: pair_weights(tau_critical_example(), float("nan")),
+                                  lambda: pair_weights([[0, 1]], 1.0)])
+def test_balance_functions_refuse_bad_input(call):
+    with pytest.raises(ValueError):
+        call()

@@ -155,6 +155,7 @@ def critical_taus(family: Family, rel_tol: float = 1e-9):
     intersected (checked relative to the polynomials' scale) and mapped to ``tau = -N / ((N-1) ln c)``.
     """
     family = _check(family)
+    rel_tol = check_positive_float("rel_tol", rel_tol)
     N = family.N
     by_size = size_cooccurrence(family)
     sizes = sorted(by_size)
