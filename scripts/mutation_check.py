@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 T = "tests/test_reliability.py"
 W = "tests/test_weighted_families.py"
+F = "tests/test_exact_formula.py"
 MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
     ("simulations/train.py", "x_v = (xv - cfg.lr * gv).detach()", "x_v = (xv - 0.5 * cfg.lr * gv).detach()", T),
     ("simulations/train.py", "    gU = gU - (gU * U).sum(1, keepdim=True) * U\n", "", T),
@@ -30,7 +31,8 @@ MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
     ("theory/certificates.py", "    if ratio > rel_tol:", "    if ratio > 1e-1:", "tests/test_claim_properties.py"),
     ("simulations/tasks.py", "decision = \"a<b\" if hi < 0 else \"a>b\" if lo > 0 else \"undecided\"",
      "decision = \"a<b\" if med < 0 else \"a>b\" if med > 0 else \"undecided\"", "tests/test_claim_properties.py"),
-    ("simulations/exact_all.py", "s_lo = math.log(1e-17 / B) - dmax", "s_lo = math.log(1e-17 / B)", T),
+    ("simulations/exact_all.py", "s_lo, s_hi = math.log(1e-17 / (B * (60.0 + dmax))) - dmax, math.log(40.0)",
+     "s_lo, s_hi = math.log(1e-17 / (B * (60.0 + dmax))), math.log(40.0)", F),
     ("simulations/engine.py", "    if bool((srt[:, 1:] == srt[:, :-1]).any()):", "    if False:", T),
     # weighted, mixed-size families and the weighted law
     ("theory/balance.py", "        K += C / (b * (1 + (b - 1) * c))", "        K += C / (b * (1 + b * c))", W),
@@ -39,6 +41,12 @@ MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
     ("simulations/engine.py", "val * (p.total_weight(N) / W))", "val / len(parts))", W),
     ("theory/batches.py", "        comps = [(cls.all(N, B), float(q))]", "        comps = [(cls.all(N, B), 1.0)]", W),
     ("theory/claims.py", "    holds = {k: (None if v is None else bool(v)) for k, v in holds.items()}", "", W + " tests/test_certificates_and_claims.py"),
+    # the fast exact formula: kernel, torch tree
+    ("simulations/_formula_kernel.py", "            ga *= ex[2 * m] * wa\n", "            ga *= ex[2 * m]\n", F),
+    ("simulations/_formula_kernel.py", "            o[i + m] += li * src[rp + m]", "            o[i + m] += li * src[lp + m]", F),
+    ("simulations/_formula_kernel.py", "        adj_src[lp + i] = acc", "        adj_src[lp + i] = 0.5 * acc", F),
+    ("simulations/exact_all.py", "        Rb = (H @ child[..., 0::2, :].unsqueeze(-1)).squeeze(-1)",
+     "        Rb = (H @ child[..., 1::2, :].unsqueeze(-1)).squeeze(-1)", F),
 ]
 
 

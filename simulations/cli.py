@@ -8,7 +8,7 @@
     minibatch-cl figures --out DIR
     minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--report FILE] [--scheduler S] [--workers K] [--json]
     minibatch-cl sweep (--spec FILE | --kind certificate|simulation --N 4,6 --B 2,3 ...) --out DIR [--scheduler S] [--json]
-    minibatch-cl bench {engine,certificates,exact_all,threads,scheduler,gpu}
+    minibatch-cl bench {engine,certificates,exact_all,scheduler,gpu}
 
 Every command with ``--json`` prints one JSON object on stdout. Bad arguments exit with status 2
 and a message naming the parameter.
@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
     _scheduler_arg(sw)
     b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all, gpu)")
-    b.add_argument("name", choices=["engine", "certificates", "exact_all", "threads", "scheduler", "gpu"])
+    b.add_argument("name", choices=["engine", "certificates", "exact_all", "scheduler", "gpu"])
     return p
 
 

@@ -21,21 +21,35 @@ and ``w_j(t) = exp(-t e^{d_j})``, formed in the log domain as ``exp(-exp(s + d_j
     \\mathbb{E}_T \\log(1 + \\textstyle\\sum_T e^{d_j}) = \\int_{-\\infty}^{\\infty}
       e^{-e^s} \\big[1 - e_{B-1}(w(e^s)) / \\tbinom{N-1}{B-1}\\big]\\, ds.
 
-The integrand decays like ``e^s`` as ``s -> -inf`` and double-exponentially as ``s -> +inf``; the
-range is derived from the data (``s_lo = log(1e-17/B) - max(d, 0)``, ``s_hi = log 40``), so small
-temperatures (large gaps ``d``) lengthen the range instead of overflowing: accurate against
-enumeration down to tau = 1e-3 and below, refused (ValueError) past ``MAX_LOGIT_GAP``. The
-trapezoid rule with step ``h`` converges geometrically (error ~ ``exp(-pi^2 / h)``). ``e_{B-1}``
-is computed by a balanced product tree of truncated polynomials whose coefficients are kept
-*normalised* (``p_k = e_k / C(n, k)``, merged with hypergeometric weights that sum to one): every
-quantity is in ``[0, 1]``, every term positive, no cancellation. Cost ``O(N^2 B Q)``, memory
-chunked by rows; the exact gradient is computed chunk by chunk in forward and second derivatives
-by plain autograd (:mod:`simulations._autograd`).
+The integrand decays like ``e^s`` as ``s -> -inf`` and double-exponentially as ``s -> +inf``. The
+left tail is folded by the map ``s = x - exp(x0 - x)`` (``x0 = -max(d) - 3``; ``s ~ x`` where the
+integrand has its features, ``s -> -inf`` double-exponentially on the left), and the trapezoid rule
+runs in ``x`` with step ``h`` (error ``~ exp(-pi^2 / h)``, the integrand being analytic in a strip):
+about 50 nodes at tau = 1 where the plain rule in ``s`` needed about 190, to the same 1e-17 tail
+(``s_lo = log(1e-17/B) - max(d, 0)``, ``s_hi = log 40``). Small temperatures (large gaps ``d``)
+lengthen the range instead of overflowing: accurate against enumeration down to tau = 1e-3 and
+below, refused (ValueError) past ``MAX_LOGIT_GAP``.
+
+``e_{B-1}`` comes from a balanced product tree of truncated polynomials. A node of ``n`` leaves
+stores ``S_j = e_j c^j / n^j`` (``j <= k = B - 1``, ``c`` a power of two near ``k / e``), so two
+children merge by a plain truncated convolution and the exact factor ``2^{-j}``; every term is
+positive (no cancellation) and the root's ``S_k`` times ``Npad^k / (c^k C(N-1, k))`` (an exact
+rational rounded once) is ``E_T prod_T w``. The gradient is analytic: the derivative of ``e_k``
+with respect to ``w_j`` is ``e_{k-1}`` of the others, which the same tree delivers top-down
+("outside" products: the adjoint of a child is the parent's adjoint correlated with its sibling).
+Cost ``O(N^2 B Q)``. Backends: a fused CPU kernel (``numba``, :mod:`simulations._formula_kernel`:
+one scratch tree per anchor, parallel over anchors) and a torch implementation of the same tree
+for any device (levels as batched Hankel matrix products, rows chunked to the memory budget).
+Second derivatives (``create_graph=True``) differentiate the reference implementation (the
+previous algorithm, kept callable as ``backend='reference'``: plain trapezoid in ``s``, normalised
+coefficients, autograd through the tree) with plain autograd.
 """
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
+import numpy as np
 import torch
 
 from theory._checks import check_int, check_loss, check_positive_float, check_tau
@@ -44,7 +58,12 @@ from ._autograd import StreamedValue
 from ._checks import check_embeddings
 from .limits import DEFAULT_MEMORY_BUDGET, FORMULA_THREADS, intra_op_threads
 
+#: Trapezoid step in the mapped variable ``x`` (error ~ exp(-pi^2 / h)): 0.25 reaches ~1e-15
+#: relative against an mpmath reference; 0.3 still did in our tests, 0.35 lost two digits.
 DEFAULT_STEP = 0.25
+#: The fold of the left tail starts this far left of the largest gap, ``x0 = -max(d) - MAP_OFFSET``.
+MAP_OFFSET = 3.0
+BACKENDS = ("auto", "numba", "torch", "reference")
 
 
 def _log_comb(n: int, k: torch.Tensor) -> torch.Tensor:
@@ -90,7 +109,7 @@ def elementary_symmetric_normalized(W: torch.Tensor, k: int) -> torch.Tensor:
 MAX_LOGIT_GAP = 1e4
 
 
-def _integration_grid(D: torch.Tensor, B: int, h: float):
+def _reference_grid(D: torch.Tensor, B: int, h: float):
     """Nodes ``s`` (``t = e^s``) and step for the Frullani integral, the range derived from the data.
 
     ``D[i, j] = z_ij - z_ii`` (the anchor's own entry excluded). The integrand is at most
@@ -129,7 +148,7 @@ def _rows_term(Zr: torch.Tensor, rows: torch.Tensor, B: int, s: torch.Tensor, st
     return step * f.sum()
 
 
-class _FormulaImpl:
+class _ReferenceImpl:
     """Mean over anchors of the row terms (see :class:`simulations._autograd.StreamedValue`): forward
     computes the exact dL/dZ chunk of rows by chunk, so memory is bounded by one chunk."""
 
@@ -140,7 +159,7 @@ class _FormulaImpl:
         N, B = Zd.shape[0], self.B
         Npad = 1 << (N - 1).bit_length()
         D = (Zd - Zd.diagonal()[:, None]).fill_diagonal_(-math.inf)
-        s, step = _integration_grid(D, B, self.h)
+        s, step = _reference_grid(D, B, self.h)
         k = torch.tensor(float(B - 1), dtype=torch.float64)
         scale = float(torch.exp(_log_comb(Npad, k) - _log_comb(N - 1, k)))
         rows_per = max(1, self.budget // (s.numel() * Npad * (4 * B + 8) * Zd.element_size()))
@@ -173,16 +192,198 @@ class _FormulaImpl:
         return total / N
 
 
+def _check_gap(dmax: float) -> float:
+    if not math.isfinite(dmax) or dmax > MAX_LOGIT_GAP:
+        raise ValueError(f"the exact formula needs logit gaps max(z_ij - z_ii) <= {MAX_LOGIT_GAP:g}, got {dmax:.4g} "
+                         "(tau too small for these embeddings); use method='enumerate' where C(N,B) allows")
+    return max(dmax, 0.0)
+
+
+def quadrature(dmax: float, B: int, h: float = DEFAULT_STEP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes and weights of the folded trapezoid rule for ``int e^{-e^s} g(s) ds`` and ``int E1(e^s) g(s) ds``.
+
+    ``s_q = x_q - exp(x0 - x_q)`` on an equispaced grid ``x_q`` of step ``<= h`` (``x0 = -dmax -
+    MAP_OFFSET``), from ``s_lo = log(1e-17 / (B (60 + dmax))) - dmax`` (below it both integrands of
+    the formula are at most ``(B - 1) (|s| + 1) e^{s + dmax}``, a tail below 1e-17) to
+    ``s = log 40`` (``e^{-40}`` above); ``omega_q = h (1 + exp(x0 - x_q)) e^{-e^{s_q}}`` and
+    ``omega1_q`` the same with the exponential integral ``E1(e^{s_q}) = int_{s_q}^inf e^{-e^u} du``.
+    ``dmax``: the largest logit gap ``max_{i != j} (z_ij - z_ii)`` (at least 0); refused past
+    ``MAX_LOGIT_GAP``. Returns ``(s, omega, omega1)``, each ``(Q,)`` float64.
+    """
+    from scipy.special import exp1
+    dmax = _check_gap(float(dmax))
+    x0 = -dmax - MAP_OFFSET
+    s_lo, s_hi = math.log(1e-17 / (B * (60.0 + dmax))) - dmax, math.log(40.0)
+
+    def solve(target, lo, hi):                        # s(x) is increasing; bisection to machine precision
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if mid - math.exp(x0 - mid) < target:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+    x_lo, x_hi = solve(s_lo, s_lo, s_hi), solve(s_hi, s_hi, s_hi + 10.0)
+    Q = int(math.ceil((x_hi - x_lo) / h)) + 1
+    x = np.linspace(x_lo, x_hi, Q)
+    fold = np.exp(x0 - x)
+    s = x - fold
+    jac = (x_hi - x_lo) / (Q - 1) * (1.0 + fold)
+    t = np.exp(s)
+    # E1(t) = -gamma - log t + t - t^2/4 + ...: the series where e^s would underflow (exp1(0) = inf)
+    e1 = np.where(s < -30.0, -np.euler_gamma - s + t, exp1(np.maximum(t, 1e-300)))
+    return s, jac * np.exp(-t), jac * e1
+
+
+def tree_constants(N: int, B: int) -> tuple[int, float, int, float]:
+    """``(k, c, Npad, rootscale)`` of the scaled product tree: ``k = B - 1``; ``c = 2^round(log2(k/e))``
+    (clipped to [1, 256], so intermediate coefficients stay below ``e^{2c}`` and the root's ``S_k`` near
+    ``p_k / sqrt(2 pi k)``); ``Npad`` the power of two ``>= N``; ``rootscale = Npad^k / (c^k C(N-1, k))``
+    as an exact rational rounded once (a relative error here is multiplied by about 40 / value in
+    the integral, which is why it is not taken from lgamma)."""
+    k = B - 1
+    c = 2 ** min(max(round(math.log2(max(k / math.e, 1.0))), 0), 8)
+    Npad = 1 << (N - 1).bit_length()
+    if k * math.log(c) - math.lgamma(k + 1) < -600:
+        raise ValueError(f"B = {B} is too large for the exact formula's scaled tree (B <= 1400 or so); "
+                         "use method='enumerate' where C(N,B) allows")
+    return k, float(c), Npad, float(Fraction(Npad ** k, math.comb(N - 1, k) * c ** k))
+
+
+def _gap_max(Z: torch.Tensor) -> float:
+    with torch.no_grad():
+        D = Z - Z.diagonal()[:, None]
+        D.fill_diagonal_(-math.inf)
+        return float(D.max())
+
+
+class _KernelImpl:
+    """The fused numba kernel (CPU): all anchors in one call, ``threads`` workers over anchors (None:
+    torch's intra-op thread count, so the executors' one-thread pinning applies to it too)."""
+
+    def __init__(self, B: int, h: float, budget: int, threads: int | None):
+        self.B, self.h, self.budget, self.threads = B, h, budget, threads
+
+    def value_and_grad(self, Zd, want):
+        from . import _formula_kernel as kern
+        N = Zd.shape[0]
+        s, omega, omega1 = quadrature(_gap_max(Zd), self.B, self.h)
+        k, c, Npad, rootscale = tree_constants(N, self.B)
+        Zn = np.ascontiguousarray(Zd.detach().cpu().numpy(), dtype=np.float64)
+        with kern.threads(torch.get_num_threads() if self.threads is None else self.threads, N):
+            values, G = kern.formula_rows(Zn, s, omega, omega1, k, c, Npad, rootscale)
+        val = torch.tensor(float(np.sum(values)) / N, dtype=Zd.dtype, device=Zd.device)   # pairwise sum
+        return val, (torch.from_numpy(G / N).to(Zd.device) if want else None)
+
+    def differentiable(self, Z):
+        return _ReferenceImpl(self.B, DEFAULT_STEP, self.budget).differentiable(Z)
+
+
+def _polymul(L: torch.Tensor, R: torch.Tensor, K2: int) -> torch.Tensor:
+    """``out_j = sum_i L_i R_{j-i}`` for ``j < K2`` over the last axis (length ``K``) of both, as a batched
+    product with the Hankel matrix of ``R`` (``T[i', j] = R[j - (K-1-i')]``, an ``unfold`` view)."""
+    K = L.shape[-1]
+    T = torch.nn.functional.pad(R, (K - 1, K2 - 1)).unfold(-1, K2, 1)[..., :K, :]
+    return (L.flip(-1).unsqueeze(-2) @ T).squeeze(-2)
+
+
+def _tree_rows(Zr, rows, s, omega, omega1, consts):
+    """Torch version of the kernel for the anchors ``rows`` (``Zr`` their rows of ``Z``): the sum of
+    their row terms and its gradient with respect to ``Zr`` (analytic, top-down). As in
+    :func:`simulations._formula_kernel.formula_rows`, both come from ``g_j = dP/dw_j e^{s+d_j} w_j``:
+    the value weighs them by ``omega1`` (positive terms only), the gradient by ``omega``."""
+    k, c, Npad, rootscale = consts
+    r, N = Zr.shape
+    dev, dt = Zr.device, Zr.dtype
+    ar = torch.arange(r, device=dev)
+    D = Zr - Zr[ar, rows][:, None]
+    D[ar, rows] = math.inf                                           # the anchor itself: w = 0
+    E = torch.exp((s[None, :, None] + D[:, None, :]).clamp(max=700.0))  # (r, Q, N)
+    W = torch.nn.functional.pad(torch.exp(-E), (0, Npad - N))
+    p2 = torch.pow(torch.tensor(0.5, dtype=dt, device=dev), torch.arange(k + 2, dtype=dt, device=dev))
+    wa, wb = W[..., 0::2], W[..., 1::2]
+    K1 = min(2, k) + 1
+    X = torch.stack([torch.ones_like(wa), 0.5 * c * (wa + wb), 0.25 * c * c * wa * wb][:K1], dim=-1)
+    levels, size = [X], 2
+    while X.shape[-2] > 2:
+        K2 = min(2 * size, k) + 1
+        X = _polymul(X[..., 0::2, :], X[..., 1::2, :], K2) * p2[:K2]
+        levels.append(X)
+        size *= 2
+    A = torch.zeros_like(X)                    # adjoint of P = rootscale * root at the top stored level
+    if X.shape[-2] == 2:
+        K = X.shape[-1]
+        a = torch.arange(max(0, k - K + 1), min(k, K - 1) + 1, device=dev)
+        A[..., 0, a] = rootscale * p2[k] * X[..., 1, k - a]
+        A[..., 1, k - a] = rootscale * p2[k] * X[..., 0, a]
+    else:                                                            # Npad = 2: level 1 is the root
+        A[..., 0, k] = rootscale
+    for child in reversed(levels[:-1]):
+        K, K2 = child.shape[-1], A.shape[-1]
+        H = torch.nn.functional.pad(A * p2[:K2], (0, K)).unfold(-1, K, 1)[..., :K, :]   # H[i, m] = o_{i+m}
+        Lb = (H @ child[..., 1::2, :].unsqueeze(-1)).squeeze(-1)
+        Rb = (H @ child[..., 0::2, :].unsqueeze(-1)).squeeze(-1)
+        A = torch.stack((Lb, Rb), dim=-2).reshape(child.shape)
+    a1 = 0.5 * c * A[..., 1]
+    a2 = 0.25 * c * c * A[..., 2] if K1 > 2 else torch.zeros_like(a1)
+    gW = torch.stack((a1 + a2 * wb, a1 + a2 * wa), dim=-1).reshape(r, -1, Npad)[..., :N]
+    g = gW * E * W[..., :N]                                          # (r, Q, N), >= 0
+    val = (omega1[:, None] * g).sum()
+    gD = (omega[:, None] * g).sum(1)
+    gD[ar, rows] = 0.0
+    gD[ar, rows] = -gD.sum(1)
+    return val, gD
+
+
+class _TorchTreeImpl:
+    """The same tree in torch (any device), rows chunked so one chunk stays within ``budget`` bytes."""
+
+    def __init__(self, B: int, h: float, budget: int):
+        self.B, self.h, self.budget = B, h, budget
+
+    def value_and_grad(self, Zd, want):
+        N = Zd.shape[0]
+        s, omega, omega1 = (torch.as_tensor(x, dtype=Zd.dtype, device=Zd.device)
+                            for x in quadrature(_gap_max(Zd), self.B, self.h))
+        consts = tree_constants(N, self.B)
+        per_row = s.numel() * consts[2] * (consts[0] + 24) * Zd.element_size()
+        rows_per = max(1, self.budget // per_row)
+        G = torch.zeros_like(Zd) if want else None
+        total = torch.zeros((), dtype=Zd.dtype, device=Zd.device)
+        for r0 in range(0, N, rows_per):
+            rows = torch.arange(r0, min(N, r0 + rows_per), device=Zd.device)
+            val, g = _tree_rows(Zd[rows], rows, s, omega, omega1, consts)
+            total = total + val
+            if want:
+                G[rows] = g
+        return total / N, (G / N if want else None)
+
+    def differentiable(self, Z):
+        return _ReferenceImpl(self.B, DEFAULT_STEP, self.budget).differentiable(Z)
+
+
+def _numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, *, loss: str = "symmetric", tau: float = 1.0,
                           step: float = DEFAULT_STEP, memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True,
-                          threads: int | None = FORMULA_THREADS) -> torch.Tensor:
+                          threads: int | None = FORMULA_THREADS, backend: str = "auto") -> torch.Tensor:
     """Exact all-``C(N,B)`` objective (mean over all batches of the per-batch mean loss), differentiable.
 
-    Computed in float64 whatever the input dtype (the result is cast back). ``step`` is the
-    trapezoid step in ``s = log t``; the default 0.25 reaches ~1e-13 against enumeration.
-    ``threads``: torch intra-op threads for the computation (default ``FORMULA_THREADS = 1``, which
-    degrades gracefully beside other processes, see :mod:`simulations.limits`); None leaves torch's
-    setting.
+    Computed in float64 whatever the input dtype (the result is cast back); about 1e-15 relative
+    against an mpmath reference. ``step``: the trapezoid step in the folded variable (see
+    :func:`quadrature`; for ``backend='reference'`` the step in ``s = log t``). ``backend``: ``'auto'``
+    (the numba kernel on CPU, the torch tree elsewhere), ``'numba'``, ``'torch'``, or ``'reference'``
+    (the previous algorithm, kept for comparison and as the source of second derivatives).
+    ``threads``: workers of the numba kernel, or torch intra-op threads for the other backends
+    (default ``FORMULA_THREADS``; None: as many as torch's intra-op threads, all cores unless
+    changed, one inside :func:`simulations.executor.run_isolated`).
     """
     if check:
         check_embeddings(U, V)
@@ -191,10 +392,23 @@ def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, *, loss: str
     check_loss(loss)
     tau = check_tau(tau)
     h = check_positive_float("step", step)
-    Z = (U.double() @ V.double().T) / tau
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if threads is not None:
+        threads = check_int("threads", threads, low=1)
     budget = check_int("memory_budget", memory_budget, low=1)
-    impl = _FormulaImpl(B, h, budget)
-    with intra_op_threads(threads):
+    Z = (U.double() @ V.double().T) / tau
+    if backend == "auto":
+        backend = "numba" if Z.device.type == "cpu" and _numba_available() else "torch"
+    if backend == "numba":
+        if Z.device.type != "cpu":
+            raise ValueError(f"backend='numba' runs on the CPU only, got a tensor on {Z.device}")
+        impl = _KernelImpl(B, h, budget, threads)
+    elif backend == "torch":
+        impl = _TorchTreeImpl(B, h, budget)
+    else:
+        impl = _ReferenceImpl(B, h, budget)
+    with intra_op_threads(threads if backend != "numba" else None):
         val = StreamedValue.apply(Z, impl)
         if loss == "symmetric":
             val = val + StreamedValue.apply(Z.T, impl)

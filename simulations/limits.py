@@ -14,12 +14,13 @@ STREAM_LIMIT = 5_000_000
 #: Exact OSGD scores every batch at every update; above this many batches it refuses and asks for
 #: the sampled variant (``candidates=k``).
 OSGD_EXACT_LIMIT = 10**7
-#: Intra-op threads of the exact formula (``all_batches_objective(threads=...)``). Its product tree
-#: runs thousands of parallel regions, each waiting for its slowest thread: beside one busy process,
-#: 2 threads on 2 cores were 2.5-3.3x slower than 1, while quiet they were only 1.2-1.5x faster
-#: (``benchmarks/threads.py``). One thread degrades gracefully; pass ``threads=None`` to use torch's
-#: setting on a dedicated machine.
-FORMULA_THREADS = 1
+#: Workers of the exact formula (``all_batches_objective(threads=...)``). None: as many as torch's
+#: intra-op threads (all cores unless changed; one inside the executors' ``run_isolated``). The
+#: numba kernel hands out anchors in dynamic chunks, so a core taken by another process costs
+#: about that core's share (``benchmarks/exact_all.py``, section 4, measures it beside a busy
+#: process). The previous torch-only tree ran thousands of parallel regions per call and was
+#: 2.5-3.3x slower on 2 threads than on 1 beside a busy process, which is why it defaulted to 1.
+FORMULA_THREADS = None
 
 
 @contextlib.contextmanager
