@@ -81,6 +81,12 @@ def _masked_lse_without_diagonal(G: np.ndarray) -> np.ndarray:
     return logsumexp(np.where(np.eye(b, dtype=bool), -np.inf, G), axis=2)
 
 
+def _validate_tau_symmetric(loss) -> None:
+    object.__setattr__(loss, "tau", check_tau(loss.tau))
+    if not isinstance(loss.symmetric, bool):
+        raise ValueError(f"symmetric must be a bool, got {loss.symmetric!r}")
+
+
 class Loss(ABC):
     """A contrastive loss of one batch; subclasses are frozen dataclasses validated in ``__post_init__``."""
 
@@ -107,9 +113,7 @@ class InfoNCE(Loss):
     name: ClassVar[str] = "infonce"
 
     def __post_init__(self):
-        object.__setattr__(self, "tau", check_tau(self.tau))
-        if not isinstance(self.symmetric, bool):
-            raise ValueError(f"symmetric must be a bool, got {self.symmetric!r}")
+        _validate_tau_symmetric(self)
 
     def block_losses(self, U, V, S):
         return _block_losses(U @ V.T / self.tau, S, "symmetric" if self.symmetric else "one_sided")
@@ -149,9 +153,7 @@ class DCL(Loss):
     min_batch: ClassVar[int] = 2
 
     def __post_init__(self):
-        object.__setattr__(self, "tau", check_tau(self.tau))
-        if not isinstance(self.symmetric, bool):
-            raise ValueError(f"symmetric must be a bool, got {self.symmetric!r}")
+        _validate_tau_symmetric(self)
 
     def block_losses(self, U, V, S):
         Z = _blocks(U, V, S) / self.tau
@@ -172,9 +174,7 @@ class DHEL(Loss):
     min_batch: ClassVar[int] = 2
 
     def __post_init__(self):
-        object.__setattr__(self, "tau", check_tau(self.tau))
-        if not isinstance(self.symmetric, bool):
-            raise ValueError(f"symmetric must be a bool, got {self.symmetric!r}")
+        _validate_tau_symmetric(self)
 
     def block_losses(self, U, V, S):
         d = np.einsum("nbd,nbd->nb", U[S], V[S]) / self.tau
