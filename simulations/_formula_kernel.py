@@ -224,9 +224,10 @@ def threads(n, rows):
     ``rows / (8 n)`` (dynamic chunks: a worker slowed by another process does not hold up the rest)."""
     before = nb.get_num_threads()
     n = nb.config.NUMBA_NUM_THREADS if n is None else min(int(n), nb.config.NUMBA_NUM_THREADS)
-    nb.set_num_threads(n)
-    chunk_before = nb.set_parallel_chunksize(max(1, rows // (8 * n)))
+    chunk_before = nb.get_parallel_chunksize()
     try:
+        nb.set_num_threads(n)
+        nb.set_parallel_chunksize(max(1, rows // (8 * n)))
         yield
     finally:
         nb.set_parallel_chunksize(chunk_before)

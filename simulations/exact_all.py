@@ -63,6 +63,9 @@ from .limits import DEFAULT_MEMORY_BUDGET, FORMULA_THREADS, intra_op_threads
 DEFAULT_STEP = 0.25
 #: The fold of the left tail starts this far left of the largest gap, ``x0 = -max(d) - MAP_OFFSET``.
 MAP_OFFSET = 3.0
+#: Largest tree degree ``B - 1``: the merge factors ``2^-j`` stay normal floats (2^-1022 is the
+#: smallest); past it they round to zero and the tree would return zeros.
+MAX_TREE_DEGREE = 1000
 BACKENDS = ("auto", "numba", "torch", "reference")
 
 
@@ -245,9 +248,13 @@ def tree_constants(N: int, B: int) -> tuple[int, float, int, float]:
     k = B - 1
     c = 2 ** min(max(round(math.log2(max(k / math.e, 1.0))), 0), 8)
     Npad = 1 << (N - 1).bit_length()
-    if k * math.log(c) - math.lgamma(k + 1) < -600:
-        raise ValueError(f"B = {B} is too large for the exact formula's scaled tree (B <= 1400 or so); "
-                         "use method='enumerate' where C(N,B) allows")
+    log_root = k * math.log(Npad / c) - (math.lgamma(N) - math.lgamma(k + 1) - math.lgamma(N - k))
+    if k > MAX_TREE_DEGREE or abs(log_root) > 690.0 or k * math.log(c) - math.lgamma(k + 1) < -600:
+        # 2^-k must stay a normal float, the root's scale must be representable, and the root's S_k
+        # (about p_k c^k / k!) must not underflow: otherwise the tree would return zeros, not an error
+        raise ValueError(f"B = {B} at N = {N} is beyond the exact formula's scaled tree (it needs B - 1 <= "
+                         f"{MAX_TREE_DEGREE} and Npad^(B-1) / (c^(B-1) C(N-1, B-1)) within float range; "
+                         f"here its log is {log_root:.0f}); use method='enumerate' where C(N,B) allows")
     return k, float(c), Npad, float(Fraction(Npad ** k, math.comb(N - 1, k) * c ** k))
 
 
@@ -376,8 +383,11 @@ def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, *, loss: str
                           threads: int | None = FORMULA_THREADS, backend: str = "auto") -> torch.Tensor:
     """Exact all-``C(N,B)`` objective (mean over all batches of the per-batch mean loss), differentiable.
 
-    Computed in float64 whatever the input dtype (the result is cast back); about 1e-15 relative
-    against an mpmath reference. ``step``: the trapezoid step in the folded variable (see
+    Computed in float64 whatever the input dtype (the result is cast back). The numba and torch
+    backends: about 1e-15 relative against an mpmath reference, however small the value (their value
+    is a sum of positive terms). The reference backend, and with it every derivative taken under
+    ``create_graph=True`` (Hessians), is accurate to about 1e-14 *absolute* (its ``1 - P`` form), which is
+    relative only when the loss is not tiny (not, e.g., at the ETF at tau = 0.002). ``step``: the trapezoid step in the folded variable (see
     :func:`quadrature`; for ``backend='reference'`` the step in ``s = log t``). ``backend``: ``'auto'``
     (the numba kernel on CPU, the torch tree elsewhere), ``'numba'``, ``'torch'``, or ``'reference'``
     (the previous algorithm, kept for comparison and as the source of second derivatives).

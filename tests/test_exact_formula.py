@@ -35,7 +35,7 @@ def _value_and_grads(U, V, B, tau, loss="symmetric", **kw):
     else:
         f = all_batches_objective(Ut, Vt, B, tau=tau, loss=loss, **kw)
     gU, gV = torch.autograd.grad(f, (Ut, Vt))
-    return float(f), torch.cat([gU, gV]).numpy()
+    return float(f.detach()), torch.cat([gU, gV]).numpy()
 
 
 @pytest.mark.parametrize("tau", TAUS)
@@ -152,8 +152,11 @@ def test_bad_backend_and_out_of_range_sizes_are_refused():
     U = _t(unit_rows(6, 3, 0))
     with pytest.raises(ValueError, match="backend"):
         all_batches_objective(U, U, 3, backend="fortran")
-    with pytest.raises(ValueError, match="B = 1500"):
-        tree_constants(2048, 1500)
+    for N, B in ((2048, 1500), (4096, 1076), (8192, 1100), (2048, 1023), (1024, 849), (700, 647)):
+        with pytest.raises(ValueError, match=f"B = {B} at N = {N}"):     # no zeros, no OverflowError
+            tree_constants(N, B)
+    k, c, Npad, rootscale = tree_constants(2048, 1000)              # the referee's largest safe case
+    assert k == 999 and math.isfinite(rootscale) and rootscale > 0
     with pytest.raises(ValueError, match="logit gaps"):
         quadrature(2 * MAX_LOGIT_GAP, 3)
     with pytest.raises(ValueError, match="threads"):
