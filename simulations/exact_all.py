@@ -214,6 +214,8 @@ def quadrature(dmax: float, B: int, h: float = DEFAULT_STEP) -> tuple[np.ndarray
     ``MAX_LOGIT_GAP``. Returns ``(s, omega, omega1)``, each ``(Q,)`` float64.
     """
     from scipy.special import exp1
+    B = check_int("B", B, low=2)
+    h = check_positive_float("h", h)
     dmax = _check_gap(float(dmax))
     x0 = -dmax - MAP_OFFSET
     s_lo, s_hi = math.log(1e-17 / (B * (60.0 + dmax))) - dmax, math.log(40.0)
@@ -245,6 +247,8 @@ def tree_constants(N: int, B: int) -> tuple[int, float, int, float]:
     ``p_k / sqrt(2 pi k)``); ``Npad`` the power of two ``>= N``; ``rootscale = Npad^k / (c^k C(N-1, k))``
     as an exact rational rounded once (a relative error here is multiplied by about 40 / value in
     the integral, which is why it is not taken from lgamma)."""
+    N = check_int("N", N, low=2)
+    B = check_int("B", B, low=2, high=N)
     k = B - 1
     c = 2 ** min(max(round(math.log2(max(k / math.e, 1.0))), 0), 8)
     Npad = 1 << (N - 1).bit_length()

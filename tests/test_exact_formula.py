@@ -159,6 +159,16 @@ def test_bad_backend_and_out_of_range_sizes_are_refused():
     assert k == 999 and math.isfinite(rootscale) and rootscale > 0
     with pytest.raises(ValueError, match="logit gaps"):
         quadrature(2 * MAX_LOGIT_GAP, 3)
+    with pytest.raises(ValueError, match="logit gaps"):
+        quadrature(float("nan"), 3)
+    with pytest.raises(ValueError, match="B must be"):
+        quadrature(1.0, 0)
+    with pytest.raises(ValueError, match="h must be"):
+        quadrature(1.0, 3, h=0.0)
+    with pytest.raises(ValueError, match="B must be"):
+        tree_constants(8, 9)
+    with pytest.raises(ValueError, match="N must be"):
+        tree_constants(1.5, 2)
     with pytest.raises(ValueError, match="threads"):
         all_batches_objective(U, U, 3, threads=0)
     if torch.cuda.is_available():
