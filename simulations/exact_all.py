@@ -25,8 +25,9 @@ The integrand decays like ``e^s`` as ``s -> -inf`` and double-exponentially as `
 left tail is folded by the map ``s = x - exp(x0 - x)`` (``x0 = -max(d) - 3``; ``s ~ x`` where the
 integrand has its features, ``s -> -inf`` double-exponentially on the left), and the trapezoid rule
 runs in ``x`` with step ``h`` (error ``~ exp(-pi^2 / h)``, the integrand being analytic in a strip):
-about 50 nodes at tau = 1 where the plain rule in ``s`` needed about 190, to the same 1e-17 tail
-(``s_lo = log(1e-17/B) - max(d, 0)``, ``s_hi = log 40``). Small temperatures (large gaps ``d``)
+about 50 nodes at tau = 1 where the plain rule in ``s`` needed about 190, to a 1e-17 tail
+(``s_lo = log(1e-17 / (B (60 + dmax))) - dmax`` with ``dmax = max(d, 0)``, ``s_hi = log 40``; see
+:func:`quadrature`). Small temperatures (large gaps ``d``)
 lengthen the range instead of overflowing: accurate against enumeration down to tau = 1e-3 and
 below, refused (ValueError) past ``MAX_LOGIT_GAP``.
 
@@ -112,6 +113,13 @@ def elementary_symmetric_normalized(W: torch.Tensor, k: int) -> torch.Tensor:
 MAX_LOGIT_GAP = 1e4
 
 
+def _check_gap(dmax: float) -> float:
+    if not math.isfinite(dmax) or dmax > MAX_LOGIT_GAP:
+        raise ValueError(f"the exact formula needs logit gaps max(z_ij - z_ii) <= {MAX_LOGIT_GAP:g}, got {dmax:.4g} "
+                         "(tau too small for these embeddings); use method='enumerate' where C(N,B) allows")
+    return max(dmax, 0.0)
+
+
 def _reference_grid(D: torch.Tensor, B: int, h: float):
     """Nodes ``s`` (``t = e^s``) and step for the Frullani integral, the range derived from the data.
 
@@ -121,10 +129,7 @@ def _reference_grid(D: torch.Tensor, B: int, h: float):
     """
     with torch.no_grad():
         finite = D[torch.isfinite(D)]
-        dmax = max(float(finite.max()), 0.0) if finite.numel() else 0.0
-    if not math.isfinite(dmax) or dmax > MAX_LOGIT_GAP:
-        raise ValueError(f"the exact formula needs logit gaps max(z_ij - z_ii) <= {MAX_LOGIT_GAP:g}, got {dmax:.4g} "
-                         "(tau too small for these embeddings); use method='enumerate' where C(N,B) allows")
+        dmax = _check_gap(float(finite.max()) if finite.numel() else 0.0)
     s_lo = math.log(1e-17 / B) - dmax
     s_hi = math.log(40.0)
     Q = int(math.ceil((s_hi - s_lo) / h)) + 1
@@ -193,13 +198,6 @@ class _ReferenceImpl:
             rows = torch.arange(r0, min(N, r0 + rows_per), device=Z.device)
             total = total + _rows_term(Z[rows], rows, self.B, t, step, scale, Npad)
         return total / N
-
-
-def _check_gap(dmax: float) -> float:
-    if not math.isfinite(dmax) or dmax > MAX_LOGIT_GAP:
-        raise ValueError(f"the exact formula needs logit gaps max(z_ij - z_ii) <= {MAX_LOGIT_GAP:g}, got {dmax:.4g} "
-                         "(tau too small for these embeddings); use method='enumerate' where C(N,B) allows")
-    return max(dmax, 0.0)
 
 
 def quadrature(dmax: float, B: int, h: float = DEFAULT_STEP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
