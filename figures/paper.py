@@ -312,10 +312,54 @@ def pair_balance(out) -> Path:
     return _save(fig, out, "pair_balance")
 
 
+def siglip_map(out) -> Path:
+    """SigLIP's verdict map over (inverse temperature t = 1/tau, bias), N = 8, from the closed form of
+    theory/siglip.py: (a) where the full-batch optimum sits on the ETF-antipodal edge (lambda*), with Lee et
+    al.'s line bias = -t and the certified sweep points; (b, c) where the all-C(8,B) minimizer is the full
+    batch's, with the certified points of the claim siglip_all_batches."""
+    verdicts = _verdicts(out)
+    if "siglip_all_batches" not in verdicts or "map" not in verdicts["siglip_all_batches"]["numbers"]:
+        return None
+    m = verdicts["siglip_all_batches"]["numbers"]["map"]
+    t, b = np.array(m["t"]), np.array(m["bias"])
+    Bs = sorted(m["shares"], key=int)
+    fig, axes = plt.subplots(1, 1 + len(Bs), figsize=(3.3 * (1 + len(Bs)), 3.0))
+    ax = axes[0]
+    im = ax.pcolormesh(t, b, np.array(m["lam"]), cmap="viridis", vmin=0, vmax=1, shading="nearest")
+    fig.colorbar(im, ax=ax, label="lambda* (0 = ETF, 1 = antipodal)")
+    ax.plot(t, -t, "w--", lw=0.9, label="bias = -t (Lee et al.'s b = t)")
+    full = verdicts.get("siglip_full_batch", {}).get("numbers", {}).get("cases", [])
+    pts = [r for r in full if r["N"] == m["N"]]
+    mk = {"etf": ("o", "w"), "interior": ("s", "tab:orange"), "antipodal": ("^", "tab:red")}
+    for st, (marker, color) in mk.items():
+        sel = [r for r in pts if r["structure"] == st and r["status"] == "optimal"]
+        ax.scatter([1 / r["tau"] for r in sel], [r["bias"] for r in sel], marker=marker, s=14, c=color,
+                   edgecolors="k", linewidths=0.4, label=f"certified: {st}")
+    ax.set_xscale("log"), ax.set_ylim(b.min(), b.max()), ax.set_xlim(t.min(), t.max())
+    ax.set_xlabel("t = 1/tau"), ax.set_ylabel("bias")
+    ax.set_title(f"(a) full batch, N = {m['N']}: optimum on the ETF-antipodal edge")
+    ax.legend(loc="lower left", fontsize=5)
+    cases = verdicts["siglip_all_batches"]["numbers"]["cases"]
+    for ax, B in zip(axes[1:], Bs):
+        ax.pcolormesh(t, b, np.array(m["shares"][B], dtype=float), cmap="RdYlGn", vmin=0, vmax=1, shading="nearest")
+        sel = [r for r in cases if r["N"] == m["N"] and r["B"] == int(B)]
+        for sh, marker in ((True, "o"), (False, "x")):
+            q = [r for r in sel if r["shares"] is sh]
+            ax.scatter([1 / r["tau"] for r in q], [r["bias"] for r in q], marker=marker, s=14, c="k", linewidths=0.8,
+                       label=f"certified point: {'shares' if sh else 'differs'}")
+        ax.set_xscale("log"), ax.set_ylim(b.min(), b.max()), ax.set_xlim(t.min(), t.max())
+        ax.set_xlabel("t = 1/tau")
+        ax.set_title(f"({'bc'[Bs.index(B)]}) all C({m['N']},{B}): green = shares the full-batch minimizer")
+        ax.legend(loc="lower left", fontsize=5)
+    fig.tight_layout()
+    return _save(fig, out, "siglip_map")
+
+
 FIGURES = {"fig1a_rotation": (fig1a, "fig1a.csv"), "heatmaps": (heatmaps, "heatmaps.json"),
            "convergence": (convergence, "convergence.json"), "convergence_sweep": (convergence_sweep, "convergence.json"),
            "osgd_toy": (osgd_toy, "osgd_toy.json"), "sc_quality": (sc_quality, "sc_quality.csv"),
-           "claims_tables": (claims_tables, "verdicts.json"), "pair_balance": (pair_balance, "verdicts.json")}
+           "claims_tables": (claims_tables, "verdicts.json"), "pair_balance": (pair_balance, "verdicts.json"),
+           "siglip_map": (siglip_map, "verdicts.json")}
 
 
 def draw_all(out) -> list[Path]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from theory import claims as tc
+from theory import loss_claims as lc
 from theory.claims import Verdict
 
 from . import experiment_checks as ec
@@ -44,6 +45,7 @@ class Claim:
     extra_tests: tuple
     sizes: dict
     figure: str = ""
+    section: str = "Claims about InfoNCE (the paper's loss)"
 
     @property
     def tests(self) -> tuple:
@@ -91,6 +93,7 @@ class Claim:
                        test=" ; ".join(self.tests), figure=self.figure)
 
 
+BEYOND = "Beyond InfoNCE: SigLIP, DCL, DHEL, KCL"
 _C = [
     Claim("full_batch_etf",
           "For d >= N-1 the full-batch loss is minimised by U = V = simplex ETF, uniquely up to a common rotation, with "
@@ -211,6 +214,74 @@ _C = [
     Claim("real_data",
           "On CIFAR-100 and Tiny ImageNet (ResNet-18, SimCLR / SogCLR, batch 32), SC batch selection improves retrieval "
           "top-1 over SGD.", "paper §6 (real-data tables)", ec.real_data_verdict, (), {}),
+    # ------------------------------------------------------------------ beyond InfoNCE (issue: losses)
+    Claim("siglip_full_batch",
+          "SigLIP (per batch (1/|S|) sum_{i,j in S} softplus(-y_ij (z_ij/tau + bias))): the full-batch optimum lies in "
+          "the double-constant model (z_ii = alpha, z_ij = beta) and moves from the simplex ETF to the antipodal "
+          "configuration as the temperature / bias change: ETF iff 2 sigma(-1/tau - bias) >= (N-2) sigma(bias - 1/((N-1) tau)), "
+          "antipodal iff 2 sigma(1/tau - bias) <= (N-2) sigma(bias - 1/tau); at Lee et al.'s bias = -1/tau: ETF iff "
+          "1/tau >= ((N-1)/N) log(N-3), antipodal iff 1/tau <= (1/2) log((N-2)/2).",
+          "Lee, Chang & Sohn, AISTATS 2024 (arXiv 2402.12613), CCEM and its thresholds (as in the authors' public code); "
+          "slope conditions: our derivation (theory/siglip.py)", lc.check_siglip_full_batch,
+          ("tests/test_loss_claims.py::test_siglip_double_constant_optimum_is_certified",
+           "tests/test_loss_claims.py::test_siglip_thresholds_equal_lee_chang_sohn"),
+          {"tiny": dict(Ns=(3, 5), taus=(0.3, 1.0), biases=(-1.0, 1.0), threshold_Ns=range(5, 9)), "quick": {},
+           "full": dict(Ns=(3, 4, 5, 6, 8, 10), taus=(0.05, 0.1, 0.3, 1.0, 3.0), biases=(-15.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 5.0))},
+          figure="siglip_map", section=BEYOND),
+    Claim("siglip_all_batches",
+          "SigLIP: the mini-batch loss summed over all C(N,B) batches shares the full-batch minimizer (the paper's "
+          "all-batches theorem, asked for the sigmoid loss).",
+          "paper Thm. 4's question for SigLIP (issue: losses); answer: our derivation, certified", lc.check_siglip_all_batches,
+          ("tests/test_objectives.py::test_siglip_all_batches_is_the_full_batch_with_negatives_reweighted",
+           "tests/test_loss_claims.py::test_siglip_all_batches_shares_the_minimizer_exactly_where_the_rule_says"),
+          {"tiny": dict(cases=((6, 3),), taus=(1.0,), biases=(-1.0, 0.0, 3.0), gap_cases=((6, 3),)), "quick": {},
+           "full": dict(cases=((6, 2), (6, 3), (8, 2), (8, 4), (10, 5)), taus=(0.05, 0.1, 0.3, 1.0, 3.0),
+                        biases=(-15.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 5.0), gap_cases=((6, 3), (8, 4)))},
+          figure="siglip_map", section=BEYOND),
+    Claim("pair_sum_identities",
+          "Pair-sum losses: the all-C(N,B) objective has an exact O(N^2) closed form; KCL's is the full-batch loss for "
+          "every B (its expected batch loss does not depend on the batch size), SigLIP's is the full batch with every "
+          "negative pair weighted (B-1)/(N-1); every pair-balanced family gives the same (the pair-balance law of these losses).",
+          "Koromilas et al., ICML 2024 (arXiv 2405.18045), KCL; our derivation (theory/objectives.py)",
+          lc.check_pair_sum_identities,
+          ("tests/test_objectives.py::test_kcl_expected_batch_loss_does_not_depend_on_the_batch_size",
+           "tests/test_objectives.py::test_pair_sum_objective_equals_enumeration_on_weighted_mixed_families",
+           "tests/test_loss_engine.py::test_pair_sum_closed_form_in_torch_equals_the_oracle_beyond_enumeration"),
+          {"tiny": dict(Ns=(4, 5), n_configs=2), "quick": {}, "full": dict(Ns=(4, 5, 6, 7, 8, 9), n_configs=20)},
+          section=BEYOND),
+    Claim("losses_full_batch_etf",
+          "DCL, DHEL (symmetric and one-sided) and KCL (Gaussian kernel): for d >= N-1 the full-batch loss is minimised "
+          "by U = V = simplex ETF, at every temperature / kernel width.",
+          "Koromilas et al., ICML 2024 (DHEL, KCL minimizers); DCL: Yeh et al., ECCV 2022 (the loss; the minimizer is our check)",
+          lc.check_losses_full_batch_etf,
+          ("tests/test_loss_claims.py::test_decoupled_and_kernel_losses_are_minimised_by_the_etf",),
+          {"tiny": dict(Ns=(3, 4)), "quick": {}, "full": dict(Ns=(3, 4, 5, 6, 8, 10, 12))}, section=BEYOND),
+    Claim("losses_all_batches_etf",
+          "DCL, DHEL and KCL: the all-C(N,B) family shares the full-batch minimizer (the ETF).",
+          "paper Thm. 4's question for these losses (issue: losses); Koromilas et al. (batch-level = asymptotic minimizers)",
+          lc.check_losses_all_batches_etf,
+          ("tests/test_loss_claims.py::test_decoupled_and_kernel_losses_are_minimised_by_the_etf",),
+          {"tiny": dict(cases=((4, 2), (5, 3))), "quick": {},
+           "full": dict(cases=((4, 2), (5, 3), (6, 2), (6, 3), (8, 2), (8, 4), (9, 3), (10, 5)))}, section=BEYOND),
+    Claim("losses_pair_balanced",
+          "The weighted pair-balance law per loss: on pair-balanced families (2-designs, mixtures of all-C(N,b)) SigLIP's "
+          "objective is the full batch with negatives weighted E_W[b-1]/(N-1) and KCL's is the full batch, so their "
+          "minimizers follow; DCL and DHEL are minimised by the ETF there; an unbalanced family breaks the ETF for DCL, "
+          "DHEL and KCL.",
+          "our derivation (theory/objectives.py, theory/siglip.py); the InfoNCE law is claim pair_balance_law",
+          lc.check_losses_pair_balanced,
+          ("tests/test_objectives.py::test_pair_sum_objective_equals_enumeration_on_weighted_mixed_families",),
+          {"tiny": dict(taus=(1.0,), siglip_points=((1.0, 0.0),)), "quick": {},
+           "full": dict(taus=(0.1, 0.3, 1.0, 3.0), siglip_points=((0.1, -10.0), (1.0, 0.0), (0.3, 3.0), (3.0, -1.0)))},
+          section=BEYOND),
+    Claim("losses_partition_suboptimal",
+          "SigLIP, DCL, DHEL, KCL: with a fixed partition into batches the minimizers are full-batch sub-optimal.",
+          "paper Thm. 5's question for these losses (issue: losses)", lc.check_losses_partition_suboptimal,
+          ("tests/test_loss_claims.py::test_partition_decision_is_certified_both_ways",),
+          {"tiny": dict(cases=((6, 3),), taus=(1.0,), siglip_points=((1.0, 0.0),)), "quick": {},
+           "full": dict(cases=((6, 2), (6, 3), (8, 2), (8, 4), (9, 3)), taus=(0.1, 0.3, 1.0, 3.0),
+                        siglip_points=((0.1, -10.0), (1.0, 0.0), (0.3, 3.0), (3.0, -1.0), (0.3, 5.0), (0.1, 8.0)))},
+          section=BEYOND),
 ]
 CLAIMS: dict[str, Claim] = {c.id: c for c in _C}
 

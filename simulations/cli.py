@@ -2,6 +2,7 @@
 
     minibatch-cl version
     minibatch-cl certify --N 7 --B 3 --family fano [--tau 1] [--loss symmetric] [--json]
+    minibatch-cl certify --N 8 --B 4 --family all --loss siglip --tau 0.1 --bias -10   (also dcl, dhel, kcl --t --gamma)
     minibatch-cl claims [--only ID,ID] [--full] [--out DIR] [--scheduler local|sequential|tcp://H:P] [--workers K] [--json]
     minibatch-cl simulate --N 8 --d 16 --B 2 --methods full,all,fixed,shuffle,osgd,sc --steps 500 \\
                           --lr 0.5 --seeds 0,1,2 --device cpu --out runs/X [--resume] [--json]
@@ -65,14 +66,84 @@ def cmd_version(args):
     print(_dump({"version": __version__}) if args.json else f"minibatch-cl {__version__}")
 
 
+LOSS_CHOICES = ("symmetric", "one_sided", "siglip", "dcl", "dhel", "kcl")
+
+
+def _add_loss_args(sp) -> None:
+    sp.add_argument("--loss", default="symmetric", choices=LOSS_CHOICES,
+                    help="InfoNCE (symmetric = CLIP, one_sided), siglip, dcl, dhel or kcl")
+    sp.add_argument("--tau", type=float, default=None, help="temperature (InfoNCE default 1; siglip: 1/t, default 0.1; "
+                    "dcl, dhel default 1)")
+    sp.add_argument("--bias", type=float, default=None, help="siglip's bias (default -10)")
+    sp.add_argument("--t", type=float, default=None, help="kcl's Gaussian kernel width t (default 2)")
+    sp.add_argument("--gamma", type=float, default=None, help="kcl's uniformity weight (default 1)")
+    sp.add_argument("--one-sided", action="store_true", help="dcl, dhel: the anchor-side term only")
+
+
+def _loss_from_args(args):
+    """The :class:`theory.objectives.Loss` named by the loss flags (ValueError for a flag the loss does not take)."""
+    from theory.objectives import as_loss, make_loss
+    extra = {k: getattr(args, k) for k in ("bias", "t", "gamma") if getattr(args, k) is not None}
+    if args.loss in ("symmetric", "one_sided"):
+        if extra or args.one_sided:
+            bad = sorted(extra) + (["one-sided"] if args.one_sided else [])
+            raise ValueError(f"--loss {args.loss} (InfoNCE) takes only --tau, got --{', --'.join(bad)}")
+        return as_loss(args.loss, 1.0 if args.tau is None else args.tau)
+    if args.tau is not None:
+        extra["tau"] = args.tau
+    if args.one_sided:
+        extra["symmetric"] = False
+    try:
+        return make_loss(args.loss, **extra)
+    except ValueError as exc:
+        raise ValueError(f"--loss {args.loss}: {exc}") from None
+
+
+def _cmd_certify_loss(args, fam, obj):
+    """``certify`` for the losses beyond InfoNCE: the relaxation, the loss at U = V = ETF, and for SigLIP the
+    double-constant optimum of the full batch / all-C(N,B) family."""
+    from theory import certify, family_loss, simplex_etf
+    from theory.objectives import SigLIP, loss_label
+    c = certify(args.N, fam, loss=obj, solver=args.solver)
+    W = simplex_etf(args.N, args.N - 1)
+    etf_value = family_loss(W, W, fam, loss=obj)
+    from theory.claims import SOLVER_ATOL, SOLVER_RTOL
+    etf = {"etf_value": etf_value, "excess": etf_value - c.value,
+           "etf_optimal": (abs(etf_value - c.value) <= SOLVER_ATOL + SOLVER_RTOL * abs(c.value)) if c.certified else None,
+           "decided_by": "relaxation value (solver tolerance)" if c.certified else None}
+    extra = {}
+    if isinstance(obj, SigLIP) and fam.kind in ("full", "all"):
+        from theory.siglip import siglip_optimum
+        B = args.N if fam.kind == "full" else fam.B
+        opt = siglip_optimum(args.N, obj.tau, obj.bias, w=(B - 1) / (args.N - 1))
+        extra["double_constant"] = {k: opt[k] for k in ("structure", "lam", "alpha", "beta", "value", "rank")}
+    if args.json:
+        print(_dump({**c.summary(), "etf": etf, **extra}))
+        return
+    for k, v in c.summary().items():
+        print(f"{k:>15}: {v}")
+    print("certified global optimum (relaxation)" if c.certified else "NOT certified: the status is not 'optimal'")
+    verdict = {True: "a global minimizer", False: "NOT a minimizer", None: "undecided"}[etf["etf_optimal"]]
+    print(f"{loss_label(obj)}: U = V = simplex ETF (d >= N-1) is {verdict}: L(ETF) - relaxation = {etf['excess']:.3g}")
+    if extra:
+        dc = extra["double_constant"]
+        print(f"double-constant optimum: {dc['structure']} (lambda = {dc['lam']:.6g}, value {dc['value']:.10g}; "
+              f"needs d >= {max(dc['rank'], 1)})")
+
+
 def cmd_certify(args):
     from theory import Family, certify, make_family
+    from theory.objectives import infonce_mode
     if args.family_file and not Path(args.family_file).is_file():
         raise ValueError(f"--family-file {args.family_file}: no such file")
     fam = Family.from_json(args.family_file) if args.family_file else make_family(args.family, args.N, args.B, seed=args.seed,
                                                                                    drop_last=args.drop_last)
     if fam.N != args.N:
         raise ValueError(f"--N {args.N} does not match the family's N = {fam.N}")
+    obj = _loss_from_args(args)
+    if infonce_mode(obj) is None:
+        return _cmd_certify_loss(args, fam, obj)
+    args.tau = obj.tau
     from theory.balance import critical_taus, is_balanced, pair_weight_spread
     from theory.certificates import etf_is_optimal
     c = certify(args.N, fam, loss=args.loss, tau=args.tau, solver=args.solver)
@@ -120,9 +191,15 @@ def cmd_claims(args):
 
 
 def cmd_simulate(args):
+    from dataclasses import fields
+
+    from theory.objectives import infonce_mode
     from .experiments import Config, simulate
+    obj = _loss_from_args(args)
+    params = () if infonce_mode(obj) else tuple((f.name, getattr(obj, f.name)) for f in fields(obj) if f.name != "tau")
     cfg = Config(N=args.N, d=args.d, B=args.B, methods=args.methods, steps=args.steps, lr=args.lr, seeds=args.seeds,
-                 tau=args.tau, loss=args.loss, device=args.device, dtype=args.dtype, align=args.align,
+                 tau=getattr(obj, "tau", 1.0), loss=args.loss, loss_params=params, device=args.device, dtype=args.dtype,
+                 align=args.align,
                  log_every=args.log_every, osgd_candidates=args.osgd_candidates, osgd_top=args.osgd_top)
     with _scheduler(args) as ex:
         res = simulate(cfg, args.out, resume=args.resume, progress=not args.json, scheduler=ex)
@@ -216,8 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                    '(sizes may differ; weights optional)')
     c.add_argument("--drop-last", action="store_true", help="dataloader families: drop the short last batch")
     c.add_argument("--seed", type=int, default=None, help="seed of a random partition / random family")
-    c.add_argument("--tau", type=float, default=1.0)
-    c.add_argument("--loss", default="symmetric", choices=["symmetric", "one_sided"])
+    _add_loss_args(c)
     c.add_argument("--solver", default="auto", choices=["auto", "CLARABEL", "SCS"])
     c = add("claims", cmd_claims, "check every claim and print its verdict")
     c.add_argument("--only", type=_names, default=None, help="comma-separated claim ids")
@@ -234,8 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=500)
     s.add_argument("--lr", type=float, default=0.5)
     s.add_argument("--seeds", type=_ints, default=(0,))
-    s.add_argument("--tau", type=float, default=1.0)
-    s.add_argument("--loss", default="symmetric")
+    _add_loss_args(s)
     s.add_argument("--device", default="cpu")
     s.add_argument("--dtype", default="float64")
     s.add_argument("--align", default="epochs", help="epochs (authors' x-axis) or updates (equal update counts)")

@@ -29,8 +29,11 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from theory._checks import check_int, check_loss, check_tau
+from theory._checks import check_int, check_tau
 from theory.batches import Family, Part, combinations_range
+from theory.objectives import Loss, as_loss, infonce_mode
+
+from . import objectives as _objectives
 
 from ._autograd import StreamedValue
 from ._checks import check_embeddings, compute_dtype, exp_safe
@@ -321,6 +324,23 @@ def pair_losses(Z: torch.Tensor, loss: str = "symmetric") -> torch.Tensor:
     return P.fill_diagonal_(-torch.inf)
 
 
+def pair_loss_matrix(U: torch.Tensor, V: torch.Tensor, loss="symmetric", tau: float | None = None) -> torch.Tensor:
+    """``(N, N)`` matrix of the pair losses ``L({i, j})`` of any loss (diagonal -inf), without gradient:
+    InfoNCE's closed form (:func:`pair_losses`), otherwise the ``N(N-1)/2`` batches of size 2 scored
+    by :func:`batch_losses`."""
+    obj, mode, tau = resolve_loss(loss, tau)
+    N = U.shape[0]
+    with torch.no_grad():
+        if mode is not None:
+            return pair_losses(logits(U, V, tau), mode)
+        iu = torch.triu_indices(N, N, 1, device=U.device)
+        vals = batch_losses(U, V, iu.T.contiguous(), loss=obj, check=False)
+        P = torch.full((N, N), -torch.inf, dtype=vals.dtype, device=U.device)
+        P[iu[0], iu[1]] = vals
+        P[iu[1], iu[0]] = vals
+        return P
+
+
 def check_batches(batches, N: int, device=None) -> torch.Tensor:
     """``(n, B)`` LongTensor of batches, validated: integer dtype (floats, bools and strings are refused,
     never truncated), ``n >= 1``, ``2 <= B <= N``, indices in ``[0, N)``, distinct within each batch.
@@ -347,16 +367,25 @@ def check_batches(batches, N: int, device=None) -> torch.Tensor:
     return t
 
 
-def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symmetric", tau: float = 1.0,
+def resolve_loss(loss, tau) -> tuple:
+    """``(Loss object, InfoNCE mode or None, tau or None)`` from the ``loss=`` / ``tau=`` arguments of the
+    engine (:func:`theory.objectives.as_loss`: a Loss object, or 'symmetric' / 'one_sided' at ``tau``)."""
+    obj = as_loss(loss, tau)
+    mode = infonce_mode(obj)
+    return obj, mode, (obj.tau if mode is not None else None)
+
+
+def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss="symmetric", tau: float | None = None,
                  memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True) -> torch.Tensor:
     """Per-batch losses ``L(S)`` for an ``(n, B)`` index tensor or a Family (any sizes, in the family's
-    order; a batch of size 1 has loss 0), differentiable; shape ``(n,)``.
+    order; a batch of size 1 has loss 0 under InfoNCE), differentiable; shape ``(n,)``.
 
-    Half-precision inputs are computed in float32 and the result is cast back. ``check=False`` skips
-    the validation of ``U, V`` and ``batches`` (for callers that built them).
+    ``loss``: 'symmetric' / 'one_sided' (InfoNCE at ``tau``, default 1.0) or a
+    :class:`theory.objectives.Loss` (``tau`` then stays None). Half-precision inputs are computed in
+    float32 and the result is cast back. ``check=False`` skips the validation of ``U, V`` and
+    ``batches`` (for callers that built them).
     """
-    check_loss(loss)
-    tau = check_tau(tau)
+    obj, loss, tau = resolve_loss(loss, tau)
     memory_budget = check_int("memory_budget", memory_budget, low=1)
     if isinstance(batches, Family) and not batches.is_uniform:
         if check:
@@ -366,10 +395,15 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symm
         batches.sizes                                       # refuses above the enumeration limit
         out = []
         for p in batches.parts:
-            if p.B == 1:
+            if p.B < obj.min_batch:
+                raise ValueError(f"loss {obj.name!r} needs batches of size >= {obj.min_batch}, the family has size {p.B}")
+            b = torch.cat([c for c in batch_chunks(p, 10**6, U.device, batches.N)])
+            if p.B == 1 and loss is not None:
                 out.append(torch.zeros(p.n_batches(batches.N), dtype=U.dtype, device=U.device))
+            elif loss is None:
+                cd = compute_dtype(U.dtype)
+                out.append(_objectives.batch_losses(obj, U.to(cd), V.to(cd), b).to(U.dtype))
             else:
-                b = torch.cat([c for c in batch_chunks(p, 10**6, U.device, batches.N)])
                 out.append(batch_losses(U, V, b, loss=loss, tau=tau, memory_budget=memory_budget, check=False))
         return torch.cat(out)
     if check:
@@ -379,6 +413,10 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symm
         batches = torch.from_numpy(batches.batches).to(U.device)
     out_dtype = U.dtype
     cd = compute_dtype(out_dtype)
+    if loss is None:
+        if batches.shape[1] < obj.min_batch:
+            raise ValueError(f"loss {obj.name!r} needs batches of size >= {obj.min_batch}, got B={batches.shape[1]}")
+        return _objectives.batch_losses(obj, U.to(cd), V.to(cd), batches).to(out_dtype)
     Z = logits(U.to(cd), V.to(cd), tau)
     kern = _Kernel(Z, loss, batches.shape[1], want_grad=False)
     memory_budget = min(memory_budget, CHUNK_BYTES)
@@ -389,7 +427,7 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss: str = "symm
     return torch.cat([kern.accumulate(batches[s:s + step]) for s in range(0, batches.shape[0], step)]).to(out_dtype)
 
 
-def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: str = "symmetric", tau: float = 1.0,
+def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss="symmetric", tau: float | None = None,
                      method: str = "auto", memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True) -> torch.Tensor:
     """Exact family objective ``L_F(U, V) = sum_S w_S L(S) / sum_S w_S`` as a differentiable scalar tensor.
 
@@ -401,7 +439,12 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
     ----------
     U, V : torch.Tensor, shape (N, d), unit-norm rows, any device/dtype
     family : theory.Family
-    loss : {'symmetric', 'one_sided'};  tau : float > 0
+    loss : {'symmetric', 'one_sided'} (InfoNCE at ``tau``, default 1.0) or a :class:`theory.objectives.Loss`
+        The other losses (SigLIP, DCL, DHEL, KCL) run in :mod:`simulations.objectives`: streamed
+        enumeration, and for the pair-sum losses (SigLIP, KCL) the exact ``O(N^2)`` closed form of an
+        all-``C(N,b)`` part (what ``'auto'``, ``'pairwise'`` and ``'formula'`` pick there). DCL and DHEL
+        have no closed form: above ``STREAM_LIMIT`` batches they are refused.
+    tau : float > 0 or None
     method : {'auto', 'enumerate', 'pairwise', 'formula'}
         ``'auto'``: per part, the closed O(N^2) form for all pairs; enumeration (streamed) for stored
         batches and for all-``C(N,B)`` parts up to ``STREAM_LIMIT`` batches; the exact polynomial
@@ -410,12 +453,14 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
         (``'pairwise'``: all of size 2).
     memory_budget : int, bytes of working memory per chunk
     """
-    check_loss(loss)
-    tau = check_tau(tau)
+    obj, loss, tau = resolve_loss(loss, tau)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not isinstance(family, Family):
         raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+    small = [b for b in family.batch_sizes if b < obj.min_batch]
+    if small:
+        raise ValueError(f"loss {obj.name!r} needs batches of size >= {obj.min_batch}, the family has sizes {small}")
     if check:
         check_embeddings(U, V)
     N = family.N
@@ -425,6 +470,8 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
     if method in ("pairwise", "formula") and len(lazy) < len([p for p in family.parts if p.B > 1]):
         raise ValueError(f"method={method!r} applies only to all-C(N,B) families (or mixtures of them), "
                          f"got kind={family.kind!r} with stored batches")
+    if loss is None:
+        return _other_loss_objective(obj, U, V, family, method, memory_budget)
     if method == "pairwise" and any(p.B != 2 for p in lazy):
         raise ValueError(f"method='pairwise' needs B = 2, got sizes {list(family.batch_sizes)}")
     memory_budget = check_int("memory_budget", memory_budget, low=1)
@@ -449,6 +496,26 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss: 
     return total.to(out_dtype)
 
 
+def _other_loss_objective(obj: Loss, U, V, family: Family, method: str, memory_budget: int) -> torch.Tensor:
+    """Family objective of a non-InfoNCE loss (see :func:`family_objective`)."""
+    if method in ("pairwise", "formula") and _objectives.pair_form(obj, U[:1], V[:1]) is None:
+        raise ValueError(f"method={method!r} needs a closed form; loss {obj.name!r} has none (pair-sum losses: siglip, kcl)")
+    if method == "pairwise" and any(p.B != 2 for p in family.parts):
+        raise ValueError(f"method='pairwise' needs B = 2, got sizes {list(family.batch_sizes)}")
+    out_dtype = U.dtype
+    cd = compute_dtype(out_dtype)
+    Uc, Vc = U.to(cd), V.to(cd)
+    N, W = family.N, family.total_weight
+    parts = _grouped_parts(family)
+    total = torch.zeros((), dtype=cd, device=U.device)
+    closed = _objectives.pair_form(obj, Uc[:1], Vc[:1]) is not None
+    for p in parts:
+        m = "closed_form" if (p.stored is None and closed and method != "enumerate") else "enumerate"
+        val = _objectives.part_objective(obj, Uc, Vc, p, N, m, _weighted_chunks)
+        total = total + (val if len(parts) == 1 else val * (p.total_weight(N) / W))
+    return total.to(out_dtype)
+
+
 def _grouped_parts(family: Family) -> list:
     """The family's parts with every stored part of one size merged (the objective does not depend on the
     order of the batches; interleaved sizes would otherwise cost one set of N x N work buffers per run)."""
@@ -463,7 +530,7 @@ def _grouped_parts(family: Family) -> list:
 
 
 def sampled_objective(U: torch.Tensor, V: torch.Tensor, B: int, n_samples: int, *, scheme: str = "uniform",
-                      loss: str = "symmetric", tau: float = 1.0, seed: int = 0) -> tuple[float, float]:
+                      loss="symmetric", tau: float | None = None, seed: int = 0) -> tuple[float, float]:
     """Unbiased estimate of the all-``C(N,B)`` objective and its standard error.
 
     ``scheme='uniform'``: the mean loss of ``n_samples`` independent uniform ``B``-subsets.
@@ -471,10 +538,11 @@ def sampled_objective(U: torch.Tensor, V: torch.Tensor, B: int, n_samples: int, 
     partition objective — each block is marginally a uniform ``B``-subset, so this is unbiased too.
     """
     check_embeddings(U, V)
-    check_loss(loss)
-    tau = check_tau(tau)
+    obj, loss, tau = resolve_loss(loss, tau)
+    if loss is None:
+        loss, tau = obj, None
     N = U.shape[0]
-    check_int("B", B, low=2, high=N)
+    check_int("B", B, low=max(2, obj.min_batch), high=N)
     n_samples = check_int("n_samples", n_samples, low=2)
     if scheme not in ("uniform", "partition"):
         raise ValueError(f"scheme must be 'uniform' or 'partition', got {scheme!r}")

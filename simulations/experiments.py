@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from theory._checks import check_batch_size, check_int, check_loss, check_positive_float, check_tau
+from theory._checks import check_batch_size, check_int, check_positive_float, check_tau
 
 from .executor import Sequential, make_executor, run_isolated
 from .io import folder_lock, read_csv, read_json, write_csv, write_json, write_npz
@@ -51,6 +51,7 @@ class Config:
     seeds: tuple = (0,)
     tau: float = 1.0
     loss: str = "symmetric"
+    loss_params: tuple = ()
     device: str = "cpu"
     dtype: str = "float64"
     align: str = "epochs"
@@ -83,7 +84,13 @@ class Config:
         check_int("steps", self.steps, low=1)
         check_positive_float("lr", self.lr)
         check_tau(self.tau)
-        check_loss(self.loss)
+        params = dict(self.loss_params)
+        if len(params) != len(tuple(self.loss_params)):
+            raise ValueError(f"loss_params must name each parameter once, got {self.loss_params!r}")
+        object.__setattr__(self, "loss_params", tuple(sorted(params.items())))
+        obj = self.objective()                                 # validates loss and its parameters
+        if self.B < obj.min_batch:
+            raise ValueError(f"loss {obj.name!r} needs B >= {obj.min_batch}, got B={self.B}")
         check_device(self.device)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
@@ -110,11 +117,41 @@ class Config:
         if self.stop_distance is not None:
             check_positive_float("stop_distance", self.stop_distance)
 
+    def objective(self):
+        """The :class:`theory.objectives.Loss` of the runs: ``loss`` is InfoNCE's 'symmetric' / 'one_sided'
+        (no ``loss_params``) or a name of ``theory.objectives.LOSS_CLASSES`` ('siglip', 'dcl', 'dhel', 'kcl')
+        with ``loss_params`` (e.g. ``(("bias", -10.0),)``); ``tau`` is passed to losses that have one
+        (KCL has none: its kernel width is the parameter ``t``, and ``tau`` must stay 1.0)."""
+        from theory.objectives import LOSS_CLASSES, as_loss, make_loss
+        params = dict(self.loss_params)
+        if self.loss in ("symmetric", "one_sided"):
+            if params:
+                raise ValueError(f"loss {self.loss!r} (InfoNCE) takes no loss_params, got {sorted(params)}")
+            return as_loss(self.loss, self.tau)
+        if self.loss not in LOSS_CLASSES or self.loss == "infonce":
+            names = ["symmetric", "one_sided"] + sorted(n for n in LOSS_CLASSES if n != "infonce")
+            raise ValueError(f"loss must be one of {names}, got {self.loss!r}")
+        if "tau" in params:
+            raise ValueError("loss_params must not hold 'tau': the temperature is the config's tau")
+        if "tau" in LOSS_CLASSES[self.loss].__dataclass_fields__:
+            params["tau"] = self.tau
+        elif self.tau != 1.0:
+            raise ValueError(f"loss {self.loss!r} has no temperature (tau must stay 1.0), got tau={self.tau}")
+        return make_loss(self.loss, **params)
+
     def to_json(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not d["loss_params"]:
+            del d["loss_params"]                               # InfoNCE configs keep their earlier form
+        else:
+            d["loss_params"] = [list(p) for p in d["loss_params"]]
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "Config":
+        d = dict(d)
+        if "loss_params" in d:
+            d["loss_params"] = tuple(tuple(p) for p in d["loss_params"])
         return cls(**d)
 
 

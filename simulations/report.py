@@ -13,6 +13,19 @@ from pathlib import Path
 
 from .io import read_json, write_text
 
+SECTION_INTRO = {
+    "Beyond InfoNCE: SigLIP, DCL, DHEL, KCL": (
+        "The paper's three questions — what minimises the full batch, does the all-C(N,B) family share it, does a "
+        "fixed partition break it — asked for the losses of `theory/objectives.py` (exact forms in its docstring): "
+        "SigLIP (Zhai et al. 2023; per batch (1/|S|) sum_{i,j in S} softplus(-y_ij (z_ij/tau + bias))), DCL (Yeh et al. "
+        "2022), DHEL and KCL (Koromilas et al. 2024). Each answer is a convex certificate (`minibatch-cl certify --loss "
+        "...`), compared with an independently derived value; the published results reproduced are Lee, Chang & Sohn "
+        "(AISTATS 2024) for SigLIP's optimum and Koromilas et al. (ICML 2024) for DHEL/KCL. Convention: our `tau` is "
+        "SigLIP's 1/t and our `bias` is SigLIP's b; Lee et al. write the bias with the opposite sign (their b = -bias). "
+        "Lee et al.'s thresholds were compared with the formulas printed in the authors' public code (the paper's text "
+        "was not accessible from this machine); Koromilas et al.'s KCL doubles the alignment term and DHEL weights its "
+        "two energy terms against one alignment term — rescalings that leave every minimizer below unchanged."),
+}
 VERDICT_WORDS = ("confirmed (holds at every point of its sweep) / qualified (holds only in the stated range; the "
                  "failing points are listed) / refuted / inconclusive / not reproducible here")
 
@@ -125,6 +138,31 @@ def _tables(v: dict) -> list[str]:
         return ["Median final Gram distance, and the paired median of log10(distance) - log10(shuffle's) with its 95% "
                 "bootstrap interval:", ""] + _table(
             ["setting", "target", "OSGD", "SC", "shuffle", "fixed", "OSGD vs shuffle", "SC vs shuffle", "diverged"], rows)
+    if i == "siglip_full_batch":
+        keys = ["N", "tau", "bias", "structure", "lam", "ccem_value", "certificate", "status", "rank", "predicted_rank"]
+        thr = [r for r in n["thresholds"] if r["N"] in (5, 6, 8, 10, 16, 20, 32, 50)]
+        return (["Certified relaxation vs the double-constant closed form (rank: numerical rank of the solver's M):", ""]
+                + _table(keys, [[r[k] for k in keys] for r in n["cases"]])
+                + ["Thresholds on t = 1/tau at bias = -t (Lee et al.'s b = t): their formulas vs root-finding on our "
+                   "slope conditions:", ""]
+                + _table(["N", "Lee: ETF iff t >=", "ours", "Lee: antipodal iff t <=", "ours", "|difference|"],
+                         [[r["N"], r["lee_etf_t"], r["ours_etf_t"], r["lee_antipodal_t"], r["ours_antipodal_t"],
+                           r["abs_difference"]] for r in thr]))
+    if i == "siglip_all_batches":
+        keys = ["N", "B", "tau", "bias", "full_structure", "all_structure", "shares", "full_excess_of_all_minimizer",
+                "certificate", "closed_form", "status", "certified_suboptimal"]
+        return _table(keys, [[r.get(k, "") for k in keys] for r in n["cases"]])
+    if i == "pair_sum_identities":
+        return _table(["loss", "max relative difference"], [[r["loss"], r["max_relative_error"]] for r in n["cases"]])
+    if i in ("losses_full_batch_etf", "losses_all_batches_etf"):
+        keys = ["loss", "N", "family", "etf_value", "certificate", "status", "rank", "gram_distance_to_etf"]
+        return _table(keys, [[r[k] for k in keys] for r in n["cases"]])
+    if i == "losses_pair_balanced":
+        keys = ["family", "loss", "expected", "w", "structure", "closed_form", "etf_excess", "certificate", "status"]
+        return _table(keys, [[r.get(k, "") for k in keys] for r in n["cases"]])
+    if i == "losses_partition_suboptimal":
+        keys = ["loss", "N", "B", "suboptimal", "gap_lower_bound", "full_minimizer_excess_on_family", "margin"]
+        return _table(keys, [[r[k] for k in keys] for r in n["cases"]])
     if i == "sc_finds_high_loss_batches":
         return _table(["size", "median ratio", "min ratio", "fraction above random", "trials"],
                       [[k, x["median_ratio"], x["min_ratio"], x["fraction_above_random"], x["trials"]]
@@ -178,7 +216,13 @@ def write_report(out: Path, report: Path, mode: str, command: str, device: str =
              "| claim | verdict | source |", "|---|---|---|"]
     lines += [f"| [{v['id']}](#{v['id'].replace('_', '-')}) | {v['verdict']} | {v['source']} |" for v in verdicts]
     lines.append("")
+    from .claims import CLAIMS
+    section = ""
     for v in verdicts:
+        c = CLAIMS.get(v["id"])
+        if c is not None and c.section != section:
+            section = c.section
+            lines += [f"# {section}", "", SECTION_INTRO.get(section, ""), ""]
         lines += [f"## {v['id']}", "", f"**Claim.** {v['statement']}", "", f"**Source.** {v['source']}", "",
                   f"**Verdict: {v['verdict']}.** {v['detail']}", ""]
         for key in ("holds_for", "fails_for", "failed_points"):
@@ -192,7 +236,9 @@ def write_report(out: Path, report: Path, mode: str, command: str, device: str =
                   "**Tests.** " + ", ".join(_link(t, report.parent, REPO_ROOT) for t in v["test"].split(" ; ") if t), ""]
         lines += _tables(v)
         if v["numbers"]:
-            lines += ["<details><summary>all numbers (JSON)</summary>", "", "```json", json.dumps(v["numbers"], indent=1),
+            shown = {k: x for k, x in v["numbers"].items() if k != "map"}
+            note = " (the figure's grid, `map`, is in verdicts.json)" if "map" in v["numbers"] else ""
+            lines += [f"<details><summary>all numbers (JSON){note}</summary>", "", "```json", json.dumps(shown, indent=1),
                       "```", "", "</details>", ""]
         if v["figure"]:
             lines += [f"![{v['id']}](figures/output/{v['figure']}.png)", ""]

@@ -36,11 +36,11 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from theory._checks import check_batch_size, check_int, check_loss, check_tau
+from theory._checks import check_batch_size, check_int
 from theory.batches import Family
 
 from ._checks import check_embeddings
-from .engine import batch_chunks, batch_losses, logits, pair_losses
+from .engine import batch_chunks, batch_losses, pair_loss_matrix, resolve_loss
 from .limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
 from .spectral import spectral_partition
 
@@ -48,17 +48,17 @@ METHODS = ("full", "all", "fixed", "shuffle", "replace", "dataloader", "osgd", "
 PARTITION_METHODS = ("fixed", "shuffle", "sc")
 
 
-def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float = 1.0, loss: str = "symmetric",
+def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float | None = None, loss="symmetric",
                memory_budget: int = DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
-    """The arg-max-loss batch over all ``C(N, B)`` batches, shape ``(B,)`` (exact; streamed).
+    """The arg-max-loss batch over all ``C(N, B)`` batches, shape ``(B,)`` (exact; streamed), for any loss
+    (InfoNCE's 'symmetric' / 'one_sided' at ``tau``, or a :class:`theory.objectives.Loss`).
 
     ``B = 2`` uses the ``O(N^2)`` pair-loss matrix; otherwise every batch is scored chunk by chunk.
     Refuses (ValueError) more than ``OSGD_EXACT_LIMIT`` batches: use ``make_selector("osgd", ...,
     candidates=k)`` (the authors' sampled variant) there.
     """
     check_embeddings(U, V)
-    check_loss(loss)
-    tau = check_tau(tau)
+    obj = resolve_loss(loss, tau)[0]
     memory_budget = check_int("memory_budget", memory_budget, low=1)
     N = U.shape[0]
     N, B = check_batch_size(N, B)
@@ -67,14 +67,14 @@ def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float = 1.0, lo
                          f"{OSGD_EXACT_LIMIT:.0e}; use the sampled variant (candidates=k)")
     with torch.no_grad():
         if B == 2:
-            P = pair_losses(logits(U, V, tau), loss)
+            P = pair_loss_matrix(U, V, obj)
             k = int(torch.argmax(P))
             return torch.tensor(sorted((k // N, k % N)), device=U.device)
         fam = Family.all(N, B)
         best, best_b = -math.inf, None
         chunk = max(1, memory_budget // (8 * B * B * U.element_size()))
         for b in batch_chunks(fam, chunk, U.device):
-            vals = batch_losses(U, V, b, loss=loss, tau=tau, memory_budget=memory_budget, check=False)
+            vals = batch_losses(U, V, b, loss=obj, memory_budget=memory_budget, check=False)
             i = int(torch.argmax(vals))
             if float(vals[i]) > best:
                 best, best_b = float(vals[i]), b[i].clone()
@@ -88,8 +88,8 @@ class Selector(ABC):
 
     name = "base"
 
-    def __init__(self, N: int, B: int, *, seed: int = 0, tau: float = 1.0, loss: str = "symmetric"):
-        self.N, self.B, self.seed, self.tau, self.loss = N, B, seed, tau, loss
+    def __init__(self, N: int, B: int, *, seed: int = 0, loss=None):
+        self.N, self.B, self.seed, self.loss = N, B, seed, loss        # loss: a theory.objectives.Loss
         self._gen = None
 
     @property
@@ -194,8 +194,8 @@ class OSGD(Selector):
 
     name = "osgd"
 
-    def __init__(self, N, B, *, seed=0, tau=1.0, loss="symmetric", candidates: int | None = None, top: int = 1):
-        super().__init__(N, B, seed=seed, tau=tau, loss=loss)
+    def __init__(self, N, B, *, seed=0, loss=None, candidates: int | None = None, top: int = 1):
+        super().__init__(N, B, seed=seed, loss=loss)
         self.candidates, self.top = candidates, top
 
     def epoch(self, embed):
@@ -205,10 +205,10 @@ class OSGD(Selector):
 
     def _choose(self, U, V):
         if self.candidates is None:
-            return osgd_batch(U, V, self.B, tau=self.tau, loss=self.loss)[None, :]
+            return osgd_batch(U, V, self.B, loss=self.loss)[None, :]
         cand = torch.argsort(torch.rand(self.candidates, self.N, generator=self.generator), 1)[:, : self.B]
         with torch.no_grad():
-            vals = batch_losses(U, V, cand.to(U.device), loss=self.loss, tau=self.tau, check=False)
+            vals = batch_losses(U, V, cand.to(U.device), loss=self.loss, check=False)
         return cand[torch.topk(vals.cpu(), self.top).indices].to(U.device)
 
 
@@ -218,22 +218,24 @@ class Spectral(Selector):
     def epoch(self, embed):
         U, V = embed()
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
-        part = spectral_partition(U.detach(), V.detach(), self.B, tau=self.tau, seed=seed)
+        part = spectral_partition(U.detach(), V.detach(), self.B, loss=self.loss, seed=seed)
         yield from (p[None, :] for p in part)
 
 
 _CLASSES = {c.name: c for c in (Full, AllBatches, Fixed, Shuffle, Replace, DataLoaderEpochs, OSGD, Spectral)}
 
 
-def make_selector(method: str, N: int, B: int, *, seed: int = 0, tau: float = 1.0, loss: str = "symmetric",
+def make_selector(method: str, N: int, B: int, *, seed: int = 0, tau: float | None = None, loss="symmetric",
                   candidates: int | None = None, top: int = 1) -> Selector:
-    """Build a selector by name, validating sizes (partition methods need ``B | N``)."""
+    """Build a selector by name, validating sizes (partition methods need ``B | N``). ``loss``: InfoNCE's
+    'symmetric' / 'one_sided' at ``tau`` (default 1.0) or a :class:`theory.objectives.Loss`."""
     if method not in _CLASSES:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     N, B = check_batch_size(N, B)
     check_int("seed", seed)
-    check_tau(tau)
-    check_loss(loss)
+    loss = resolve_loss(loss, tau)[0]
+    if B < loss.min_batch:
+        raise ValueError(f"loss {loss.name!r} needs batches of size >= {loss.min_batch}, got B={B}")
     if method in PARTITION_METHODS and N % B:
         raise ValueError(f"method {method!r} uses partitions and needs B to divide N; got N={N}, B={B}")
     if method == "osgd":
@@ -243,8 +245,8 @@ def make_selector(method: str, N: int, B: int, *, seed: int = 0, tau: float = 1.
         elif math.comb(N, B) > OSGD_EXACT_LIMIT:
             raise ValueError(f"method 'osgd' scores all C(N={N}, B={B}) = {math.comb(N, B):.3g} batches per update "
                              f"(limit {OSGD_EXACT_LIMIT:.0e}); set candidates (--osgd-candidates K)")
-        return OSGD(N, B, seed=seed, tau=tau, loss=loss, candidates=candidates, top=top)
-    return _CLASSES[method](N, B, seed=seed, tau=tau, loss=loss)
+        return OSGD(N, B, seed=seed, loss=loss, candidates=candidates, top=top)
+    return _CLASSES[method](N, B, seed=seed, loss=loss)
 
 
 class SelectorSampler:

@@ -7,7 +7,9 @@ Affinity (THEORY.md §4.5), with ``z`` the logits:
     a_{ij} = \\log(1 + (B-1) e^{z_{ij} - z_{ii}}) + \\log(1 + (B-1) e^{z_{ji} - z_{ii}}),\\qquad
     A = a + a^T,\\qquad W = e^{A}\\ (\\text{zero diagonal}).
 
-For ``B = 2``, ``A_ij = 2 L({i, j})`` exactly. Then the normalised-Laplacian spectral embedding
+For ``B = 2``, ``A_ij = 2 L({i, j})`` exactly. For the losses beyond InfoNCE (SigLIP, DCL, DHEL, KCL;
+``loss=`` a :class:`theory.objectives.Loss`) the affinity is that pair loss itself, ``A_ij = 2 L({i, j})``
+(exact for ``B = 2``; for larger ``B`` a heuristic, as the InfoNCE form is). Then the normalised-Laplacian spectral embedding
 (the ``k = N/B`` leading eigenvectors of ``D^{-1/2} W D^{-1/2}``, rows normalised as in Ng, Jordan
 & Weiss), seeded k-means++ / Lloyd k-means, and equal-size clusters: each point is assigned to one
 of ``B`` copies of each centre by an optimal assignment (``scipy.optimize.linear_sum_assignment``)
@@ -27,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from theory._checks import check_int, check_tau
 
 from ._checks import check_embeddings
-from .engine import softplus
+from .engine import pair_loss_matrix, resolve_loss, softplus
 
 
 def affinity(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float = 1.0) -> torch.Tensor:
@@ -69,16 +71,19 @@ def kmeans(X: torch.Tensor, k: int, *, generator: torch.Generator, n_init: int =
     return best
 
 
-def spectral_partition(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float = 1.0, seed: int = 0,
-                       n_init: int = 3) -> torch.Tensor:
+def spectral_partition(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float | None = None, seed: int = 0,
+                       n_init: int = 3, loss="symmetric") -> torch.Tensor:
     """Partition ``[0, N)`` into ``N/B`` batches of exactly ``B`` by equal-size spectral clustering.
+
+    ``loss``: InfoNCE ('symmetric' / 'one_sided', at ``tau``; default 1.0: the paper's affinity) or a
+    :class:`theory.objectives.Loss` (affinity ``2 L({i, j})``).
 
     Returns
     -------
     LongTensor, shape (N/B, B), on the device of U. Deterministic for a seed.
     """
     check_embeddings(U, V)
-    tau = check_tau(tau)
+    obj, mode, tau = resolve_loss(loss, tau)
     seed = check_int("seed", seed)
     n_init = check_int("n_init", n_init, low=1)
     N = U.shape[0]
@@ -89,7 +94,10 @@ def spectral_partition(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float =
     if k == 1:
         return torch.arange(N, device=U.device)[None, :]
     with torch.no_grad():
-        A = affinity(U.double(), V.double(), B, tau=tau)
+        if mode is not None:
+            A = affinity(U.double(), V.double(), B, tau=tau)
+        else:
+            A = 2 * pair_loss_matrix(U.double(), V.double(), obj)
         A.fill_diagonal_(-torch.inf)
         W = torch.exp(A - A.max())                                       # scale-free: the Laplacian is normalised
         dinv = W.sum(1).clamp(min=1e-300).rsqrt()

@@ -58,8 +58,8 @@ def initial_vectors(cfg, seed: int):
 
 def _objective(U, V, target, cfg):
     if isinstance(target, Family):
-        return family_objective(U, V, target, loss=cfg.loss, tau=cfg.tau, check=False)
-    return batch_losses(U, V, target, loss=cfg.loss, tau=cfg.tau, check=False).mean()
+        return family_objective(U, V, target, loss=cfg.objective(), check=False)
+    return batch_losses(U, V, target, loss=cfg.objective(), check=False).mean()
 
 
 def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
@@ -68,8 +68,8 @@ def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
     V = _normalize(x_v.detach()).requires_grad_(True)
     out = {}
     with torch.no_grad():
-        out["full_loss"] = float(family_objective(U, V, Family.full(cfg.N), loss=cfg.loss, tau=cfg.tau, check=False))
-    all_loss = family_objective(U, V, Family.all(cfg.N, cfg.B), loss=cfg.loss, tau=cfg.tau, check=False)
+        out["full_loss"] = float(family_objective(U, V, Family.full(cfg.N), loss=cfg.objective(), check=False))
+    all_loss = family_objective(U, V, Family.all(cfg.N, cfg.B), loss=cfg.objective(), check=False)
     gU, gV = torch.autograd.grad(all_loss, (U, V))
     U, V = U.detach(), V.detach()
     gU = gU - (gU * U).sum(1, keepdim=True) * U
@@ -88,7 +88,7 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
     resume from if it exists. ``progress``: a callable receiving the number of logged steps done.
     """
     T = target_gram(cfg.N, cfg.d, cfg.target)
-    sel = make_selector(method, cfg.N, cfg.B, seed=seed + 7919, tau=cfg.tau, loss=cfg.loss,
+    sel = make_selector(method, cfg.N, cfg.B, seed=seed + 7919, loss=cfg.objective(),
                         candidates=cfg.osgd_candidates, top=cfg.osgd_top)
     repeats = cfg.N // cfg.B if (cfg.align == "updates" and method in ("full", "all")) else 1
     x_u, x_v = initial_vectors(cfg, seed)

@@ -27,10 +27,18 @@ EXPECTED_TINY = {
     "osgd_sc_converge_faster": "qualified",
     "sc_finds_high_loss_batches": "confirmed",
     "real_data": "not reproducible here",
+    "siglip_full_batch": "confirmed",
+    "siglip_all_batches": "qualified",           # shares only where the full batch is ETF or both are antipodal
+    "pair_sum_identities": "confirmed",
+    "losses_full_batch_etf": "confirmed",
+    "losses_all_batches_etf": "confirmed",
+    "losses_partition_suboptimal": "confirmed",
+    "losses_pair_balanced": "confirmed",
 }
 EXPECTED_FAILS_TINY = {
     "partition_suboptimal": ["N=8,B=2,d=4 (evidence)"],
     "osgd_toy": ["lr=1 vs shuffle", "lr=1 vs replace"],
+    "siglip_all_batches": ["N=6,B=3,tau=1,bias=0"],
 }
 
 

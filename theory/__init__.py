@@ -15,6 +15,7 @@ from .configurations import (
     tangent_gradient_norm,
 )
 from .losses import batch_losses, euclidean_gradient, family_loss, logit_gradient, logits
+from .objectives import DCL, DHEL, KCL, InfoNCE, Loss, SigLIP, as_loss, make_loss
 from .optima import (
     cross_polytope_all_pairs_value,
     cross_polytope_full_value,
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ENUMERATION_LIMIT", "Family", "make_family", "normalize_rows",
     "batch_losses", "family_loss", "logit_gradient", "euclidean_gradient", "logits",
+    "Loss", "InfoNCE", "SigLIP", "DCL", "DHEL", "KCL", "make_loss", "as_loss",
     "simplex_etf", "etf_gram", "cross_polytope", "block_configuration", "regular_polygon",
     "gram_distance", "tangent_gradient", "tangent_gradient_norm",
     "optimum_full", "optimum_all", "optimum_partition",

@@ -106,29 +106,97 @@ def _check_family(family, N: int) -> Family:
     return family
 
 
-def family_objective_expr(Z, family: Family, *, loss: str = "symmetric", tau: float = 1.0):
-    """cvxpy expression of ``L_F`` as a function of the cross-Gram ``Z`` (an ``N x N`` affine expression).
+def _anchor_indices(S: np.ndarray, include_self: bool):
+    """For the ``(n, B)`` batches ``S``: the anchor of every (batch, position) ``(n B, 1)`` and the batch's
+    members ``(n B, B)`` (``include_self``) or the other members ``(n B, B-1)``."""
+    n, B = S.shape
+    anchors = S.reshape(-1)[:, None]
+    if include_self:
+        return anchors, np.repeat(S, B, axis=0)
+    others = np.stack([np.delete(S, k, axis=1) for k in range(B)], axis=1).reshape(n * B, B - 1)
+    return anchors, others
 
-    Row term of anchor ``a`` in batch ``S``: ``log_sum_exp(Z[S_a, S] / tau) - Z[S_a, S_a] / tau``;
-    the column term uses ``Z[S, S_a]``. Averaged over the anchors of each batch and weighted by
-    ``w_S / sum_S w_S`` as in :mod:`theory.losses` (batches of size 1 contribute 0).
-    """
-    check_loss(loss)
-    tau = check_tau(tau)
-    family.sizes                                              # refuses above the enumeration limit
+
+def _lse_terms(X, family: Family, tau: float, *, include_self: bool, transpose: bool):
+    """``sum_S w_S (1/|S|) sum_{a in S} log sum_{j in S (, j != a)} exp(X[a, j] / tau)`` (``X[j, a]`` when
+    ``transpose``), a cvxpy expression, not yet divided by ``sum_S w_S``."""
     total = 0
     for S, w in family.weighted_chunks(10**6):                # (n, B) batches of one size, weights (n,)
-        n, B = S.shape
+        B = S.shape[1]
         if B == 1:
             continue
-        rows = np.repeat(S, B, axis=0)                        # anchor a of batch b -> row n*B
-        anchors = S.reshape(-1)[:, None] * np.ones((1, B), dtype=np.int64)
-        wa = np.repeat(w, B) / B                              # weight of each (batch, anchor) term
-        counts = np.bincount(S.ravel(), weights=np.repeat(w, B), minlength=family.N) / B
-        diag_term = cp.sum(cp.multiply(counts, cp.diag(Z))) / tau
-        total = total + wa @ cp.log_sum_exp(Z[anchors, rows] / tau, axis=1) - diag_term
-        if loss == "symmetric":
-            total = total + wa @ cp.log_sum_exp(Z[rows, anchors] / tau, axis=1) - diag_term
+        a, m = _anchor_indices(S, include_self)
+        a = a * np.ones((1, m.shape[1]), dtype=np.int64)
+        entries = X[m, a] if transpose else X[a, m]
+        total = total + (np.repeat(w, B) / B) @ cp.log_sum_exp(entries / tau, axis=1)
+    return total
+
+
+def _diag_weights(family: Family) -> np.ndarray:
+    """``c_i = sum_{S ni i} w_S / |S|`` over the batches of size >= 2: the weight of ``z_ii`` in a loss whose
+    batch terms are means over the anchors."""
+    c = np.zeros(family.N)
+    for S, w in family.weighted_chunks(10**6):
+        if S.shape[1] > 1:
+            c += np.bincount(S.ravel(), weights=np.repeat(w, S.shape[1]) / S.shape[1], minlength=family.N)
+    return c
+
+
+def family_objective_expr(Z, family: Family, *, loss="symmetric", tau: float | None = None, M=None):
+    """cvxpy expression of ``L_F`` (``sum_S w_S L(S) / sum_S w_S``) on the relaxation.
+
+    ``Z``: the cross-Gram block ``M[:N, N:]`` (an ``N x N`` affine expression); ``M``: the whole
+    ``2N x 2N`` matrix, needed by the losses with a within-modality term (DHEL, KCL).
+
+    Per loss (each a convex function of ``M``; the reasoning is in :mod:`theory.objectives`):
+
+    * InfoNCE: row term of anchor ``a`` in ``S``: ``log_sum_exp(Z[a, S] / tau) - Z[a, a] / tau``; the
+      column term uses ``Z[S, a]``; means over the anchors (batches of size 1 contribute 0).
+    * DCL: the same with ``j != a`` in the log-sum-exp.
+    * DHEL: ``log_sum_exp(M_uu[a, S minus a] / tau) - Z[a, a] / tau`` (and ``M_vv`` when symmetric).
+    * SigLIP: the pair form ``sum_b [a_b sum_i C_b[i,i] softplus(-x_ii) + c_b sum_{i != j} C_b[i,j] softplus(x_ij)]``
+      with ``x = Z / tau + bias`` and ``C_b`` the weighted co-occurrence of the batches of size ``b``.
+    * KCL: alignment fixed at ``z_ii = 1`` (a constraint :func:`certify` adds; value ``-1``), uniformity
+      ``gamma sum_b c_b sum_{i != j} C_b[i,j] (e^{-2t(1 - M_uu[i,j])} + e^{-2t(1 - M_vv[i,j])})``.
+    """
+    from .objectives import DCL, DHEL, KCL, SigLIP, as_loss, infonce_mode
+    obj = as_loss(loss, tau)
+    family.sizes                                              # refuses above the enumeration limit
+    N = family.N
+    mode = infonce_mode(obj)
+    if isinstance(obj, (DHEL, KCL)) and M is None:
+        raise ValueError(f"loss {obj.name!r} needs the whole relaxation matrix M (argument M)")
+    if mode is not None or isinstance(obj, DCL):
+        sym = obj.symmetric
+        incl = mode is not None
+        diag = cp.sum(cp.multiply(_diag_weights(family), cp.diag(Z))) / obj.tau
+        total = _lse_terms(Z, family, obj.tau, include_self=incl, transpose=False) - diag
+        if sym:
+            total = total + _lse_terms(Z, family, obj.tau, include_self=incl, transpose=True) - diag
+    elif isinstance(obj, DHEL):
+        diag = cp.sum(cp.multiply(_diag_weights(family), cp.diag(Z))) / obj.tau
+        total = _lse_terms(M[:N, :N], family, obj.tau, include_self=False, transpose=False) - diag
+        if obj.symmetric:
+            total = total + _lse_terms(M[N:, N:], family, obj.tau, include_self=False, transpose=False) - diag
+    elif isinstance(obj, (SigLIP, KCL)):
+        off = ~np.eye(N, dtype=bool)
+        total = 0
+        for part in family.parts:
+            if part.B < obj.min_batch:
+                continue
+            C = part.cooccurrence(N, weighted=True)
+            if isinstance(obj, SigLIP):
+                x = Z / obj.tau + obj.bias
+                total = total + (cp.sum(cp.multiply(np.diag(C) / part.B, cp.logistic(-cp.diag(x))))
+                                 + cp.sum(cp.multiply(C * off / part.B, cp.logistic(x))))
+            else:
+                K = obj.gamma * C * off / (part.B * (part.B - 1))
+                total = total + (cp.sum(cp.multiply(K, cp.exp(-2 * obj.t * (1 - M[:N, :N]))))
+                                 + cp.sum(cp.multiply(K, cp.exp(-2 * obj.t * (1 - M[N:, N:])))))
+        if isinstance(obj, KCL):
+            return total / family.total_weight - 1.0
+    else:
+        raise ValueError(f"no relaxation is written for loss {obj.name!r}")
     return total / family.total_weight
 
 
@@ -167,9 +235,19 @@ def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None
     return label, status, time.perf_counter() - t0, iters
 
 
-def _relaxation(N: int):
+def _relaxation(N: int, loss=None):
+    """``M`` (PSD, unit diagonal), its cross block ``Z`` and the constraints; KCL adds ``diag(Z) = 1``
+    (its concave alignment term is maximised by ``u_i = v_i`` whatever the rest, see :mod:`theory.objectives`)."""
+    from .objectives import KCL
     M = cp.Variable((2 * N, 2 * N), PSD=True)
-    return M, M[:N, N:], [cp.diag(M) == 1]
+    cons = [cp.diag(M) == 1]
+    if isinstance(loss, KCL):
+        cons.append(cp.diag(M[:N, N:]) == 1)
+    return M, M[:N, N:], cons
+
+
+def _objective(Z, M, family, loss):
+    return family_objective_expr(Z, family, loss=loss, M=M)
 
 
 def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, int]:
@@ -183,7 +261,7 @@ def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray
     return W[:N], W[N:], int(keep.sum())
 
 
-def certify(N: int, family: Family, *, loss: str = "symmetric", tau: float = 1.0,
+def certify(N: int, family: Family, *, loss="symmetric", tau: float | None = None,
             solver: str = "auto", solver_options: dict | None = None) -> Certificate:
     """Global minimum of ``L_F`` over unit-norm embeddings in any dimension, by convex relaxation.
 
@@ -192,8 +270,10 @@ def certify(N: int, family: Family, *, loss: str = "symmetric", tau: float = 1.0
     N : int
         Number of pairs; must equal ``family.N``.
     family : Family
-    loss : {'symmetric', 'one_sided'}
-    tau : float > 0
+    loss : {'symmetric', 'one_sided'} (InfoNCE) or a :class:`theory.objectives.Loss`
+        Any loss of :mod:`theory.objectives` (SigLIP, DCL, DHEL, KCL): the relaxation of
+        :func:`family_objective_expr`.
+    tau : float > 0, InfoNCE's temperature with the string forms (default 1.0); None with a Loss object
     solver : {'auto', 'CLARABEL', 'SCS'}
         ``'auto'``: Clarabel for ``N <= CLARABEL_MAX_N``, SCS above.
     solver_options : dict, optional
@@ -204,34 +284,40 @@ def certify(N: int, family: Family, *, loss: str = "symmetric", tau: float = 1.0
     Certificate
         ``value`` and ``status``; only ``status == 'optimal'`` (``certified``) counts as proof.
     """
+    from .objectives import as_loss, infonce_mode, loss_label
     N = check_int("N", N, low=2)
     _check_family(family, N)
-    M, Z, cons = _relaxation(N)
-    prob = cp.Problem(cp.Minimize(family_objective_expr(Z, family, loss=loss, tau=tau)), cons)
+    obj = as_loss(loss, tau)
+    mode = infonce_mode(obj)
+    M, Z, cons = _relaxation(N, obj)
+    prob = cp.Problem(cp.Minimize(_objective(Z, M, family, obj)), cons)
     name, status, secs, iters = _solve(prob, N, solver, solver_options)
     Mv = M.value if M.value is not None else np.full((2 * N, 2 * N), np.nan)
     value = float(prob.value) if status not in ("solver_error",) and prob.value is not None and np.isfinite(prob.value) else float("nan")
     if np.all(np.isfinite(Mv)):
         U, V, rank = recover_embeddings(Mv)
-        feas = family_loss(U, V, family, loss=loss, tau=tau)
+        feas = family_loss(U, V, family, loss=obj)
         psd = float(max(0.0, -np.linalg.eigvalsh((Mv + Mv.T) / 2).min()))
         dviol = float(np.abs(np.diag(Mv) - 1).max())
     else:
         U = V = np.full((N, 0), np.nan)
         rank, feas, psd, dviol = 0, float("nan"), float("nan"), float("nan")
-    return Certificate(N=N, family=repr(family), loss=loss, tau=float(tau), value=value, status=status,
+    return Certificate(N=N, family=repr(family), loss=mode if mode is not None else loss_label(obj),
+                       tau=float(getattr(obj, "tau", float("nan"))), value=value, status=status,
                        certified=status == cp.OPTIMAL, solver=name, solve_time=secs, iterations=iters,
                        rank=rank, feasible_value=feas, gap=feas - value, psd_violation=psd,
                        diag_violation=dviol, M=Mv, Z=Mv[:N, N:], U=U, V=V)
 
 
-def full_batch_gap(N: int, family: Family, eps=(1e-2, 1e-3, 1e-4), *, loss: str = "symmetric",
-                   tau: float = 1.0, solver: str = "auto") -> dict:
+def full_batch_gap(N: int, family: Family, eps=(1e-2, 1e-3, 1e-4), *, loss="symmetric",
+                   tau: float | None = None, solver: str = "auto") -> dict:
     """How sub-optimal the family's minimizers are for the full-batch loss.
 
     Solves ``min L_full(Z)`` subject to ``L_F(Z) <= p*_F + eps`` for each ``eps`` and reports
     ``gap(eps) = min - optimum_full(N)``. ``gap -> 0`` as ``eps -> 0`` iff some minimizer of
-    ``L_F`` is also full-batch optimal; a positive limit measures the loss of using ``F``.
+    ``L_F`` is also full-batch optimal; a positive limit measures the loss of using ``F``. For InfoNCE
+    the full-batch optimum is the closed form; for the other losses it is the certified value of the
+    full-batch relaxation (``full_status`` says whether that solve was optimal).
 
     Returns
     -------
@@ -241,19 +327,27 @@ def full_batch_gap(N: int, family: Family, eps=(1e-2, 1e-3, 1e-4), *, loss: str 
     if not eps:
         raise ValueError("eps must be a positive number or a non-empty sequence of them")
     eps = tuple(check_positive_float("eps", e) for e in eps)
-    base = certify(N, family, loss=loss, tau=tau, solver=solver)
-    full_opt = optimum_full(N, tau, loss=loss)
+    from .objectives import as_loss, infonce_mode
+    obj = as_loss(loss, tau)
+    mode = infonce_mode(obj)
+    base = certify(N, family, loss=obj, solver=solver)
+    if mode is not None:
+        full_opt, full_status = optimum_full(N, obj.tau, loss=mode), "closed_form"
+    else:
+        fc = certify(N, Family.full(N), loss=obj, solver=solver)
+        full_opt, full_status = fc.value, fc.status
     gaps, statuses = [], []
     for e in eps:
-        M, Z, cons = _relaxation(N)
-        cons.append(family_objective_expr(Z, family, loss=loss, tau=tau) <= base.value + e)
-        prob = cp.Problem(cp.Minimize(family_objective_expr(Z, Family.full(N), loss=loss, tau=tau)), cons)
+        M, Z, cons = _relaxation(N, obj)
+        cons.append(_objective(Z, M, family, obj) <= base.value + e)
+        prob = cp.Problem(cp.Minimize(_objective(Z, M, Family.full(N), obj)), cons)
         _, status, _, _ = _solve(prob, N, solver, None)
         statuses.append(status)
         gaps.append(float(prob.value) - full_opt if status == cp.OPTIMAL else float("nan"))
     return {"family_value": base.value, "family_status": base.status, "full_optimum": full_opt,
-            "eps": [float(e) for e in eps], "gaps": gaps, "statuses": statuses,
-            "certified": base.certified and all(s == cp.OPTIMAL for s in statuses)}
+            "full_status": full_status, "eps": [float(e) for e in eps], "gaps": gaps, "statuses": statuses,
+            "certified": base.certified and full_status in ("closed_form", cp.OPTIMAL)
+            and all(s == cp.OPTIMAL for s in statuses)}
 
 
 #: Relative tolerance of the ETF decisions: the tangent gradient, the dual certificate's

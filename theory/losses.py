@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_loss, check_pair, check_tau
+from ._blocks import _block_losses, _check_family, logsumexp  # noqa: F401  (public via theory.losses)
 from .batches import Family
 
 REDUCTIONS = ("mean", "per_anchor")
@@ -34,24 +35,10 @@ REDUCTIONS = ("mean", "per_anchor")
 _CHUNK = 4096
 
 
-def logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    """``log sum exp(x)`` along ``axis`` with the maximum subtracted first (never overflows)."""
-    m = np.max(x, axis=axis, keepdims=True)
-    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
-
-
 def logits(U, V, tau: float = 1.0) -> np.ndarray:
     """``Z = U V^T / tau``, shape ``(N, N)``; validates U, V (unit rows) and tau."""
     U, V = check_pair(U, V)
     return U @ V.T / check_tau(tau)
-
-
-def _check_family(family: Family, N: int) -> Family:
-    if not isinstance(family, Family):
-        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
-    if family.N != N:
-        raise ValueError(f"family is over N={family.N} indices but U, V have N={N} rows")
-    return family
 
 
 def batch_loss_from_logits(zs: np.ndarray, loss: str = "symmetric") -> float:
@@ -63,7 +50,16 @@ def batch_loss_from_logits(zs: np.ndarray, loss: str = "symmetric") -> float:
     return float(out)
 
 
-def batch_losses(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> np.ndarray:
+def _resolve(loss, tau):
+    """``(mode, tau)`` for InfoNCE (``mode`` in 'symmetric'/'one_sided'), or ``(Loss, None)`` for any other
+    loss (:func:`theory.objectives.as_loss` validates both forms)."""
+    from .objectives import as_loss, infonce_mode
+    obj = as_loss(loss, tau)
+    mode = infonce_mode(obj)
+    return (obj, None) if mode is None else (mode, obj.tau)
+
+
+def batch_losses(U, V, family: Family, *, loss="symmetric", tau: float | None = None) -> np.ndarray:
     """Per-batch losses ``L(S)`` for every ``S`` in ``family``, shape ``(n_batches,)``.
 
     Parameters
@@ -72,35 +68,35 @@ def batch_losses(U, V, family: Family, *, loss: str = "symmetric", tau: float = 
         Unit-norm rows (``theory.normalize_rows`` makes them so).
     family : Family
         Over the same N. ``Family.all`` is enumerated (refused above ``ENUMERATION_LIMIT``).
-    loss : {'symmetric', 'one_sided'}
-    tau : float > 0
+    loss : {'symmetric', 'one_sided'} or a :class:`theory.objectives.Loss` (SigLIP, DCL, DHEL, KCL, InfoNCE)
+    tau : float > 0, InfoNCE's temperature for the string forms (default 1.0); None with a Loss object
     """
-    check_loss(loss)
+    loss, tau = _resolve(loss, tau)
+    if tau is None:
+        from .objectives import loss_batch_losses
+        return loss_batch_losses(loss, U, V, family)
     Z = logits(U, V, tau)
     family = _check_family(family, Z.shape[0])
     return np.concatenate([_block_losses(Z, S, loss) for S, _ in family.weighted_chunks(_CHUNK)])
 
 
-def _block_losses(Z: np.ndarray, S: np.ndarray, loss: str) -> np.ndarray:
-    """Losses of the ``(n, b)`` batches ``S`` from the logits ``Z``, shape ``(n,)``."""
-    zs = Z[S[:, :, None], S[:, None, :]]                          # (n, b, b) logit blocks
-    d = np.diagonal(zs, axis1=1, axis2=2)
-    val = np.mean(logsumexp(zs, axis=2) - d, axis=1)
-    if loss == "symmetric":
-        val = val + np.mean(logsumexp(zs, axis=1) - d, axis=1)
-    return val
-
-
-def family_loss(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0, reduction: str = "mean") -> float:
+def family_loss(U, V, family: Family, *, loss="symmetric", tau: float | None = None, reduction: str = "mean") -> float:
     """Family objective ``L_F(U, V) = sum_S w_S L(S) / sum_S w_S`` (unweighted: ``(1/|F|) sum_S L(S)``).
 
     ``reduction='per_anchor'`` gives instead ``(1/N) sum_S w_S L(S)`` — the normalisation of the
     paper's Figure 1(a), where every anchor's loss is summed over the batches holding it and
     divided by N (equal to ``mean`` times ``sum_S w_S / N``).
+
+    ``loss``: 'symmetric' / 'one_sided' (InfoNCE at temperature ``tau``, default 1.0) or any
+    :class:`theory.objectives.Loss` (then ``tau`` stays None: it is a parameter of the object).
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    check_loss(loss)
+    loss, tau = _resolve(loss, tau)
+    if tau is None:
+        from .objectives import loss_family_objective
+        val = loss_family_objective(loss, U, V, family)
+        return val if reduction == "mean" else val * family.total_weight / family.N
     Z = logits(U, V, tau)
     family = _check_family(family, Z.shape[0])
     total = sum(float(np.dot(w, _block_losses(Z, S, loss))) for S, w in family.weighted_chunks(_CHUNK))

@@ -47,14 +47,14 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import numpy as np
 
 from ._checks import check_int, check_pair, check_positive_float, check_tau
 from .batches import Family
-from .losses import _block_losses, _check_family, logsumexp
+from ._blocks import _block_losses, _check_family, logsumexp
 
 _CHUNK = 4096
 
@@ -222,11 +222,43 @@ def make_loss(name: str, **params) -> Loss:
     if name not in LOSS_CLASSES:
         raise ValueError(f"loss must be one of {sorted(LOSS_CLASSES)}, got {name!r}")
     cls = LOSS_CLASSES[name]
-    allowed = set(cls.__dataclass_fields__)
+    allowed = {f.name for f in fields(cls)}
     unknown = set(params) - allowed
     if unknown:
         raise ValueError(f"loss {name!r} takes parameters {sorted(allowed)}, got unknown {sorted(unknown)}")
     return cls(**params)
+
+
+def as_loss(loss, tau=None) -> Loss:
+    """The :class:`Loss` meant by ``loss``: a Loss object (then ``tau`` must be None: the temperature is
+    part of the object), InfoNCE's 'symmetric' / 'one_sided' (at ``tau``, default 1.0), or a name of
+    ``LOSS_CLASSES`` with its default parameters (and ``tau`` when given). ValueError otherwise."""
+    if isinstance(loss, Loss):
+        if tau is not None:
+            raise ValueError(f"tau={tau!r} was given with the loss object {loss!r}: its temperature is a parameter "
+                             "of the object (leave tau=None)")
+        return loss
+    extra = {} if tau is None else {"tau": tau}
+    if loss in ("symmetric", "one_sided"):
+        return InfoNCE(symmetric=loss == "symmetric", **extra)
+    if isinstance(loss, str) and loss in LOSS_CLASSES:
+        return make_loss(loss, **extra)
+    raise ValueError(f"loss must be one of {['symmetric', 'one_sided'] + sorted(LOSS_CLASSES)} or a "
+                     f"theory.objectives.Loss, got {loss!r}")
+
+
+def infonce_mode(loss: Loss) -> str | None:
+    """'symmetric' / 'one_sided' for an InfoNCE object (the string the InfoNCE code paths take), else None."""
+    if isinstance(loss, InfoNCE):
+        return "symmetric" if loss.symmetric else "one_sided"
+    return None
+
+
+def loss_label(loss: Loss) -> str:
+    """Short label of a loss and its parameters, e.g. ``siglip(tau=0.1, bias=-10)``."""
+    vals = [(f.name, getattr(loss, f.name)) for f in fields(loss)]
+    params = ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in vals)
+    return f"{loss.name}({params})"
 
 
 def _check_loss_family(loss: Loss, U, V, family: Family):

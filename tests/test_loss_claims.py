@@ -1,0 +1,99 @@
+"""The three questions for SigLIP, DCL, DHEL and KCL: known answers (closed forms, realised embeddings, the
+published thresholds) against the certificates, and decisions that can come out either way."""
+import math
+
+import numpy as np
+import pytest
+
+from theory import Family, family_loss, simplex_etf
+from theory.certificates import certify
+from theory.loss_claims import shares_full_minimizer
+from theory.objectives import DCL, DHEL, KCL, SigLIP
+from theory.siglip import ccem_embeddings, ccem_value, lee_thresholds, siglip_optimum, threshold_from_slopes
+
+
+@pytest.mark.parametrize("N,tau,bias,structure", [
+    (5, 0.1, -10.0, "etf"), (6, 1.0, 0.0, "interior"), (6, 0.5, 1.5, "antipodal"), (8, 2.0, -1.0, "interior"),
+    (4, 0.3, 3.0, "interior"), (3, 1.0, 0.0, "etf"),
+])
+def test_siglip_double_constant_optimum_is_certified(N, tau, bias, structure):
+    loss = SigLIP(tau, bias)
+    opt = siglip_optimum(N, tau, bias)
+    assert opt["structure"] == structure
+    U, V = ccem_embeddings(N, opt["lam"])               # realised in d = N: the oracle gives the closed-form value
+    assert np.allclose(np.linalg.norm(U, axis=1), 1) and np.allclose(np.linalg.norm(V, axis=1), 1)
+    assert abs(family_loss(U, V, Family.full(N), loss=loss) - opt["value"]) < 1e-13
+    c = certify(N, Family.full(N), loss=loss)
+    assert c.certified and abs(c.value - opt["value"]) <= 1e-7 + 1e-6 * abs(opt["value"])
+    assert c.rank == opt["rank"] or structure == "etf"   # the ETF's face is flat at bias = -10: rank is numerical there
+    W = simplex_etf(N, N - 1)
+    etf_excess = family_loss(W, W, Family.full(N), loss=loss) - c.value
+    assert (etf_excess < 1e-7) == (structure == "etf")
+
+
+def test_siglip_optimum_minimises_the_edge_and_its_slopes_decide():
+    N, tau, bias = 7, 0.7, 0.5
+    opt = siglip_optimum(N, tau, bias)
+    grid = np.linspace(0, 1, 2001)
+    vals = [ccem_value(N, x, tau, bias) for x in grid]
+    assert opt["value"] <= min(vals) + 1e-12
+    assert abs(grid[int(np.argmin(vals))] - opt["lam"]) <= 1e-3
+
+
+@pytest.mark.parametrize("N", list(range(5, 41)))
+def test_siglip_thresholds_equal_lee_chang_sohn(N):
+    lee = lee_thresholds(N)                               # their closed forms, at their bias = t
+    assert threshold_from_slopes(N, "etf") == pytest.approx(lee["etf_t"], rel=1e-10, abs=1e-12)
+    assert threshold_from_slopes(N, "antipodal") == pytest.approx(lee["antipodal_t"], rel=1e-10, abs=1e-12)
+    for t, structure in ((lee["etf_t"] * 1.01, "etf"), (lee["antipodal_t"] * 0.99, "antipodal")):
+        assert siglip_optimum(N, 1 / t, -t)["structure"] == structure
+    mid = 0.5 * (lee["etf_t"] + lee["antipodal_t"])
+    assert siglip_optimum(N, 1 / mid, -mid)["structure"] == "interior"
+
+
+@pytest.mark.parametrize("tau,bias,shares", [(1.0, -1.0, True), (1.0, 0.0, False), (0.3, 5.0, True)])
+def test_siglip_all_batches_shares_the_minimizer_exactly_where_the_rule_says(tau, bias, shares):
+    N, B = 6, 3
+    full, allb = siglip_optimum(N, tau, bias), siglip_optimum(N, tau, bias, w=(B - 1) / (N - 1))
+    assert (full["structure"] == "etf" or allb["structure"] == "antipodal") == shares
+    dec = shares_full_minimizer(N, Family.all(N, B), SigLIP(tau, bias))
+    assert dec["suboptimal"] is (not shares)
+
+
+@pytest.mark.parametrize("loss", [DCL(0.3), DCL(1.0, symmetric=False), DHEL(0.3), DHEL(2.0, symmetric=False),
+                                  KCL(2.0, 1.0), KCL(8.0, 16.0)], ids=repr)
+@pytest.mark.parametrize("fam", [Family.full(5), Family.all(5, 2), Family.all(5, 3)], ids=repr)
+def test_decoupled_and_kernel_losses_are_minimised_by_the_etf(loss, fam):
+    W = simplex_etf(5, 4)
+    c = certify(5, fam, loss=loss)
+    etf = family_loss(W, W, fam, loss=loss)
+    assert c.certified and abs(c.value - etf) <= 1e-7 + 1e-6 * abs(etf)
+    # a feasible point is never below the certified lower bound: the relaxation bounds every configuration
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 4))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    assert family_loss(X, X, fam, loss=loss) >= c.value - 1e-8
+
+
+@pytest.mark.parametrize("loss,suboptimal", [(DCL(0.5), True), (KCL(2.0, 1.0), True), (SigLIP(1.0, 0.0), True),
+                                             (SigLIP(0.3, 5.0), False)], ids=repr)
+def test_partition_decision_is_certified_both_ways(loss, suboptimal):
+    # SigLIP at tau = 0.3, bias = 5: the N = 8 and the B = 4 optima are both antipodal, so the global antipodal
+    # configuration minimises every block at once: the partition loses nothing there.
+    N, B = 8, 4
+    dec = shares_full_minimizer(N, Family.partition(N, B, seed=None), loss)
+    assert dec["suboptimal"] is suboptimal
+    if suboptimal:
+        assert dec["gap_lower_bound"] > dec["margin"]
+    else:
+        assert dec["full_minimizer_excess_on_family"] <= dec["margin"]
+        assert siglip_optimum(N, 0.3, 5.0)["structure"] == siglip_optimum(B, 0.3, 5.0)["structure"] == "antipodal"
+
+
+def test_kcl_relaxation_fixes_alignment_and_matches_a_direct_bound():
+    # with u = v the KCL value is -1 + gamma * energy; the relaxation's value is -1 plus the convex energy minimum
+    loss = KCL(2.0, 1.0)
+    N = 4
+    c = certify(N, Family.full(N), loss=loss)
+    energy = 2 * math.exp(-2 * 2.0 * (1 + 1 / (N - 1)))          # each pair's kernel at the ETF, two modalities
+    assert abs(c.value - (-1 + energy)) <= 1e-7

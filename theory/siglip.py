@@ -1,0 +1,147 @@
+"""SigLIP's optimum in closed form: the double-constant reduction, its thresholds, any weight of the negatives.
+
+A family whose SigLIP objective is (up to a constant factor) the weighted full batch
+
+.. math::
+
+    L_w(Z) = \\frac{1}{N}\\Big[\\sum_i \\mathrm{sp}\\big(-(z_{ii}/\\tau + b)\\big)
+             + w \\sum_{i \\ne j} \\mathrm{sp}\\big(z_{ij}/\\tau + b\\big)\\Big],\\qquad \\mathrm{sp}(x) = \\log(1 + e^x),
+
+covers the full batch (``w = 1``), the all-``C(N,B)`` family (``w = (B-1)/(N-1)``, :mod:`theory.objectives`)
+and every pair-balanced family (``w = (E_W[b] - 1)/(N-1)``, the weight-averaged batch size).
+
+Reduction (our derivation of Lee, Chang & Sohn's double-constant embedding model). ``L_w`` is convex in
+``Z`` and invariant when one permutation acts on the rows of ``U`` and ``V``; averaging a minimizer of the
+relaxation (``M = [U; V][U; V]^T`` PSD, unit diagonal) over all permutations keeps it feasible and does not
+raise ``L_w``, so a minimizer has ``z_ii = alpha``, ``z_ij = beta``. Such a ``Z`` is realisable iff
+``|alpha + (N-1) beta| + (N-1) |alpha - beta| <= N`` (the two eigen-blocks of the averaged ``M``). ``L_w``
+decreases in ``alpha`` and increases in ``beta``, so the minimum lies on the edge from the simplex ETF
+``(1, -1/(N-1))`` (``lambda = 0``, rank ``N-1``) to the antipodal point ``(-1, -1)`` (``lambda = 1``:
+every ``u_i = e``, every ``v_i = -e``, rank 1):
+
+.. math::
+
+    \\alpha(\\lambda) = 1 - 2\\lambda,\\qquad \\beta(\\lambda) = -\\frac{1}{N-1} - \\lambda\\frac{N-2}{N-1},
+
+realised in ``d = N`` for ``0 < lambda < 1`` by ``u_i = (delta w_i, s)``, ``v_i = (delta w_i, -s)``,
+``delta^2 = 1 - lambda``, ``s^2 = lambda`` (``w_i`` the simplex ETF). ``g(lambda) = N L_w / N`` is convex with
+
+.. math::
+
+    \\tau g'(\\lambda) = 2\\sigma\\big(-\\alpha/\\tau - b\\big) - w (N-2) \\sigma\\big(\\beta/\\tau + b\\big),
+
+increasing in ``lambda``. Hence the ETF is optimal iff ``2 sigma(-1/tau - b) >= w (N-2) sigma(b - 1/((N-1) tau))``
+and the antipodal point iff ``2 sigma(1/tau - b) <= w (N-2) sigma(b - 1/tau)``; in between ``g'(lambda*) = 0``.
+(``N = 2``: the ETF always.) In Lee et al.'s notation (inverse temperature ``t = 1/tau``, their bias
+``b_L = -b``) with ``b_L = t`` and ``w = 1`` these read ``t >= ((N-1)/N) log(N-3)`` (ETF) and
+``t <= (1/2) log((N-2)/2)`` (antipodal).
+
+References
+----------
+Lee, Chang, Sohn, "Analysis of Using Sigmoid Loss for Contrastive Learning", AISTATS 2024 (arXiv 2402.12613).
+Zhai, Mustafa, Kolesnikov, Beyer, "Sigmoid Loss for Language Image Pre-Training", ICCV 2023.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from ._checks import check_int, check_tau
+from .configurations import simplex_etf
+
+STRUCTURES = ("etf", "interior", "antipodal")
+
+
+def _check_w(w) -> float:
+    if isinstance(w, bool) or not isinstance(w, (int, float, np.floating)) or not (0 < w <= 1):
+        raise ValueError(f"w (the weight of a negative pair) must be in (0, 1], got {w!r}")
+    return float(w)
+
+
+def ccem_point(N: int, lam: float) -> tuple[float, float]:
+    """``(alpha, beta)``: positive and negative inner products at ``lambda`` in ``[0, 1]`` on the ETF-antipodal edge."""
+    N = check_int("N", N, low=2)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must be in [0, 1], got {lam!r}")
+    return 1.0 - 2.0 * lam, -1.0 / (N - 1) - lam * (N - 2) / (N - 1)
+
+
+def ccem_embeddings(N: int, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-norm ``U, V: (N, N)`` with ``u_i . v_i = alpha(lambda)``, ``u_i . v_j = beta(lambda)`` (``N >= 2``)."""
+    N = check_int("N", N, low=2)
+    ccem_point(N, lam)
+    W = np.hstack([simplex_etf(N, N - 1), np.zeros((N, 1))])
+    e = np.zeros(N)
+    e[-1] = 1.0
+    delta, s = math.sqrt(1.0 - lam), math.sqrt(lam)
+    return delta * W + s * e, delta * W - s * e
+
+
+def ccem_value(N: int, lam: float, tau: float, bias: float, w: float = 1.0) -> float:
+    """``L_w`` at the double-constant point ``lambda``: ``sp(-(alpha/tau + b)) + w (N-1) sp(beta/tau + b)``."""
+    a, b = ccem_point(N, lam)
+    tau = check_tau(tau)
+    return float(np.logaddexp(0, -(a / tau + bias)) + _check_w(w) * (N - 1) * np.logaddexp(0, b / tau + bias))
+
+
+def _slope(N, lam, tau, bias, w):
+    """``tau g'(lambda)`` (module docstring)."""
+    a, b = ccem_point(N, lam)
+    return 2.0 * expit(-a / tau - bias) - w * (N - 2) * expit(b / tau + bias)
+
+
+def siglip_optimum(N: int, tau: float, bias: float, w: float = 1.0) -> dict:
+    """Minimum of ``L_w`` over unit-norm embeddings in ``d >= N`` (``d >= N-1`` when it is the ETF).
+
+    Returns
+    -------
+    dict with ``lam`` (``lambda*``), ``alpha``, ``beta``, ``value``, ``structure`` (one of ``STRUCTURES``),
+    ``rank`` (of ``[U; V][U; V]^T`` at the optimum: ``N-1``, ``N`` or 1) and the two slopes ``slope_etf``
+    (``tau g'(0)``, >= 0 iff the ETF is optimal) and ``slope_antipodal`` (``tau g'(1)``, <= 0 iff antipodal).
+    """
+    N = check_int("N", N, low=2)
+    tau = check_tau(tau)
+    if not math.isfinite(bias):
+        raise ValueError(f"bias must be a finite number, got {bias!r}")
+    w = _check_w(w)
+    s0, s1 = _slope(N, 0.0, tau, bias, w), _slope(N, 1.0, tau, bias, w)
+    if s0 >= 0:
+        lam, structure, rank = 0.0, "etf", N - 1
+    elif s1 <= 0:
+        lam, structure, rank = 1.0, "antipodal", 1
+    else:
+        lam = brentq(lambda x: _slope(N, x, tau, bias, w), 0.0, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+        structure, rank = "interior", N
+    a, b = ccem_point(N, lam)
+    return {"lam": lam, "alpha": a, "beta": b, "value": ccem_value(N, lam, tau, bias, w), "structure": structure,
+            "rank": rank, "slope_etf": s0, "slope_antipodal": s1}
+
+
+def lee_thresholds(N: int) -> dict:
+    """Lee, Chang & Sohn's thresholds on their inverse temperature ``t`` when their bias equals ``t``
+    (``tau = 1/t``, our ``bias = -t``): ETF iff ``t >= ((N-1)/N) log(N-3)``, antipodal iff
+    ``t <= (1/2) log((N-2)/2)`` (``N >= 4``; as printed in the authors' public code)."""
+    N = check_int("N", N, low=4)
+    return {"etf_t": (N - 1) / N * math.log(N - 3) if N > 4 else 0.0,
+            "antipodal_t": 0.5 * math.log((N - 2) / 2)}
+
+
+def threshold_from_slopes(N: int, structure: str, w: float = 1.0) -> float | None:
+    """The ``t`` (= ``1/tau``, with bias ``-t``) where the slope condition of ``structure`` ('etf' / 'antipodal')
+    changes sign, by root-finding (independent of :func:`lee_thresholds`); None if it has one sign on
+    ``t`` in ``(1e-9, 1e6)``."""
+    N = check_int("N", N, low=3)
+    if structure not in ("etf", "antipodal"):
+        raise ValueError(f"structure must be 'etf' or 'antipodal', got {structure!r}")
+    w = _check_w(w)
+    lam = 0.0 if structure == "etf" else 1.0
+    f = lambda t: _slope(N, lam, 1.0 / t, -t, w)               # noqa: E731
+    lo, hi = 1e-9, 1.0
+    while np.sign(f(hi)) == np.sign(f(lo)):
+        hi *= 2.0
+        if hi > 1e6:
+            return None
+    return brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
