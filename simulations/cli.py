@@ -242,8 +242,8 @@ def cmd_sweep(args):
     if args.spec:
         spec = SweepSpec.from_json(args.spec)
     else:
-        flags = {k: getattr(args, k) for k in ("kind", "N", "B", "d", "tau", "loss", "family", "method", "lr", "seeds",
-                                               "steps") if getattr(args, k) is not None}
+        flags = {k: getattr(args, k) for k in ("kind", "N", "B", "d", "tau", "loss", "bias", "kernel_t", "gamma", "family",
+                                               "method", "lr", "seeds", "steps") if getattr(args, k) is not None}
         spec = SweepSpec(**flags, solver=not args.no_solver)
     with _scheduler(args) as ex:
         res = run_sweep(spec, args.out, scheduler=ex, progress=not args.json)
@@ -333,12 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
     _scheduler_arg(r)
     sw = add("sweep", cmd_sweep, "a grid of certificate or simulation tasks on any scheduler; one tidy table")
-    sw.add_argument("--spec", default=None, help="JSON spec file (keys: kind, N, B, d, tau, loss, family, method, lr, "
+    sw.add_argument("--spec", default=None, help="JSON spec file (keys: kind, N, B, d, tau, loss, bias, kernel_t, gamma, "
+                    "family, method, lr, "
                     "seeds, steps, solver); flags are ignored when given")
     sw.add_argument("--kind", default=None, help="certificate (default) or simulation")
-    for name, conv in (("N", _ints), ("B", _ints), ("d", _ints), ("tau", _floats), ("loss", _names), ("family", _names),
-                       ("method", _names), ("lr", _floats), ("seeds", _ints)):
-        sw.add_argument(f"--{name}", type=conv, default=None, help="comma-separated values")
+    for name, conv in (("N", _ints), ("B", _ints), ("d", _ints), ("tau", _floats), ("loss", _names), ("bias", _floats),
+                       ("kernel_t", _floats), ("gamma", _floats), ("family", _names), ("method", _names), ("lr", _floats),
+                       ("seeds", _ints)):
+        sw.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
+                        help="comma-separated values" + {"loss": " (symmetric, one_sided, siglip, dcl, dhel, kcl)",
+                                                         "bias": " (siglip)", "kernel_t": " (kcl's t)",
+                                                         "gamma": " (kcl)"}.get(name, ""))
     sw.add_argument("--steps", type=int, default=None)
     sw.add_argument("--no-solver", action="store_true", help="certificates: skip the convex relaxation")
     sw.add_argument("--out", required=True)

@@ -3,11 +3,17 @@
 A :class:`SweepSpec` (a frozen dataclass, validated at construction; from a JSON spec file or the
 command line's flags) names a grid. Its product is a list of independent tasks:
 
-* ``kind="certificate"``: for every (N, B, family, tau, loss, seed), :func:`certificate_task` — the
-  solver-free decision whether ``U = V = ETF`` is optimal (:func:`theory.certificates.etf_is_optimal`),
-  the weighted pair-balance test and, with ``solver=True``, the convex relaxation's optimum;
-* ``kind="simulation"``: for every (N, d, B, method, lr, tau, loss, seed), one training run
+* ``kind="certificate"``: for every (N, B, family, loss setting, seed), :func:`certificate_task` — for
+  InfoNCE the solver-free decision whether ``U = V = ETF`` is optimal
+  (:func:`theory.certificates.etf_is_optimal`), the weighted pair-balance test and, with ``solver=True``, the
+  convex relaxation's optimum; for the other losses the relaxation, ``L(ETF)`` and its excess, and for SigLIP
+  on full / all-C(N,B) families the double-constant closed form;
+* ``kind="simulation"``: for every (N, d, B, method, lr, loss setting, seed), one training run
   (:func:`simulations.tasks.training_task`).
+
+A *loss setting* is a loss name with one point of its parameter grid: ``tau`` for InfoNCE
+('symmetric', 'one_sided'), DCL and DHEL; ``tau`` x ``bias`` for SigLIP; ``kernel_t`` x ``gamma`` for
+KCL (which has no temperature: ``tau`` does not multiply its tasks).
 
 Grid points that do not define a problem (``B > N``, a partition with ``B`` not dividing ``N``, ...)
 are not silently dropped: they are listed under ``skipped`` with the reason. Results go to
@@ -23,12 +29,26 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from theory._checks import check_int, check_loss, check_positive_float, check_tau
+from theory._checks import check_int, check_positive_float, check_tau
 
 from .io import folder_lock, write_csv, write_json
 from .tasks import run_tasks, training_task
 
 KINDS = ("certificate", "simulation")
+LOSS_NAMES = ("symmetric", "one_sided", "siglip", "dcl", "dhel", "kcl")
+
+
+def _loss_name(name, x):
+    if x not in LOSS_NAMES:
+        raise ValueError(f"{name} must hold names among {LOSS_NAMES}, got {x!r}")
+    return x
+
+
+def _finite(name, x):
+    import math
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        raise ValueError(f"{name} must hold finite numbers, got {x!r}")
+    return float(x)
 
 
 def _name(name, x):
@@ -54,6 +74,9 @@ class SweepSpec:
     d: tuple = (8,)
     tau: tuple = (1.0,)
     loss: tuple = ("symmetric",)
+    bias: tuple = (-10.0,)
+    kernel_t: tuple = (2.0,)
+    gamma: tuple = (1.0,)
     family: tuple = ("all",)
     method: tuple = ("shuffle",)
     lr: tuple = (0.5,)
@@ -69,7 +92,10 @@ class SweepSpec:
             object.__setattr__(self, name, _tuple(name, getattr(self, name), ints))
         object.__setattr__(self, "tau", _tuple("tau", self.tau, lambda n, x: check_tau(x)))
         object.__setattr__(self, "lr", _tuple("lr", self.lr, check_positive_float))
-        object.__setattr__(self, "loss", _tuple("loss", self.loss, lambda n, x: check_loss(x)))
+        object.__setattr__(self, "loss", _tuple("loss", self.loss, _loss_name))
+        object.__setattr__(self, "bias", _tuple("bias", self.bias, _finite))
+        object.__setattr__(self, "kernel_t", _tuple("kernel_t", self.kernel_t, check_positive_float))
+        object.__setattr__(self, "gamma", _tuple("gamma", self.gamma, check_positive_float))
         object.__setattr__(self, "family", _tuple("family", self.family, _name))
         object.__setattr__(self, "method", _tuple("method", self.method, _name))
         check_int("steps", self.steps, low=1)
@@ -95,13 +121,27 @@ class SweepSpec:
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
 
+    def loss_settings(self) -> list[dict]:
+        """``{"loss": name, "tau": ..., "loss_params": {...}}`` for every loss and point of its parameter grid
+        (``tau`` is None for KCL; ``loss_params`` is empty for InfoNCE)."""
+        out = []
+        for name in self.loss:
+            if name == "kcl":
+                out += [{"loss": name, "tau": None, "loss_params": {"t": t, "gamma": g}}
+                        for t, g in itertools.product(self.kernel_t, self.gamma)]
+            elif name == "siglip":
+                out += [{"loss": name, "tau": tau, "loss_params": {"bias": b}} for tau, b in itertools.product(self.tau, self.bias)]
+            else:
+                out += [{"loss": name, "tau": tau, "loss_params": {}} for tau in self.tau]
+        return out
+
     def tasks(self) -> tuple[list[dict], list[dict]]:
         """``(tasks, skipped)``: the grid's task parameters, and the grid points refused with their reason."""
         tasks, skipped = [], []
         if self.kind == "certificate":
             from theory import make_family
-            for N, B, fam, tau, loss, seed in itertools.product(self.N, self.B, self.family, self.tau, self.loss, self.seeds):
-                p = {"N": N, "B": B, "family": fam, "tau": tau, "loss": loss, "seed": seed, "solver": self.solver}
+            for N, B, fam, ls, seed in itertools.product(self.N, self.B, self.family, self.loss_settings(), self.seeds):
+                p = {"N": N, "B": B, "family": fam, **ls, "seed": seed, "solver": self.solver}
                 try:
                     make_family(fam, N, B, seed=seed)
                 except ValueError as exc:
@@ -110,10 +150,12 @@ class SweepSpec:
                 tasks.append(p)
         else:
             from .experiments import Config
-            for N, d, B, m, lr, tau, loss, seed in itertools.product(self.N, self.d, self.B, self.method, self.lr, self.tau,
-                                                                    self.loss, self.seeds):
-                p = {"N": N, "d": d, "B": B, "methods": [m], "lr": lr, "tau": tau, "loss": loss, "seeds": [seed],
-                     "steps": self.steps, "log_every": max(1, self.steps // 20)}
+            for N, d, B, m, lr, ls, seed in itertools.product(self.N, self.d, self.B, self.method, self.lr,
+                                                             self.loss_settings(), self.seeds):
+                p = {"N": N, "d": d, "B": B, "methods": [m], "lr": lr, "tau": 1.0 if ls["tau"] is None else ls["tau"],
+                     "loss": ls["loss"], "seeds": [seed], "steps": self.steps, "log_every": max(1, self.steps // 20)}
+                if ls["loss_params"]:
+                    p["loss_params"] = [[k, v] for k, v in sorted(ls["loss_params"].items())]
                 try:
                     Config(**p)
                 except ValueError as exc:
@@ -123,13 +165,40 @@ class SweepSpec:
         return tasks, skipped
 
 
+def _loss_certificate(params: dict, fam) -> dict:
+    """A loss beyond InfoNCE: the relaxation, ``L(ETF)`` and its excess; SigLIP's closed form on full / all families."""
+    from theory import family_loss, simplex_etf
+    from theory.certificates import certify
+    from theory.claims import SOLVER_ATOL, SOLVER_RTOL
+    from theory.objectives import SigLIP, make_loss
+    N = params["N"]
+    loss = make_loss(params["loss"], **({} if params["tau"] is None else {"tau": params["tau"]}), **params["loss_params"])
+    W = simplex_etf(N, N - 1)
+    out = {"family_repr": repr(fam), "etf_value": family_loss(W, W, fam, loss=loss)}
+    if isinstance(loss, SigLIP) and fam.kind in ("full", "all"):
+        from theory.siglip import siglip_optimum
+        B = N if fam.kind == "full" else fam.B
+        opt = siglip_optimum(N, loss.tau, loss.bias, w=(B - 1) / (N - 1))
+        out.update(closed_form=opt["value"], structure=opt["structure"])
+    if params["solver"]:
+        c = certify(N, fam, loss=loss)
+        excess = out["etf_value"] - c.value
+        out.update(value=c.value, status=c.status, certified=c.certified, etf_excess=excess,
+                   etf_optimal=(abs(excess) <= SOLVER_ATOL + SOLVER_RTOL * abs(c.value)) if c.certified else None,
+                   decided_by="relaxation value (solver tolerance)" if c.certified else None)
+    return out
+
+
 def certificate_task(params: dict) -> dict:
-    """One certificate: the ETF decision, the balance test and (``solver``) the relaxation's optimum."""
+    """One certificate: the ETF decision, the balance test and (``solver``) the relaxation's optimum (InfoNCE);
+    :func:`_loss_certificate` for the other losses."""
     from theory import make_family
     from theory.balance import BALANCE_REL_TOL, pair_weight_spread
     from theory.certificates import certify, etf_is_optimal
     N, tau, loss = params["N"], params["tau"], params["loss"]
     fam = make_family(params["family"], N, params["B"], seed=params["seed"])
+    if loss not in ("symmetric", "one_sided"):
+        return {"params": params, **_loss_certificate(params, fam)}
     spread = pair_weight_spread(fam, tau)
     out = {"params": params, "family_repr": repr(fam), "balanced": spread <= BALANCE_REL_TOL, "kappa_spread": spread}
     try:
@@ -144,11 +213,15 @@ def certificate_task(params: dict) -> dict:
 
 
 _SCALARS = {"certificate": ("family_repr", "balanced", "kappa_spread", "etf_optimal", "decided_by", "gradient_ratio",
-                            "value", "status", "certified", "reason"),
+                            "value", "status", "certified", "reason", "etf_value", "etf_excess", "closed_form", "structure"),
             "simulation": ("status", "final_distance", "final_updates", "reached_at")}
 
 
 def _row(params: dict, result: dict, kind: str) -> dict:
+    params = dict(params)
+    lp = params.pop("loss_params", {})
+    lp = dict(lp) if not isinstance(lp, dict) else lp                 # simulations store [[name, value], ...]
+    params.update({k if k != "t" else "kernel_t": v for k, v in lp.items()})
     p = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in params.items()}
     return {**p, **{k: result.get(k) for k in _SCALARS[kind]}}
 
@@ -170,6 +243,8 @@ def run_sweep(spec: SweepSpec, out, *, scheduler=None, workers: int | None = Non
         write_json(out / "spec.json", spec.to_json())
         results = run_tasks(tasks, out, fn=fn, scheduler=scheduler, workers=workers, progress=progress)
         rows = [_row(t, r, spec.kind) for t, r in zip(tasks, results)]
+        cols = list(dict.fromkeys(k for r in rows for k in r))        # one table: every column in every row
+        rows = [{k: r.get(k) for k in cols} for r in rows]
         write_csv(out / "results.csv", rows)
         write_json(out / "results.json", {"spec": spec.to_json(), "rows": rows, "skipped": skipped})
     return {"spec": spec.to_json(), "n_tasks": len(tasks), "skipped": skipped, "rows": rows,

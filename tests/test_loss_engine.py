@@ -184,3 +184,20 @@ def test_cli_certify_siglip_reports_the_double_constant_optimum(capsys):
     assert math.isfinite(out["etf"]["excess"]) and out["etf"]["excess"] > 1e-3
     assert unit_rows is not None
     assert make_loss("siglip").bias == -10.0
+
+
+def test_sweep_grids_every_loss_over_its_own_parameters(tmp_path):
+    from simulations.sweep import SweepSpec, run_sweep
+    spec = SweepSpec(N=(5,), B=(3,), family=("all",), loss=("siglip", "kcl", "dcl"), tau=(1.0,), bias=(-1.0, 0.0),
+                     kernel_t=(2.0,), gamma=(1.0, 16.0))
+    assert len(spec.tasks()[0]) == 2 + 2 + 1                 # siglip x bias, kcl x gamma (no tau), dcl x tau
+    res = run_sweep(spec, tmp_path / "s", scheduler="sequential")
+    by = {(r["loss"], r.get("bias"), r.get("gamma")): r for r in res["rows"]}
+    assert by[("siglip", 0.0, None)]["structure"] == "interior" and by[("siglip", 0.0, None)]["etf_optimal"] is False
+    assert by[("siglip", -1.0, None)]["etf_optimal"] is True
+    assert abs(by[("siglip", 0.0, None)]["value"] - by[("siglip", 0.0, None)]["closed_form"]) < 1e-7
+    assert all(by[("kcl", None, g)]["etf_optimal"] for g in (1.0, 16.0)) and by[("dcl", None, None)]["etf_optimal"]
+    with pytest.raises(ValueError, match="loss must hold names"):
+        SweepSpec(loss=("clip",))
+    with pytest.raises(ValueError, match="bias"):
+        SweepSpec(loss=("siglip",), bias=(float("nan"),))
