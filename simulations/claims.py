@@ -20,6 +20,7 @@ from typing import Callable
 
 from theory import claims as tc
 from theory import loss_claims as lc
+from theory.objectives import DCL, DHEL, KCL
 from theory.claims import Verdict
 
 from . import experiment_checks as ec
@@ -94,6 +95,8 @@ class Claim:
 
 
 BEYOND = "Beyond InfoNCE: SigLIP, DCL, DHEL, KCL"
+_TINY_DECOUPLED = (DCL(tau=0.5), DHEL(tau=0.5, symmetric=False))
+_TINY_KERNELS = (KCL(t=2.0, gamma=1.0),)
 _C = [
     Claim("full_batch_etf",
           "For d >= N-1 the full-batch loss is minimised by U = V = simplex ETF, uniquely up to a common rotation, with "
@@ -255,13 +258,15 @@ _C = [
           "Koromilas et al., ICML 2024 (DHEL, KCL minimizers); DCL: Yeh et al., ECCV 2022 (the loss; the minimizer is our check)",
           lc.check_losses_full_batch_etf,
           ("tests/test_loss_claims.py::test_decoupled_and_kernel_losses_are_minimised_by_the_etf",),
-          {"tiny": dict(Ns=(3, 4)), "quick": {}, "full": dict(Ns=(3, 4, 5, 6, 8, 10, 12))}, section=BEYOND),
+          {"tiny": dict(Ns=(3, 4), decoupled=_TINY_DECOUPLED, kernels=_TINY_KERNELS), "quick": {},
+           "full": dict(Ns=(3, 4, 5, 6, 8, 10, 12))}, section=BEYOND),
     Claim("losses_all_batches_etf",
-          "DCL, DHEL and KCL: the all-C(N,B) family shares the full-batch minimizer (the ETF).",
+          "DCL, DHEL and KCL: the all-C(N,B) family has the same minimizer as the full batch (the ETF, unique), as "
+          "InfoNCE's does.",
           "paper Thm. 4's question for these losses (issue: losses); Koromilas et al. (batch-level = asymptotic minimizers)",
           lc.check_losses_all_batches_etf,
           ("tests/test_loss_claims.py::test_decoupled_and_kernel_losses_are_minimised_by_the_etf",),
-          {"tiny": dict(cases=((4, 2), (5, 3))), "quick": {},
+          {"tiny": dict(cases=((4, 2), (5, 3)), decoupled=_TINY_DECOUPLED, kernels=_TINY_KERNELS), "quick": {},
            "full": dict(cases=((4, 2), (5, 3), (6, 2), (6, 3), (8, 2), (8, 4), (9, 3), (10, 5)))}, section=BEYOND),
     Claim("losses_pair_balanced",
           "The weighted pair-balance law per loss: on pair-balanced families (2-designs, mixtures of all-C(N,b)) SigLIP's "

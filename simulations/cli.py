@@ -72,9 +72,9 @@ LOSS_CHOICES = ("symmetric", "one_sided", "siglip", "dcl", "dhel", "kcl")
 def _add_loss_args(sp) -> None:
     sp.add_argument("--loss", default="symmetric", choices=LOSS_CHOICES,
                     help="InfoNCE (symmetric = CLIP, one_sided), siglip, dcl, dhel or kcl")
-    sp.add_argument("--tau", type=float, default=None, help="temperature (InfoNCE default 1; siglip: 1/t, default 0.1; "
-                    "dcl, dhel default 1)")
-    sp.add_argument("--bias", type=float, default=None, help="siglip's bias (default -10)")
+    sp.add_argument("--tau", type=float, default=None, help="temperature, default 1 (siglip: 1/t; Zhai et al. initialise "
+                    "tau 0.1, bias -10)")
+    sp.add_argument("--bias", type=float, default=None, help="siglip's bias (default 0)")
     sp.add_argument("--t", type=float, default=None, help="kcl's Gaussian kernel width t (default 2)")
     sp.add_argument("--gamma", type=float, default=None, help="kcl's uniformity weight (default 1)")
     sp.add_argument("--one-sided", action="store_true", help="dcl, dhel: the anchor-side term only")
@@ -112,11 +112,12 @@ def _cmd_certify_loss(args, fam, obj):
            "etf_optimal": (abs(etf_value - c.value) <= SOLVER_ATOL + SOLVER_RTOL * abs(c.value)) if c.certified else None,
            "decided_by": "relaxation value (solver tolerance)" if c.certified else None}
     extra = {}
-    if isinstance(obj, SigLIP) and fam.kind in ("full", "all"):
-        from theory.siglip import siglip_optimum
-        B = args.N if fam.kind == "full" else fam.B
-        opt = siglip_optimum(args.N, obj.tau, obj.bias, w=(B - 1) / (args.N - 1))
-        extra["double_constant"] = {k: opt[k] for k in ("structure", "lam", "alpha", "beta", "value", "rank")}
+    if isinstance(obj, SigLIP):
+        from theory.siglip import family_negative_weight, siglip_optimum
+        w = family_negative_weight(fam)                   # from the family's co-occurrence, never its label
+        if w is not None:
+            opt = siglip_optimum(args.N, obj.tau, obj.bias, w=w)
+            extra["double_constant"] = {"w": w, **{k: opt[k] for k in ("structure", "lam", "alpha", "beta", "value", "rank")}}
     if args.json:
         print(_dump({**c.summary(), "etf": etf, **extra}))
         return

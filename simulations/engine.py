@@ -402,7 +402,7 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss="symmetric",
                 out.append(torch.zeros(p.n_batches(batches.N), dtype=U.dtype, device=U.device))
             elif loss is None:
                 cd = compute_dtype(U.dtype)
-                out.append(_objectives.batch_losses(obj, U.to(cd), V.to(cd), b).to(U.dtype))
+                out.append(_objectives.batch_losses(obj, U.to(cd), V.to(cd), b, memory_budget).to(U.dtype))
             else:
                 out.append(batch_losses(U, V, b, loss=loss, tau=tau, memory_budget=memory_budget, check=False))
         return torch.cat(out)
@@ -416,7 +416,7 @@ def batch_losses(U: torch.Tensor, V: torch.Tensor, batches, *, loss="symmetric",
     if loss is None:
         if batches.shape[1] < obj.min_batch:
             raise ValueError(f"loss {obj.name!r} needs batches of size >= {obj.min_batch}, got B={batches.shape[1]}")
-        return _objectives.batch_losses(obj, U.to(cd), V.to(cd), batches).to(out_dtype)
+        return _objectives.batch_losses(obj, U.to(cd), V.to(cd), batches, memory_budget).to(out_dtype)
     Z = logits(U.to(cd), V.to(cd), tau)
     kern = _Kernel(Z, loss, batches.shape[1], want_grad=False)
     memory_budget = min(memory_budget, CHUNK_BYTES)
@@ -470,6 +470,7 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss="
     if method in ("pairwise", "formula") and len(lazy) < len([p for p in family.parts if p.B > 1]):
         raise ValueError(f"method={method!r} applies only to all-C(N,B) families (or mixtures of them), "
                          f"got kind={family.kind!r} with stored batches")
+    memory_budget = check_int("memory_budget", memory_budget, low=1)
     if loss is None:
         return _other_loss_objective(obj, U, V, family, method, memory_budget)
     if method == "pairwise" and any(p.B != 2 for p in lazy):
@@ -511,7 +512,7 @@ def _other_loss_objective(obj: Loss, U, V, family: Family, method: str, memory_b
     closed = _objectives.pair_form(obj, Uc[:1], Vc[:1]) is not None
     for p in parts:
         m = "closed_form" if (p.stored is None and closed and method != "enumerate") else "enumerate"
-        val = _objectives.part_objective(obj, Uc, Vc, p, N, m, _weighted_chunks)
+        val = _objectives.part_objective(obj, Uc, Vc, p, N, m, _weighted_chunks, memory_budget)
         total = total + (val if len(parts) == 1 else val * (p.total_weight(N) / W))
     return total.to(out_dtype)
 

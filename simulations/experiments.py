@@ -89,8 +89,15 @@ class Config:
             raise ValueError(f"loss_params must name each parameter once, got {self.loss_params!r}")
         object.__setattr__(self, "loss_params", tuple(sorted(params.items())))
         obj = self.objective()                                 # validates loss and its parameters
-        if self.B < obj.min_batch:
-            raise ValueError(f"loss {obj.name!r} needs B >= {obj.min_batch}, got B={self.B}")
+        if "dataloader" in self.methods and self.N % self.B and self.N % self.B < obj.min_batch:
+            raise ValueError(f"loss {obj.name!r} needs batches of size >= {obj.min_batch}, but method 'dataloader' leaves a "
+                             f"last batch of {self.N % self.B} (N={self.N}, B={self.B})")
+        from theory.objectives import DCL, DHEL
+        from .limits import STREAM_LIMIT
+        if isinstance(obj, (DCL, DHEL)) and math.comb(self.N, self.B) > STREAM_LIMIT:
+            raise ValueError(f"loss {obj.name!r} has no closed all-C(N,B) objective and C(N={self.N}, B={self.B}) = "
+                             f"{math.comb(self.N, self.B):.3g} batches exceed the streaming limit {STREAM_LIMIT:.0e} "
+                             "(the all_loss metric needs it); use a smaller N or B")
         check_device(self.device)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")

@@ -92,27 +92,28 @@ def _gather(T: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return T.reshape(T.shape[0], -1)[:, flat]
 
 
-def _chunk_rows(k: int, B: int, itemsize: int) -> int:
-    return max(1, CHUNK_BYTES // (8 * k * B * B * itemsize))
+def _chunk_rows(k: int, B: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
+    return max(1, min(budget, CHUNK_BYTES) // (8 * k * B * B * itemsize))
 
 
-def batch_losses(loss: Loss, U: torch.Tensor, V: torch.Tensor, batches: torch.Tensor) -> torch.Tensor:
+def batch_losses(loss: Loss, U: torch.Tensor, V: torch.Tensor, batches: torch.Tensor,
+                 budget: int = CHUNK_BYTES) -> torch.Tensor:
     """Differentiable losses of the ``(n, B)`` batches (validated by the caller), shape ``(n,)``."""
     T = grams(loss, U, V)
-    step = _chunk_rows(T.shape[0], batches.shape[1], T.element_size())
+    step = _chunk_rows(T.shape[0], batches.shape[1], T.element_size(), budget)
     return torch.cat([block_losses(loss, _gather(T, batches[s:s + step])) for s in range(0, batches.shape[0], step)])
 
 
 class _StreamImpl:
     """The weighted mean loss of one part's batches from the stacked Grams ``T`` (see module docstring)."""
 
-    def __init__(self, loss: Loss, N: int, part: Part, chunks):
-        self.loss, self.N, self.part, self.chunks = loss, N, part, chunks
+    def __init__(self, loss: Loss, N: int, part: Part, chunks, budget: int = CHUNK_BYTES):
+        self.loss, self.N, self.part, self.chunks, self.budget = loss, N, part, chunks, budget
         # an all-C(N,B) part's chunks come unweighted (one common weight): its weighted mean is the plain mean
         self.total = part.n_batches(N) if part.stored is None else part.total_weight(N)
 
     def _rows(self, T):
-        return _chunk_rows(T.shape[0], self.part.B, T.element_size())
+        return _chunk_rows(T.shape[0], self.part.B, T.element_size(), self.budget)
 
     def value_and_grad(self, T, want):
         total = torch.zeros((), dtype=T.dtype, device=T.device)
@@ -170,7 +171,7 @@ def all_batches_pair_sum(loss: Loss, U: torch.Tensor, V: torch.Tensor, B: int) -
     return out
 
 
-def part_objective(loss: Loss, U, V, part: Part, N: int, method: str, chunks):
+def part_objective(loss: Loss, U, V, part: Part, N: int, method: str, chunks, budget: int = CHUNK_BYTES):
     """Weighted mean loss of one part (``method`` already resolved: 'closed_form' or 'enumerate')."""
     if method == "closed_form":
         return all_batches_pair_sum(loss, U, V, part.B)
@@ -178,4 +179,4 @@ def part_objective(loss: Loss, U, V, part: Part, N: int, method: str, chunks):
         raise ValueError(f"loss {loss.name!r}: the all-C(N={N}, B={part.B}) part has {part.n_batches(N):.3g} batches, above "
                          f"the streaming limit {STREAM_LIMIT:.0e}, and this loss has no closed form; use "
                          "simulations.sampled_objective (an unbiased estimate with its standard error)")
-    return StreamedValue.apply(grams(loss, U, V), _StreamImpl(loss, N, part, chunks))
+    return StreamedValue.apply(grams(loss, U, V), _StreamImpl(loss, N, part, chunks, budget))

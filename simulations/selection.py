@@ -88,8 +88,8 @@ class Selector(ABC):
 
     name = "base"
 
-    def __init__(self, N: int, B: int, *, seed: int = 0, loss=None):
-        self.N, self.B, self.seed, self.loss = N, B, seed, loss        # loss: a theory.objectives.Loss
+    def __init__(self, N: int, B: int, *, seed: int = 0, loss="symmetric"):
+        self.N, self.B, self.seed, self.loss = N, B, seed, loss        # a Loss object or InfoNCE's string
         self._gen = None
 
     @property
@@ -194,7 +194,7 @@ class OSGD(Selector):
 
     name = "osgd"
 
-    def __init__(self, N, B, *, seed=0, loss=None, candidates: int | None = None, top: int = 1):
+    def __init__(self, N, B, *, seed=0, loss="symmetric", candidates: int | None = None, top: int = 1):
         super().__init__(N, B, seed=seed, loss=loss)
         self.candidates, self.top = candidates, top
 

@@ -44,6 +44,11 @@ def _loss_name(name, x):
     return x
 
 
+def _min_batch(name: str) -> int:
+    from theory.objectives import LOSS_CLASSES
+    return 1 if name in ("symmetric", "one_sided") else LOSS_CLASSES[name].min_batch
+
+
 def _finite(name, x):
     import math
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
@@ -74,7 +79,7 @@ class SweepSpec:
     d: tuple = (8,)
     tau: tuple = (1.0,)
     loss: tuple = ("symmetric",)
-    bias: tuple = (-10.0,)
+    bias: tuple = (0.0,)
     kernel_t: tuple = (2.0,)
     gamma: tuple = (1.0,)
     family: tuple = ("all",)
@@ -96,6 +101,13 @@ class SweepSpec:
         object.__setattr__(self, "bias", _tuple("bias", self.bias, _finite))
         object.__setattr__(self, "kernel_t", _tuple("kernel_t", self.kernel_t, check_positive_float))
         object.__setattr__(self, "gamma", _tuple("gamma", self.gamma, check_positive_float))
+        unused = [n for n, owner, default in (("bias", "siglip", (0.0,)), ("kernel_t", "kcl", (2.0,)), ("gamma", "kcl", (1.0,)))
+                  if getattr(self, n) != default and owner not in self.loss]
+        if self.tau != (1.0,) and set(self.loss) == {"kcl"}:
+            unused.append("tau")
+        if unused:
+            raise ValueError(f"{', '.join(unused)} set but no loss of the sweep takes it (loss={list(self.loss)}): "
+                             "it would be silently ignored")
         object.__setattr__(self, "family", _tuple("family", self.family, _name))
         object.__setattr__(self, "method", _tuple("method", self.method, _name))
         check_int("steps", self.steps, low=1)
@@ -143,7 +155,11 @@ class SweepSpec:
             for N, B, fam, ls, seed in itertools.product(self.N, self.B, self.family, self.loss_settings(), self.seeds):
                 p = {"N": N, "B": B, "family": fam, **ls, "seed": seed, "solver": self.solver}
                 try:
-                    make_family(fam, N, B, seed=seed)
+                    f = make_family(fam, N, B, seed=seed)
+                    small = [b for b in f.batch_sizes if b < _min_batch(ls["loss"])]
+                    if small:
+                        raise ValueError(f"loss {ls['loss']!r} needs batches of size >= {_min_batch(ls['loss'])}, "
+                                         f"the family has sizes {small}")
                 except ValueError as exc:
                     skipped.append({**p, "reason": str(exc)})
                     continue
@@ -175,11 +191,12 @@ def _loss_certificate(params: dict, fam) -> dict:
     loss = make_loss(params["loss"], **({} if params["tau"] is None else {"tau": params["tau"]}), **params["loss_params"])
     W = simplex_etf(N, N - 1)
     out = {"family_repr": repr(fam), "etf_value": family_loss(W, W, fam, loss=loss)}
-    if isinstance(loss, SigLIP) and fam.kind in ("full", "all"):
-        from theory.siglip import siglip_optimum
-        B = N if fam.kind == "full" else fam.B
-        opt = siglip_optimum(N, loss.tau, loss.bias, w=(B - 1) / (N - 1))
-        out.update(closed_form=opt["value"], structure=opt["structure"])
+    if isinstance(loss, SigLIP):
+        from theory.siglip import family_negative_weight, siglip_optimum
+        w = family_negative_weight(fam)
+        if w is not None:
+            opt = siglip_optimum(N, loss.tau, loss.bias, w=w)
+            out.update(closed_form=opt["value"], structure=opt["structure"])
     if params["solver"]:
         c = certify(N, fam, loss=loss)
         excess = out["etf_value"] - c.value

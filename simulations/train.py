@@ -27,8 +27,19 @@ from .io import write_torch
 from .selection import make_selector
 
 
-def target_gram(N: int, d: int, target: str = "auto"):
-    """Target Gram of a run: ETF if ``d >= N-1``, cross-polytope if ``N = 2d`` (``auto``), or None."""
+def target_gram(N: int, d: int, target: str = "auto", loss=None):
+    """Target Gram of a run: ETF if ``d >= N-1``, cross-polytope if ``N = 2d`` (``auto``), or None.
+
+    For SigLIP (``loss`` a :class:`theory.objectives.SigLIP`) ``auto`` is its full-batch optimum
+    (:func:`theory.siglip.siglip_optimum`): ``z_ii = alpha``, ``z_ij = beta`` when ``d`` reaches its rank,
+    else None (never the ETF where the ETF is not the optimum)."""
+    from theory.objectives import SigLIP
+    if target == "auto" and isinstance(loss, SigLIP):
+        from theory.siglip import siglip_optimum
+        opt = siglip_optimum(N, loss.tau, loss.bias)
+        if d < opt["rank"]:
+            return None
+        return (opt["alpha"] - opt["beta"]) * np.eye(N) + opt["beta"] * np.ones((N, N))
     if target == "auto":
         target = "etf" if d >= N - 1 else "cross_polytope" if N == 2 * d else "none"
     if target == "etf":
@@ -87,7 +98,7 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
     ``checkpoint``: a file to save state to every ``cfg.checkpoint_every`` logged steps and to
     resume from if it exists. ``progress``: a callable receiving the number of logged steps done.
     """
-    T = target_gram(cfg.N, cfg.d, cfg.target)
+    T = target_gram(cfg.N, cfg.d, cfg.target, cfg.objective())
     sel = make_selector(method, cfg.N, cfg.B, seed=seed + 7919, loss=cfg.objective(),
                         candidates=cfg.osgd_candidates, top=cfg.osgd_top)
     repeats = cfg.N // cfg.B if (cfg.align == "updates" and method in ("full", "all")) else 1

@@ -97,3 +97,31 @@ def test_kcl_relaxation_fixes_alignment_and_matches_a_direct_bound():
     c = certify(N, Family.full(N), loss=loss)
     energy = 2 * math.exp(-2 * 2.0 * (1 + 1 / (N - 1)))          # each pair's kernel at the ETF, two modalities
     assert abs(c.value - (-1 + energy)) <= 1e-7
+
+
+@pytest.mark.parametrize("loss", [DCL(1.0), DHEL(0.5)], ids=repr)
+def test_dcl_and_dhel_on_all_pairs_have_a_face_of_minimizers_beyond_the_etf(loss):
+    # B = 2: each anchor's log-sum-exp has one term, so the all-pairs objective is linear in the Gram; the
+    # cross-polytope (u_i = v_i, sum_i u_i = 0) attains its minimum yet is not full-batch optimal.
+    from theory import cross_polytope
+    from theory.certificates import minimizer_spread
+    N = 4
+    X, W = cross_polytope(N, 2), simplex_etf(N, N - 1)
+    pairs, full = Family.all(N, 2), Family.full(N)
+    assert family_loss(X, X, pairs, loss=loss) == pytest.approx(family_loss(W, W, pairs, loss=loss), abs=1e-12)
+    assert family_loss(X, X, full, loss=loss) > family_loss(W, W, full, loss=loss) + 0.1
+    assert minimizer_spread(N, pairs, loss, eps=1e-6)["spread"] > 0.3
+    assert minimizer_spread(N, Family.all(N, 3), loss, eps=1e-6)["spread"] < 0.05
+
+
+def test_cli_certify_takes_the_siglip_weight_from_the_family_not_its_label(tmp_path, capsys):
+    import json
+    from simulations.cli import main as cli_main
+    f = tmp_path / "fam.json"
+    f.write_text(json.dumps({"N": 6, "kind": "all", "batches": [[0, 1, 2], [3, 4, 5]]}))
+    assert cli_main(["certify", "--N", "6", "--family-file", str(f), "--loss", "siglip", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "double_constant" not in out                    # a partition is not pair-balanced: no closed form claimed
+    assert cli_main(["certify", "--N", "7", "--family", "fano", "--loss", "siglip", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["double_constant"]["w"] == pytest.approx(2 / 6) and abs(out["value"] - out["double_constant"]["value"]) < 1e-7

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import unit_rows
 from theory import Family, family_loss, normalize_rows
 from theory import batch_losses as oracle_batch_losses
 from theory.objectives import DCL, DHEL, KCL, InfoNCE, SigLIP, all_batches_pair_sum, as_loss, make_loss
@@ -182,8 +181,25 @@ def test_cli_certify_siglip_reports_the_double_constant_optimum(capsys):
     assert abs(out["value"] - out["double_constant"]["value"]) < 1e-7
     assert out["etf"]["etf_optimal"] is False
     assert math.isfinite(out["etf"]["excess"]) and out["etf"]["excess"] > 1e-3
-    assert unit_rows is not None
-    assert make_loss("siglip").bias == -10.0
+    assert make_loss("siglip") == SigLIP(1.0, 0.0) == Config(N=4, d=4, loss="siglip").objective()   # one default
+
+
+def test_config_refuses_loss_settings_that_would_fail_mid_run():
+    with pytest.raises(ValueError, match="last batch of 1"):
+        Config(N=7, d=7, B=3, methods=("dataloader",), loss="dcl")
+    with pytest.raises(ValueError, match="streaming limit"):
+        Config(N=40, d=40, B=8, methods=("shuffle",), loss="dhel")
+    Config(N=40, d=40, B=8, methods=("shuffle",), loss="kcl")            # closed form: fine at any size
+
+
+def test_siglip_runs_are_measured_against_siglip_optimum_not_the_etf():
+    from simulations.train import target_gram
+    from theory.siglip import siglip_optimum
+    T = target_gram(6, 6, "auto", SigLIP(1.0, 0.0))
+    opt = siglip_optimum(6, 1.0, 0.0)
+    assert opt["structure"] == "interior" and T[0, 0] == pytest.approx(opt["alpha"]) and T[0, 1] == pytest.approx(opt["beta"])
+    assert target_gram(6, 5, "auto", SigLIP(1.0, 0.0)) is None               # interior optimum needs d >= N
+    assert np.allclose(target_gram(6, 5, "auto", SigLIP(0.1, -10.0)), target_gram(6, 5, "auto"))   # ETF regime
 
 
 def test_sweep_grids_every_loss_over_its_own_parameters(tmp_path):
@@ -201,3 +217,7 @@ def test_sweep_grids_every_loss_over_its_own_parameters(tmp_path):
         SweepSpec(loss=("clip",))
     with pytest.raises(ValueError, match="bias"):
         SweepSpec(loss=("siglip",), bias=(float("nan"),))
+    with pytest.raises(ValueError, match="silently ignored"):
+        SweepSpec(loss=("symmetric",), bias=(-10.0,))
+    with pytest.raises(ValueError, match="silently ignored"):
+        SweepSpec(loss=("kcl",), tau=(0.5,))

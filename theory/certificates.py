@@ -142,7 +142,8 @@ def _diag_weights(family: Family) -> np.ndarray:
     return c
 
 
-def family_objective_expr(Z, family: Family, *, loss="symmetric", tau: float | None = None, M=None):
+def family_objective_expr(Z, family: Family, *, loss="symmetric", tau: float | None = None, M=None,
+                          aligned: bool = False):
     """cvxpy expression of ``L_F`` (``sum_S w_S L(S) / sum_S w_S``) on the relaxation.
 
     ``Z``: the cross-Gram block ``M[:N, N:]`` (an ``N x N`` affine expression); ``M``: the whole
@@ -156,7 +157,8 @@ def family_objective_expr(Z, family: Family, *, loss="symmetric", tau: float | N
     * DHEL: ``log_sum_exp(M_uu[a, S minus a] / tau) - Z[a, a] / tau`` (and ``M_vv`` when symmetric).
     * SigLIP: the pair form ``sum_b [a_b sum_i C_b[i,i] softplus(-x_ii) + c_b sum_{i != j} C_b[i,j] softplus(x_ij)]``
       with ``x = Z / tau + bias`` and ``C_b`` the weighted co-occurrence of the batches of size ``b``.
-    * KCL: alignment fixed at ``z_ii = 1`` (a constraint :func:`certify` adds; value ``-1``), uniformity
+    * KCL: alignment fixed at ``z_ii = 1`` (value ``-1``; valid only under that constraint, which the caller
+      must add and confirm with ``aligned=True`` — :func:`certify` does; without it ValueError), uniformity
       ``gamma sum_b c_b sum_{i != j} C_b[i,j] (e^{-2t(1 - M_uu[i,j])} + e^{-2t(1 - M_vv[i,j])})``.
     """
     from .objectives import DCL, DHEL, KCL, SigLIP, as_loss, infonce_mode
@@ -164,8 +166,14 @@ def family_objective_expr(Z, family: Family, *, loss="symmetric", tau: float | N
     family.sizes                                              # refuses above the enumeration limit
     N = family.N
     mode = infonce_mode(obj)
+    small = [b for b in family.batch_sizes if b < obj.min_batch]
+    if small:
+        raise ValueError(f"loss {obj.name!r} needs batches of size >= {obj.min_batch}, the family has sizes {small}")
     if isinstance(obj, (DHEL, KCL)) and M is None:
         raise ValueError(f"loss {obj.name!r} needs the whole relaxation matrix M (argument M)")
+    if isinstance(obj, KCL) and not aligned:
+        raise ValueError("KCL's relaxation holds only under the constraint diag(Z) = 1 (its concave alignment fixed at "
+                         "u_i = v_i): add it and pass aligned=True (certify does)")
     if mode is not None or isinstance(obj, DCL):
         sym = obj.symmetric
         incl = mode is not None
@@ -247,7 +255,36 @@ def _relaxation(N: int, loss=None):
 
 
 def _objective(Z, M, family, loss):
-    return family_objective_expr(Z, family, loss=loss, M=M)
+    return family_objective_expr(Z, family, loss=loss, M=M, aligned=True)    # _relaxation added KCL's constraint
+
+
+def minimizer_spread(N: int, family: Family, loss, *, eps: float, directions: int = 1, seed: int = 0,
+                     solver: str = "auto") -> dict:
+    """How far the ``eps``-optimal set of the relaxation reaches from ``U = V = ETF``: for random symmetric
+    ``C`` (``directions`` of them), minimise and maximise ``<C, M>`` over ``{M feasible, L_F(M) <= p* + eps}``
+    and report the largest ``||M - M_ETF||_F / ||M_ETF||_F``. Small (about ``sqrt(eps / curvature)``) when the
+    minimizer is the unique ETF Gram; of order one when a face of minimizers exists (e.g. DCL / DHEL on all
+    pairs, whose objective is linear in the Gram). Returns ``{"spread", "statuses", "certified"}``."""
+    from .objectives import as_loss
+    obj = as_loss(loss)
+    base = certify(N, family, loss=obj, solver=solver)
+    W = simplex_etf(N, N - 1)
+    Wst = np.vstack([W, W])
+    Mstar = Wst @ Wst.T
+    rng = np.random.default_rng(seed)
+    spread, statuses = 0.0, [base.status]
+    for _ in range(directions):
+        C = rng.normal(size=(2 * N, 2 * N))
+        C = (C + C.T) / 2
+        for sense in (cp.Minimize, cp.Maximize):
+            M, Z, cons = _relaxation(N, obj)
+            cons.append(_objective(Z, M, family, obj) <= base.value + eps)
+            prob = cp.Problem(sense(cp.sum(cp.multiply(C, M))), cons)
+            _, status, _, _ = _solve(prob, N, solver, None)
+            statuses.append(status)
+            if status == cp.OPTIMAL and M.value is not None:
+                spread = max(spread, float(np.linalg.norm(M.value - Mstar) / np.linalg.norm(Mstar)))
+    return {"spread": spread, "statuses": statuses, "certified": all(s == cp.OPTIMAL for s in statuses)}
 
 
 def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, int]:

@@ -121,10 +121,11 @@ class InfoNCE(Loss):
 
 @dataclass(frozen=True)
 class SigLIP(Loss):
-    """Sigmoid loss: ``(1/b) sum_{i,j in S} softplus(-y_ij (z_ij / tau + bias))``."""
+    """Sigmoid loss: ``(1/b) sum_{i,j in S} softplus(-y_ij (z_ij / tau + bias))``. Defaults ``tau = 1``, ``bias = 0``
+    (the same as every other entry point); Zhai et al.'s initialisation is ``tau = 0.1``, ``bias = -10``."""
 
-    tau: float = 0.1
-    bias: float = -10.0
+    tau: float = 1.0
+    bias: float = 0.0
     name: ClassVar[str] = "siglip"
 
     def __post_init__(self):
@@ -257,7 +258,7 @@ def infonce_mode(loss: Loss) -> str | None:
 def loss_label(loss: Loss) -> str:
     """Short label of a loss and its parameters, e.g. ``siglip(tau=0.1, bias=-10)``."""
     vals = [(f.name, getattr(loss, f.name)) for f in fields(loss)]
-    params = ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}" for k, v in vals)
+    params = ", ".join(f"{k}={v}" if isinstance(v, bool) else f"{k}={v:.12g}" for k, v in vals)
     return f"{loss.name}({params})"
 
 
@@ -308,10 +309,10 @@ def all_batches_pair_sum(loss: Loss, U, V, B: int) -> float:
         raise ValueError(f"loss must be a theory.objectives.Loss, got {type(loss).__name__}")
     U, V = check_pair(U, V)
     N = U.shape[0]
-    B = check_int("B", B, low=max(2, loss.min_batch), high=N)
+    B = check_int("B", B, low=loss.min_batch, high=N)
     form = loss.pair_form(U, V)
     if form is None:
         raise ValueError(f"loss {loss.name!r} is not a sum over pairs (pair-sum losses: siglip, kcl)")
     D, O, coef = form
     a_B, c_B = coef(B)
-    return a_B * B / N * float(D.sum()) + c_B * B * (B - 1) / (N * (N - 1)) * float(O.sum())
+    return a_B * B / N * float(D.sum()) + (c_B * B * (B - 1) / (N * (N - 1)) * float(O.sum()) if B > 1 else 0.0)

@@ -55,6 +55,12 @@ from .configurations import simplex_etf
 STRUCTURES = ("etf", "interior", "antipodal")
 
 
+def trivial_bound(tau: float, bias: float) -> float:
+    """``sp(-(1/tau + b))``: the positive terms alone at ``z_ii = 1`` — a lower bound on every SigLIP family
+    objective. A certificate's value is informative only well above it (claims use it as the resolution scale)."""
+    return float(np.logaddexp(0, -(1.0 / check_tau(tau) + bias)))
+
+
 def _check_w(w) -> float:
     if isinstance(w, bool) or not isinstance(w, (int, float, np.floating)) or not (0 < w <= 1):
         raise ValueError(f"w (the weight of a negative pair) must be in (0, 1], got {w!r}")
@@ -118,6 +124,23 @@ def siglip_optimum(N: int, tau: float, bias: float, w: float = 1.0) -> dict:
     a, b = ccem_point(N, lam)
     return {"lam": lam, "alpha": a, "beta": b, "value": ccem_value(N, lam, tau, bias, w), "structure": structure,
             "rank": rank, "slope_etf": s0, "slope_antipodal": s1}
+
+
+def family_negative_weight(family) -> float | None:
+    """``w`` such that the family's SigLIP objective is exactly ``L_w`` (module docstring), or None.
+
+    The family objective is ``(1/W) sum_b (1/b) [sum_i C_b[i,i] D_i + sum_{i != j} C_b[i,j] O_ij]``
+    (``C_b``: weighted co-occurrence of the batches of size ``b``, ``W = sum_S w_S``); with
+    ``K = sum_b C_b / b``, ``sum_i K_ii = W`` always, so it equals ``L_w`` iff ``K`` has a constant diagonal
+    and a constant off-diagonal, and then ``w = K_ij / K_ii``. Decided from the family's structure, never
+    from its ``kind`` label (relative tolerance 1e-12)."""
+    N = family.N
+    K = sum(p.cooccurrence(N, weighted=True) / p.B for p in family.parts)
+    d = np.diag(K)
+    off = K[~np.eye(N, dtype=bool)]
+    if np.ptp(d) > 1e-12 * d.max() or off.max() <= 0 or np.ptp(off) > 1e-12 * off.max():
+        return None
+    return float(off.mean() / d.mean())
 
 
 def lee_thresholds(N: int) -> dict:
