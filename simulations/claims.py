@@ -267,7 +267,8 @@ _C = [
           lc.check_losses_all_batches_etf,
           ("tests/test_loss_claims.py::test_decoupled_and_kernel_losses_are_minimised_by_the_etf",),
           {"tiny": dict(cases=((4, 2), (5, 3)), decoupled=_TINY_DECOUPLED, kernels=_TINY_KERNELS), "quick": {},
-           "full": dict(cases=((4, 2), (5, 3), (6, 2), (6, 3), (8, 2), (8, 4), (9, 3), (10, 5)))}, section=BEYOND),
+           "full": dict(cases=((4, 2), (5, 3), (6, 2), (6, 3), (8, 2), (8, 4), (9, 3)))},     # (10, 5): the uniqueness
+          section=BEYOND),                                                                 # probe needs ~4 min a point
     Claim("losses_pair_balanced",
           "The weighted pair-balance law per loss: on pair-balanced families (2-designs, mixtures of all-C(N,b)) SigLIP's "
           "objective is the full batch with negatives weighted E_W[b-1]/(N-1) and KCL's is the full batch, so their "
