@@ -100,24 +100,13 @@ def _loss_from_args(args):
 
 
 def _cmd_certify_loss(args, fam, obj):
-    """``certify`` for the losses beyond InfoNCE: the relaxation, the loss at U = V = ETF, and for SigLIP the
-    double-constant optimum of the full batch / all-C(N,B) family."""
-    from theory import certify, family_loss, simplex_etf
-    from theory.objectives import SigLIP, loss_label
-    c = certify(args.N, fam, loss=obj, solver=args.solver)
-    W = simplex_etf(args.N, args.N - 1)
-    etf_value = family_loss(W, W, fam, loss=obj)
-    from theory.claims import SOLVER_ATOL, SOLVER_RTOL
-    etf = {"etf_value": etf_value, "excess": etf_value - c.value,
-           "etf_optimal": (abs(etf_value - c.value) <= SOLVER_ATOL + SOLVER_RTOL * abs(c.value)) if c.certified else None,
-           "decided_by": "relaxation value (solver tolerance)" if c.certified else None}
-    extra = {}
-    if isinstance(obj, SigLIP):
-        from theory.siglip import family_negative_weight, siglip_optimum
-        w = family_negative_weight(fam)                   # from the family's co-occurrence, never its label
-        if w is not None:
-            opt = siglip_optimum(args.N, obj.tau, obj.bias, w=w)
-            extra["double_constant"] = {"w": w, **{k: opt[k] for k in ("structure", "lam", "alpha", "beta", "value", "rank")}}
+    """``certify`` for the losses beyond InfoNCE (:func:`theory.loss_claims.etf_check`)."""
+    from theory.loss_claims import etf_check
+    from theory.objectives import loss_label
+    r = etf_check(args.N, fam, obj, solver=args.solver)
+    c = r["certificate"]
+    etf = {k: r[k] for k in ("etf_value", "excess", "etf_optimal", "decided_by")}
+    extra = {"double_constant": r["double_constant"]} if "double_constant" in r else {}
     if args.json:
         print(_dump({**c.summary(), "etf": etf, **extra}))
         return

@@ -499,7 +499,7 @@ def family_objective(U: torch.Tensor, V: torch.Tensor, family: Family, *, loss="
 
 def _other_loss_objective(obj: Loss, U, V, family: Family, method: str, memory_budget: int) -> torch.Tensor:
     """Family objective of a non-InfoNCE loss (see :func:`family_objective`)."""
-    if method in ("pairwise", "formula") and _objectives.pair_form(obj, U[:1], V[:1]) is None:
+    if method in ("pairwise", "formula") and not _objectives.is_pair_sum(obj):
         raise ValueError(f"method={method!r} needs a closed form; loss {obj.name!r} has none (pair-sum losses: siglip, kcl)")
     if method == "pairwise" and any(p.B != 2 for p in family.parts):
         raise ValueError(f"method='pairwise' needs B = 2, got sizes {list(family.batch_sizes)}")
@@ -509,7 +509,7 @@ def _other_loss_objective(obj: Loss, U, V, family: Family, method: str, memory_b
     N, W = family.N, family.total_weight
     parts = _grouped_parts(family)
     total = torch.zeros((), dtype=cd, device=U.device)
-    closed = _objectives.pair_form(obj, Uc[:1], Vc[:1]) is not None
+    closed = _objectives.is_pair_sum(obj)
     for p in parts:
         m = "closed_form" if (p.stored is None and closed and method != "enumerate") else "enumerate"
         val = _objectives.part_objective(obj, Uc, Vc, p, N, m, _weighted_chunks, memory_budget)

@@ -48,6 +48,11 @@ def needs_self_grams(loss: Loss) -> bool:
     return isinstance(loss, (DHEL, KCL))
 
 
+def is_pair_sum(loss: Loss) -> bool:
+    """True for the losses with an exact O(N^2) all-C(N,B) form (:func:`pair_form`): SigLIP, KCL."""
+    return isinstance(loss, (SigLIP, KCL))
+
+
 def grams(loss: Loss, U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """``T = [U V^T, U U^T, V V^T]`` (``(3, N, N)``), or only ``U V^T`` (``(1, N, N)``) when the loss needs no more."""
     if needs_self_grams(loss):

@@ -182,27 +182,18 @@ class SweepSpec:
 
 
 def _loss_certificate(params: dict, fam) -> dict:
-    """A loss beyond InfoNCE: the relaxation, ``L(ETF)`` and its excess; SigLIP's closed form on full / all families."""
-    from theory import family_loss, simplex_etf
-    from theory.certificates import certify
-    from theory.claims import SOLVER_ATOL, SOLVER_RTOL
-    from theory.objectives import SigLIP, make_loss
-    N = params["N"]
+    """A loss beyond InfoNCE: :func:`theory.loss_claims.etf_check` as a row's scalars."""
+    from theory.loss_claims import etf_check
+    from theory.objectives import make_loss
     loss = make_loss(params["loss"], **({} if params["tau"] is None else {"tau": params["tau"]}), **params["loss_params"])
-    W = simplex_etf(N, N - 1)
-    out = {"family_repr": repr(fam), "etf_value": family_loss(W, W, fam, loss=loss)}
-    if isinstance(loss, SigLIP):
-        from theory.siglip import family_negative_weight, siglip_optimum
-        w = family_negative_weight(fam)
-        if w is not None:
-            opt = siglip_optimum(N, loss.tau, loss.bias, w=w)
-            out.update(closed_form=opt["value"], structure=opt["structure"])
+    r = etf_check(params["N"], fam, loss, solve=params["solver"])
+    out = {"family_repr": repr(fam), "etf_value": r["etf_value"]}
+    if "double_constant" in r:
+        out.update(closed_form=r["double_constant"]["value"], structure=r["double_constant"]["structure"])
     if params["solver"]:
-        c = certify(N, fam, loss=loss)
-        excess = out["etf_value"] - c.value
-        out.update(value=c.value, status=c.status, certified=c.certified, etf_excess=excess,
-                   etf_optimal=(abs(excess) <= SOLVER_ATOL + SOLVER_RTOL * abs(c.value)) if c.certified else None,
-                   decided_by="relaxation value (solver tolerance)" if c.certified else None)
+        c = r["certificate"]
+        out.update(value=c.value, status=c.status, certified=c.certified, etf_excess=r["excess"],
+                   etf_optimal=r["etf_optimal"], decided_by=r["decided_by"])
     return out
 
 

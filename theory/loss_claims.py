@@ -82,6 +82,27 @@ def _margin(value: float) -> float:
     return GAP_FACTOR * SOLVER_NOISE * (1.0 + abs(value))
 
 
+def etf_check(N: int, family: Family, loss, *, solver: str = "auto", solve: bool = True) -> dict:
+    """For a loss beyond InfoNCE: ``L(ETF)``, and (``solve``) the certificate and whether the ETF attains it
+    (``etf_optimal``: True / False within the solver tolerance, None if not certified); for SigLIP on a family
+    whose objective is ``L_w`` (:func:`theory.siglip.family_negative_weight`) the double-constant optimum.
+    What ``minibatch-cl certify --loss`` and the sweep's certificate tasks report."""
+    from .siglip import family_negative_weight
+    W = simplex_etf(N, N - 1)
+    out = {"etf_value": family_loss(W, W, family, loss=loss)}
+    if isinstance(loss, SigLIP):
+        w = family_negative_weight(family)
+        if w is not None:
+            opt = siglip_optimum(N, loss.tau, loss.bias, w=w)
+            out["double_constant"] = {"w": w, **{k: opt[k] for k in ("structure", "lam", "alpha", "beta", "value", "rank")}}
+    if solve:
+        c = certify(N, family, loss=loss, solver=solver)
+        excess = out["etf_value"] - c.value
+        out.update(certificate=c, excess=excess, etf_optimal=_close(out["etf_value"], c.value) if c.certified else None,
+                   decided_by="relaxation value (solver tolerance)" if c.certified else None)
+    return out
+
+
 def shares_full_minimizer(N: int, family: Family, loss) -> dict:
     """Is some minimizer of ``family``'s objective a full-batch minimizer? Decided by certificates only.
 
