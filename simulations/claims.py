@@ -288,6 +288,32 @@ _C = [
            "full": dict(cases=((6, 2), (6, 3), (8, 2), (8, 4), (9, 3)), taus=(0.1, 0.3, 1.0, 3.0),
                         siglip_points=((0.1, -10.0), (1.0, 0.0), (0.3, 3.0), (3.0, -1.0), (0.3, 5.0), (0.1, 8.0)))},
           section=BEYOND),
+    Claim("kcl_low_dimension",
+          "KCL (Gaussian kernel) below d = N-1: the full-batch minimizer is U = V = a universally optimal code (regular "
+          "N-gon in d = 2, octahedron, icosahedron, cross-polytope N = 2d), certified by the linear-programming bound on "
+          "the pair energy, at every kernel width t and weight gamma.",
+          "Cohn & Kumar, J. AMS 2007 (universal optimality; the Gaussian is completely monotone in the squared distance); "
+          "the reduction of KCL to two pair energies (alignment decoupled): our derivation (theory/objectives.py, "
+          "theory/energy.py)", lc.check_kcl_low_dimension,
+          ("tests/test_energy.py::test_lp_bound_is_sharp_at_universally_optimal_codes",
+           "tests/test_energy.py::test_lp_bound_never_exceeds_the_energy_of_any_code"),
+          {"tiny": dict(ts=(1.0,), gammas=(1.0,), Ns_polygon=(5,), grid=4001), "quick": {},
+           "full": dict(ts=(0.25, 0.5, 1.0, 2.0, 4.0), gammas=(1.0, 16.0), Ns_polygon=(4, 5, 6, 7, 8, 10, 12, 16))},
+          section=BEYOND),
+    Claim("siglip_constellations",
+          "SigLIP with trainable temperature and bias below d = N-1: the loss can be driven to 0 exactly by "
+          "constellations (every positive pair above a relative bias r by a margin m > 0, every negative below it): "
+          "(2/N) sp(-Tm) <= L(T, b = -T r) <= N sp(-Tm), so the infimum is 0 in every d >= 2; a loss below log(2)/N "
+          "forces a constellation; the loss decays at the rate of the margin, whose maximum for U = V in d = 2 is the "
+          "regular N-gon's (1 - cos(2 pi/N))/2.",
+          "Bangachev, Bresler, Noman & Polyanskiy, NeurIPS 2025 (arXiv 2509.18552), constellations (definitions as in "
+          "the abstract and the authors' public code); the bounds and the rate: our derivation (theory/siglip.py)",
+          lc.check_siglip_constellations,
+          ("tests/test_loss_claims.py::test_siglip_loss_is_squeezed_by_the_margin_at_any_temperature",
+           "tests/test_loss_claims.py::test_siglip_loss_below_log2_over_n_forces_a_constellation"),
+          {"tiny": dict(Ns=(4, 6), Ts=(1.0, 100.0), n_random=120), "quick": {},
+           "full": dict(Ns=(4, 5, 6, 8, 12, 16), Ts=(1.0, 10.0, 100.0, 1000.0), n_random=2000)},
+          section=BEYOND),
 ]
 CLAIMS: dict[str, Claim] = {c.id: c for c in _C}
 

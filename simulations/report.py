@@ -24,7 +24,12 @@ SECTION_INTRO = {
         "SigLIP's 1/t and our `bias` is SigLIP's b; Lee et al. write the bias with the opposite sign (their b = -bias). "
         "Lee et al.'s thresholds were compared with the formulas printed in the authors' public code (the paper's text "
         "was not accessible from this machine); Koromilas et al.'s KCL doubles the alignment term and DHEL weights its "
-        "two energy terms against one alignment term — rescalings that leave every minimizer below unchanged."),
+        "two energy terms against one alignment term — rescalings that leave every minimizer below unchanged. Below "
+        "d = N-1 (the last two claims) the relaxation only bounds: KCL's minimum is certified there by the LP bound on "
+        "pair energies (`theory/energy.py`) at Cohn & Kumar's universally optimal codes, and SigLIP with trainable "
+        "temperature and bias is checked against Bangachev et al.'s (NeurIPS 2025) constellations, whose definitions "
+        "were taken from the abstract and the authors' public code (the paper's theorems were not accessible here); "
+        "for DCL and DHEL no low-dimensional result is claimed."),
 }
 VERDICT_WORDS = ("confirmed (holds at every point of its sweep) / qualified (holds only in the stated range; the "
                  "failing points are listed) / refuted / inconclusive / not reproducible here")
@@ -163,6 +168,17 @@ def _tables(v: dict) -> list[str]:
     if i == "losses_partition_suboptimal":
         keys = ["loss", "N", "B", "suboptimal", "gap_lower_bound", "full_minimizer_excess_on_family", "margin"]
         return _table(keys, [[r[k] for k in keys] for r in n["cases"]])
+    if i == "kcl_low_dimension":
+        keys = ["code", "N", "d", "loss", "value", "lp_lower_bound", "relative_gap", "lp_delta"]
+        return (["Oracle value at U = V = code vs the rigorous LP lower bound (relative_gap: of the pair energy; "
+                 "lp_delta: the grid correction that makes the bound hold on all of [-1, 1]):", ""]
+                + _table(keys, [[r[k] for k in keys] for r in n["cases"]]))
+    if i == "siglip_constellations":
+        keys = [k for k in n["cases"][0] if k != "max_margin_d2"]
+        return (_table(keys, [[r[k] for k in keys] for r in n["cases"]])
+                + [f"Necessity: {n['below_log2_over_N']} of {n['random_configurations']} random / perturbed configurations "
+                   f"had L < log(2)/N; {n['necessity_violations']} of them were not constellations around r = -b tau. "
+                   f"U = V configurations in d = 2 with a margin above the N-gon's: {n['above_max_margin']}.", ""])
     if i == "sc_finds_high_loss_batches":
         return _table(["size", "median ratio", "min ratio", "fraction above random", "trials"],
                       [[k, x["median_ratio"], x["min_ratio"], x["fraction_above_random"], x["trials"]]

@@ -34,6 +34,8 @@ EXPECTED_TINY = {
     "losses_all_batches_etf": "qualified",        # DCL / DHEL on all pairs: a face of minimizers beyond the ETF
     "losses_partition_suboptimal": "confirmed",
     "losses_pair_balanced": "confirmed",
+    "kcl_low_dimension": "confirmed",
+    "siglip_constellations": "confirmed",
 }
 EXPECTED_FAILS_TINY = {
     "partition_suboptimal": ["N=8,B=2,d=4 (evidence)"],

@@ -125,3 +125,52 @@ def test_cli_certify_takes_the_siglip_weight_from_the_family_not_its_label(tmp_p
     assert cli_main(["certify", "--N", "7", "--family", "fano", "--loss", "siglip", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["double_constant"]["w"] == pytest.approx(2 / 6) and abs(out["value"] - out["double_constant"]["value"]) < 1e-7
+
+
+# --------------------------------------------------------------------------- SigLIP constellations (d < N-1)
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from theory import normalize_rows, regular_polygon  # noqa: E402
+from theory.siglip import constellation_margin  # noqa: E402
+
+
+def _softplus(x):
+    return float(np.logaddexp(0.0, x))
+
+
+@given(N=st.integers(2, 8), d=st.integers(2, 4), log10_T=st.floats(-1.0, 3.0), seed=st.integers(0, 2 ** 31 - 1),
+       aligned=st.booleans())
+def test_siglip_loss_is_squeezed_by_the_margin_at_any_temperature(N, d, log10_T, seed, aligned):
+    """(2/N) sp(-Tm) <= L(T, b = -T r) <= N sp(-Tm) for every configuration, constellation or not."""
+    rng = np.random.default_rng(seed)
+    U = normalize_rows(rng.normal(size=(N, d)))
+    V = U if aligned else normalize_rows(rng.normal(size=(N, d)))
+    m, r = constellation_margin(U, V)
+    T = 10.0 ** log10_T
+    L = family_loss(U, V, Family.full(N), loss=SigLIP(tau=1.0 / T, bias=-T * r))
+    assert 2.0 / N * _softplus(-T * m) * (1 - 1e-12) <= L <= N * _softplus(-T * m) * (1 + 1e-12)
+
+
+def test_siglip_loss_below_log2_over_n_forces_a_constellation():
+    """A perturbed hexagon at T = 200 goes below log(2)/N and is a constellation; a code with a repeated point
+    (margin <= 0) stays above 2 log(2)/N at every temperature and bias of a wide grid."""
+    N = 6
+    rng = np.random.default_rng(1)
+    X = normalize_rows(regular_polygon(N) + 0.02 * rng.normal(size=(N, 2)))
+    m, r = constellation_margin(X, X)
+    L = family_loss(X, X, Family.full(N), loss=SigLIP(tau=1.0 / 200, bias=-200 * r))
+    assert m > 0 and L < math.log(2) / N
+    Y = X.copy()
+    Y[1] = Y[0]
+    assert constellation_margin(Y, Y)[0] <= 0
+    worst = min(family_loss(Y, Y, Family.full(N), loss=SigLIP(tau=1.0 / T, bias=b * T))
+                for T in (0.1, 1.0, 10.0, 1e3) for b in np.linspace(-1.5, 1.5, 31))
+    assert worst >= 2 * math.log(2) / N * (1 - 1e-12)
+
+
+def test_constellation_margin_rejects_bad_input():
+    with pytest.raises(ValueError, match="N >= 2"):
+        constellation_margin(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]))
+    with pytest.raises(ValueError, match="same shape"):
+        constellation_margin(regular_polygon(4), regular_polygon(5))

@@ -76,6 +76,17 @@ def cross_polytope(N: int, d: int, seed: int | None = None) -> np.ndarray:
     return _embed(W, d, seed)
 
 
+def icosahedron(d: int = 3, seed: int | None = None) -> np.ndarray:
+    """The 12 vertices of the regular icosahedron, ``(0, +-1, +-phi)`` and its cyclic shifts normalised
+    (``phi`` the golden ratio), in ``R^d`` (``d >= 3``). Gram: 1, -1 (antipodes) and ``+-1/sqrt(5)``.
+    A universally optimal code on ``S^2`` (Cohn & Kumar 2007)."""
+    d = check_int("d", d, low=3)
+    phi = (1.0 + np.sqrt(5.0)) / 2.0
+    base = [(0.0, a, b * phi) for a in (1.0, -1.0) for b in (1.0, -1.0)]
+    W = np.array([np.roll(v, k) for k in range(3) for v in base]) / np.sqrt(1.0 + phi ** 2)
+    return _embed(W, d, seed)
+
+
 def block_configuration(family: Family, d: int, seed: int | None = None) -> np.ndarray:
     """Block configuration of a partition: a ``|S|``-point simplex ETF inside every batch ``S``.
 

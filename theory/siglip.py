@@ -40,6 +40,8 @@ References
 ----------
 Lee, Chang, Sohn, "Analysis of Using Sigmoid Loss for Contrastive Learning", AISTATS 2024 (arXiv 2402.12613).
 Zhai, Mustafa, Kolesnikov, Beyer, "Sigmoid Loss for Language Image Pre-Training", ICCV 2023.
+Bangachev, Bresler, Noman, Polyanskiy, "Global Minimizers of Sigmoid Contrastive Loss", NeurIPS 2025 (arXiv 2509.18552):
+constellations, trainable temperature and relative bias (:func:`constellation_margin`).
 """
 from __future__ import annotations
 
@@ -168,3 +170,30 @@ def threshold_from_slopes(N: int, structure: str, w: float = 1.0) -> float | Non
         if hi > 1e6:
             return None
     return brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+
+
+def constellation_margin(U, V) -> tuple[float, float]:
+    """Margin and relative bias of ``(U, V)``: ``m = (min_i z_ii - max_{i != j} z_ij) / 2`` and
+    ``r = (min_i z_ii + max_{i != j} z_ij) / 2`` (``z = U V^T``; ``U, V: (N, d)`` unit rows, ``N >= 2``).
+
+    ``(U, V)`` is a constellation (Bangachev, Bresler, Noman & Polyanskiy 2025) iff ``m > 0``: every positive
+    pair lies above the relative bias ``r`` by ``m`` and every negative pair below it by ``m``. With inverse
+    temperature ``T = 1/tau`` and bias ``b = -T r``, every full-batch term of SigLIP is
+    ``sp(-T y_ij (z_ij - r)) <= sp(-T m)`` and the two extreme pairs equal it, so (our derivation)
+
+    .. math::
+
+        \frac{2}{N}\,\mathrm{sp}(-T m) \le L_{\mathrm{full}} \le N\,\mathrm{sp}(-T m):
+
+    ``L -> 0`` as ``T -> infinity`` iff ``m > 0``, at the rate ``-log(L)/T -> m``. Conversely, if
+    ``L_full < log(2)/N`` at some ``(tau, b)`` then every term is below ``sp(0) = log 2``, every logit has the
+    right sign, and ``(U, V)`` is a constellation around ``r = -b tau``.
+    """
+    from ._checks import check_pair
+    U, V = check_pair(U, V)
+    if U.shape[0] < 2:
+        raise ValueError(f"a margin needs N >= 2 pairs, got N = {U.shape[0]}")
+    Z = U @ V.T
+    pos = float(np.diag(Z).min())
+    neg = float(Z[~np.eye(Z.shape[0], dtype=bool)].max())
+    return (pos - neg) / 2.0, (pos + neg) / 2.0
