@@ -174,3 +174,20 @@ def test_constellation_margin_rejects_bad_input():
         constellation_margin(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]))
     with pytest.raises(ValueError, match="same shape"):
         constellation_margin(regular_polygon(4), regular_polygon(5))
+
+
+def test_uniqueness_falls_back_to_the_wider_optimal_set_only_to_decide_unique(monkeypatch):
+    """Probes at SPREAD_EPS that stop inaccurate decide nothing; the wider set (which contains it) may decide
+    'unique' with a certified small spread, never 'face'."""
+    import theory.loss_claims as lc
+
+    def fake(wide_spread):
+        def spread(N, fam, loss, *, eps, seed=0):
+            if eps == lc.SPREAD_EPS:
+                return {"spread": 0.0, "statuses": ["optimal", "optimal_inaccurate"], "certified": False}
+            return {"spread": wide_spread, "statuses": ["optimal"] * 3, "certified": True}
+        return spread
+
+    for wide, expected in ((0.004, True), (0.2, None), (1.4, None)):
+        monkeypatch.setattr(lc, "minimizer_spread", fake(wide))
+        assert lc._uniqueness(4, Family.full(4), DCL(tau=0.3))[0] is expected
