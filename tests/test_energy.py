@@ -123,9 +123,15 @@ def test_kcl_local_search_in_the_plane_finds_nothing_below_the_certified_minimum
 @pytest.mark.parametrize("kwargs,match", [
     (dict(N=1), "N"), (dict(d=1), "d"), (dict(degree=0), "degree"), (dict(f2_max=float("nan")), "f2_max"),
     (dict(f=lambda s: np.full_like(s, np.nan)), "finite"), (dict(grid=2), "grid"),
+    (dict(f2_max=1.0), "f2_max = 1 is below the curvature"), (dict(extra_points=[0.1, np.nan]), "extra_points"),
 ])
 def test_lp_bound_rejects_bad_input_naming_the_parameter(kwargs, match):
-    f, f2 = gaussian(1.0)
+    f, f2 = gaussian(1.0)                                    # f'' <= 4 t^2 = 4: f2_max = 1 is too small
     args = dict(N=5, d=2, f=f, f2_max=f2, degree=5) | kwargs
     with pytest.raises(ValueError, match=match):
         lp_energy_bound(**args)
+
+
+def test_pair_energy_rejects_rows_that_are_not_unit_vectors():
+    with pytest.raises(ValueError, match="unit norm"):
+        pair_energy(2.0 * regular_polygon(4), gaussian(1.0)[0])

@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linprog
 
-from ._checks import check_int, check_positive_float
+from ._checks import check_embedding, check_int, check_positive_float
 
 #: Default LP grid and rigorous check grid on [-1, 1].
 LP_GRID, CHECK_GRID = 4001, 400001
@@ -94,7 +94,7 @@ def gegenbauer_derivatives_at_one(D: int, d: int) -> tuple[np.ndarray, np.ndarra
 
 def pair_energy(X, f) -> float:
     """``E_f(X) = sum_{i != j} f(<x_i, x_j>)`` for unit rows ``X: (N, d)`` and a vectorised ``f``."""
-    X = np.asarray(X, dtype=np.float64)
+    X = check_embedding("X", X)
     G = np.clip(X @ X.T, -1.0, 1.0)
     off = ~np.eye(X.shape[0], dtype=bool)
     return float(np.sum(f(G[off])))
@@ -108,7 +108,8 @@ def lp_energy_bound(N: int, d: int, f, f2_max: float, degree: int, *, grid: int 
     ----------
     N : int >= 2;  d : int >= 2;  degree : int >= 1 (``D``)
     f : callable, vectorised potential on ``[-1, 1]``
-    f2_max : float > 0, an upper bound on ``|f''|`` over ``[-1, 1]``
+    f2_max : float > 0, an upper bound on ``|f''|`` over ``[-1, 1]`` (checked against the second differences of
+        ``f`` on the check grid: a smaller measured curvature is required, else ValueError)
     grid, check_grid : sizes of the LP grid and the uniform check grid
     extra_points : inner products added to the LP grid (e.g. a candidate code's; constraints only)
 
@@ -123,7 +124,10 @@ def lp_energy_bound(N: int, d: int, f, f2_max: float, degree: int, *, grid: int 
     grid = check_int("grid", grid, low=3)
     check_grid = check_int("check_grid", check_grid, low=3)
     f2_max = check_positive_float("f2_max", f2_max)
-    s = np.unique(np.concatenate([np.linspace(-1.0, 1.0, grid), np.clip(np.asarray(extra_points, float), -1, 1)]))
+    extra = np.asarray(extra_points, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(extra)):
+        raise ValueError("extra_points must be finite inner products")
+    s = np.unique(np.concatenate([np.linspace(-1.0, 1.0, grid), np.clip(extra, -1.0, 1.0)]))
     fs = np.asarray(f(s), dtype=np.float64)
     if fs.shape != s.shape or not np.all(np.isfinite(fs)):
         raise ValueError("f must map an array of inner products in [-1, 1] to finite values of the same shape")
@@ -138,9 +142,15 @@ def lp_energy_bound(N: int, d: int, f, f2_max: float, degree: int, *, grid: int 
     a[1:] = np.maximum(a[1:], 0.0)
     lp_value = a[0] * (N * N - N) - N * a[1:].sum()
     t = np.linspace(-1.0, 1.0, check_grid)
-    phi = a @ gegenbauer(degree, d, t) - np.asarray(f(t), dtype=np.float64)
-    _, d2 = gegenbauer_derivatives_at_one(degree, d)
+    ft = np.asarray(f(t), dtype=np.float64)
     g = 2.0 / (check_grid - 1)
+    measured = float(np.abs(np.diff(ft, 2)).max()) / g ** 2
+    rounding = 8.0 * np.finfo(float).eps * float(np.abs(ft).max()) / g ** 2      # of the second differences
+    if not np.isfinite(measured) or measured > f2_max * (1.0 + 1e-6) + rounding:
+        raise ValueError(f"f2_max = {f2_max:g} is below the curvature of f measured on the check grid ({measured:g}): "
+                         "the bound would not be rigorous")
+    phi = a @ gegenbauer(degree, d, t) - ft
+    _, d2 = gegenbauer_derivatives_at_one(degree, d)
     delta = max(0.0, float(phi.max())) + (float(a[1:] @ d2[1:]) + f2_max) * g * g / 8.0
     return {"bound": lp_value - delta * (N * N - N), "lp_value": lp_value, "delta": delta,
             "coefficients": a, "degree": degree, "status": "optimal"}

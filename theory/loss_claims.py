@@ -450,10 +450,12 @@ def check_kcl_low_dimension(ts=(0.5, 1.0, 2.0, 4.0), gammas=(1.0, 16.0), Ns_poly
     for name, d, X in codes:
         N = X.shape[0]
         G = X @ X.T
+        bounds = {}
         for t in ts:
             f = (lambda s, t=t: np.exp(-2.0 * t * (1.0 - s)))
             E = pair_energy(X, f)
-            lp = lp_energy_bound(N, d, f, 4.0 * t * t, degree=N, grid=grid, extra_points=G[~np.eye(N, dtype=bool)])
+            lp = bounds[t] = lp_energy_bound(N, d, f, 4.0 * t * t, degree=N, grid=grid,
+                                             extra_points=G[~np.eye(N, dtype=bool)])
             rel = (E - lp["bound"]) / E
             for gamma in gammas:
                 L = KCL(t=t, gamma=gamma)
@@ -471,8 +473,7 @@ def check_kcl_low_dimension(ts=(0.5, 1.0, 2.0, 4.0), gammas=(1.0, 16.0), Ns_poly
         if d == N - 1:                                      # the control: LP bound = relaxation certificate
             L = KCL(t=ts[0], gamma=gammas[0])
             c = certify(N, Family.full(N), loss=L)
-            f = (lambda s, t=ts[0]: np.exp(-2.0 * t * (1.0 - s)))
-            lp = lp_energy_bound(N, d, f, 4.0 * ts[0] ** 2, degree=N, grid=grid, extra_points=G[~np.eye(N, dtype=bool)])
+            lp = bounds[ts[0]]
             lower = -1.0 + 2.0 * gammas[0] * lp["bound"] / (N * (N - 1))
             rows.append({"code": name + ": relaxation certificate", "N": N, "d": d, "loss": loss_label(L),
                          "value": c.value, "lp_lower_bound": lower, "relative_gap": None, "lp_delta": lp["delta"],

@@ -187,7 +187,8 @@ def constellation_margin(U, V) -> tuple[float, float]:
 
     ``L -> 0`` as ``T -> infinity`` iff ``m > 0``, at the rate ``-log(L)/T -> m``. Conversely, if
     ``L_full < log(2)/N`` at some ``(tau, b)`` then every term is below ``sp(0) = log 2``, every logit has the
-    right sign, and ``(U, V)`` is a constellation around ``r = -b tau``.
+    right sign, and ``(U, V)`` is a constellation around ``r = -b tau`` (this needs ``T = 1/tau > 0``, which
+    :class:`theory.objectives.SigLIP` enforces: with a negative T every sign flips).
     """
     from ._checks import check_pair
     U, V = check_pair(U, V)
