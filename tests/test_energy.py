@@ -41,6 +41,7 @@ def test_gegenbauer_derivative_bounds_are_the_maxima_on_the_interval(d):
     d1, d2 = gegenbauer_derivatives_at_one(8, d)
     D1, D2 = np.gradient(P, h, axis=1), np.diff(P, 2, axis=1) / h ** 2
     np.testing.assert_allclose(D1[:, -1], d1, rtol=2e-3, atol=1e-6)
+    np.testing.assert_allclose(D2[:, -1], d2, rtol=2e-2, atol=1e-3)       # one-sided second difference at 1 - h
     assert np.all(np.abs(D1).max(axis=1) <= d1 * (1 + 2e-3) + 1e-6)
     assert np.all(np.abs(D2).max(axis=1) <= d2 * (1 + 2e-3) + 1e-6)
 
@@ -124,6 +125,7 @@ def test_kcl_local_search_in_the_plane_finds_nothing_below_the_certified_minimum
     (dict(N=1), "N"), (dict(d=1), "d"), (dict(degree=0), "degree"), (dict(f2_max=float("nan")), "f2_max"),
     (dict(f=lambda s: np.full_like(s, np.nan)), "finite"), (dict(grid=2), "grid"),
     (dict(f2_max=1.0), "f2_max = 1 is below the curvature"), (dict(extra_points=[0.1, np.nan]), "extra_points"),
+    (dict(f=2.0), "callable"), (dict(f=lambda s: 1.0), "same shape"),
 ])
 def test_lp_bound_rejects_bad_input_naming_the_parameter(kwargs, match):
     f, f2 = gaussian(1.0)                                    # f'' <= 4 t^2 = 4: f2_max = 1 is too small
@@ -132,6 +134,13 @@ def test_lp_bound_rejects_bad_input_naming_the_parameter(kwargs, match):
         lp_energy_bound(**args)
 
 
-def test_pair_energy_rejects_rows_that_are_not_unit_vectors():
+def test_pair_energy_rejects_rows_that_are_not_unit_vectors_and_scalar_potentials():
     with pytest.raises(ValueError, match="unit norm"):
         pair_energy(2.0 * regular_polygon(4), gaussian(1.0)[0])
+    with pytest.raises(ValueError, match="same shape"):
+        pair_energy(regular_polygon(4), lambda s: 1.0)
+
+
+def test_gegenbauer_stays_finite_in_high_dimension():
+    P = gegenbauer(200, 3000, np.linspace(-1, 1, 11))
+    assert np.all(np.isfinite(P)) and np.all(np.abs(P) <= 1 + 1e-12)

@@ -4,12 +4,16 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from theory import Family, family_loss, simplex_etf
+from theory import Family, family_loss, normalize_rows, regular_polygon, simplex_etf
 from theory.certificates import certify
 from theory.loss_claims import shares_full_minimizer
 from theory.objectives import DCL, DHEL, KCL, SigLIP
-from theory.siglip import ccem_embeddings, ccem_value, lee_thresholds, siglip_optimum, threshold_from_slopes
+from theory.objectives import _softplus
+from theory.siglip import (ccem_embeddings, ccem_value, constellation_margin, lee_thresholds, siglip_optimum,
+                           threshold_from_slopes)
 
 
 @pytest.mark.parametrize("N,tau,bias,structure", [
@@ -128,15 +132,6 @@ def test_cli_certify_takes_the_siglip_weight_from_the_family_not_its_label(tmp_p
 
 
 # --------------------------------------------------------------------------- SigLIP constellations (d < N-1)
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from theory import normalize_rows, regular_polygon  # noqa: E402
-from theory.siglip import constellation_margin  # noqa: E402
-
-
-def _softplus(x):
-    return float(np.logaddexp(0.0, x))
 
 
 @given(N=st.integers(2, 8), d=st.integers(2, 4), log10_T=st.floats(-1.0, 3.0), seed=st.integers(0, 2 ** 31 - 1),
@@ -170,7 +165,7 @@ def test_siglip_loss_below_log2_over_n_forces_a_constellation():
 
 
 def test_constellation_margin_rejects_bad_input():
-    with pytest.raises(ValueError, match="N >= 2"):
+    with pytest.raises(ValueError, match="U and V need N >= 2"):
         constellation_margin(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]))
     with pytest.raises(ValueError, match="same shape"):
         constellation_margin(regular_polygon(4), regular_polygon(5))

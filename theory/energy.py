@@ -22,7 +22,8 @@ with ``phi = h - f``, ``|phi''| <= K`` and a uniform check grid of spacing ``g``
 max_grid phi + K g^2 / 8``; the bound is lowered by ``delta (N^2 - N)`` for that ``delta >= 0``
 (``h - delta <= f`` everywhere). ``K = sum_k a_k P_k''(1) + max |f''|`` uses ``|P_k''| <= P_k''(1)`` on
 ``[-1, 1]`` (derivatives of Gegenbauer polynomials are Gegenbauer polynomials; Markov for Chebyshev).
-What remains is floating-point rounding of the evaluation (about 1e-15 of ``sum |a_k|``).
+``delta`` also carries an allowance for the floating-point rounding of the evaluation
+(``4 eps (D + 2) (|a_0| + sum a_k + max |f|)``); the result is a floating-point bound, not interval arithmetic.
 
 **Where it is sharp.** Cohn & Kumar (2007): for a *universally optimal* code -- a spherical
 ``(2m-1)``-design with ``m`` distinct inner products other than 1 -- and a potential that is completely
@@ -44,8 +45,8 @@ from scipy.optimize import linprog
 
 from ._checks import check_embedding, check_int, check_positive_float
 
-#: Default LP grid and rigorous check grid on [-1, 1].
-LP_GRID, CHECK_GRID = 4001, 400001
+#: Default LP grid and rigorous check grid on [-1, 1] (the check grid is evaluated CHUNK points at a time).
+LP_GRID, CHECK_GRID, CHUNK = 4001, 2000001, 200000
 
 
 def gegenbauer(D: int, d: int, s) -> np.ndarray:
@@ -57,24 +58,20 @@ def gegenbauer(D: int, d: int, s) -> np.ndarray:
 
     Returns
     -------
-    (D + 1, n) ndarray. Three-term recurrence ``(k+1) C_{k+1} = 2 (k + lam) s C_k - (k + 2 lam - 1) C_{k-1}``,
-    ``lam = (d - 2) / 2`` (``d = 2``: ``T_{k+1} = 2 s T_k - T_{k-1}``), divided by its value at 1.
+    (D + 1, n) ndarray, from the recurrence of the normalised polynomials
+    ``(k + d - 2) P_{k+1} = (2k + d - 2) s P_k - k P_{k-1}``, ``P_0 = 1``, ``P_1 = s`` (``d = 2``: Chebyshev
+    ``T_k``). Values stay in ``[-1, 1]`` on the interval, so nothing overflows at large ``d`` or ``D``.
     """
     D = check_int("D", D, low=0)
     d = check_int("d", d, low=2)
     s = np.atleast_1d(np.asarray(s, dtype=np.float64))
-    pts = np.concatenate([s, [1.0]])
-    lam = (d - 2) / 2.0
-    C = np.empty((D + 1, pts.size))
-    C[0] = 1.0
+    P = np.empty((D + 1, s.size))
+    P[0] = 1.0
     if D >= 1:
-        C[1] = pts if d == 2 else 2.0 * lam * pts
+        P[1] = s
     for k in range(1, D):
-        if d == 2:
-            C[k + 1] = 2.0 * pts * C[k] - C[k - 1]
-        else:
-            C[k + 1] = (2.0 * (k + lam) * pts * C[k] - (k + 2.0 * lam - 1.0) * C[k - 1]) / (k + 1.0)
-    return C[:, :-1] / C[:, -1:]
+        P[k + 1] = ((2 * k + d - 2) * s * P[k] - k * P[k - 1]) / (k + d - 2)
+    return P
 
 
 def gegenbauer_derivatives_at_one(D: int, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,12 +89,19 @@ def gegenbauer_derivatives_at_one(D: int, d: int) -> tuple[np.ndarray, np.ndarra
     return d1, (e - 2.0 * lam - 1.0) * d1 / (2.0 * lam + 3.0)
 
 
+def _values(f, s: np.ndarray) -> np.ndarray:
+    """``f(s)`` as a float array of the shape of ``s``; ValueError if ``f`` returns anything else or non-finite values."""
+    fs = np.asarray(f(s), dtype=np.float64)
+    if fs.shape != s.shape or not np.all(np.isfinite(fs)):
+        raise ValueError("f must map an array of inner products in [-1, 1] to finite values of the same shape")
+    return fs
+
+
 def pair_energy(X, f) -> float:
     """``E_f(X) = sum_{i != j} f(<x_i, x_j>)`` for unit rows ``X: (N, d)`` and a vectorised ``f``."""
     X = check_embedding("X", X)
     G = np.clip(X @ X.T, -1.0, 1.0)
-    off = ~np.eye(X.shape[0], dtype=bool)
-    return float(np.sum(f(G[off])))
+    return float(np.sum(_values(f, G[~np.eye(X.shape[0], dtype=bool)])))
 
 
 def lp_energy_bound(N: int, d: int, f, f2_max: float, degree: int, *, grid: int = LP_GRID,
@@ -124,33 +128,37 @@ def lp_energy_bound(N: int, d: int, f, f2_max: float, degree: int, *, grid: int 
     grid = check_int("grid", grid, low=3)
     check_grid = check_int("check_grid", check_grid, low=3)
     f2_max = check_positive_float("f2_max", f2_max)
+    if not callable(f):
+        raise ValueError(f"f must be a callable potential on [-1, 1], got {type(f).__name__}")
     extra = np.asarray(extra_points, dtype=np.float64).ravel()
     if not np.all(np.isfinite(extra)):
         raise ValueError("extra_points must be finite inner products")
     s = np.unique(np.concatenate([np.linspace(-1.0, 1.0, grid), np.clip(extra, -1.0, 1.0)]))
-    fs = np.asarray(f(s), dtype=np.float64)
-    if fs.shape != s.shape or not np.all(np.isfinite(fs)):
-        raise ValueError("f must map an array of inner products in [-1, 1] to finite values of the same shape")
+    fs = _values(f, s)
     P = gegenbauer(degree, d, s)
-    # maximise a_0 (N^2 - N) - N sum_{k>=1} a_k  s.t.  sum_k a_k P_k(s) <= f(s);  a_0 free, a_k >= 0
+    # maximise a_0 (N^2 - N) - N sum_{k>=1} a_k  s.t.  sum_k a_k P_k(s) <= f(s);  a_0 free, a_k >= 0.
+    # Each row is divided by |f(s)| (an equivalent constraint) so the solver's feasibility tolerance is relative.
+    w = np.maximum(np.abs(fs), 1e-300 + 1e-12 * np.abs(fs).max())
     c = np.concatenate([[-(N * N - N)], np.full(degree, float(N))])
-    res = linprog(c, A_ub=P.T, b_ub=fs, bounds=[(None, None)] + [(0.0, None)] * degree, method="highs",
-                  options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
+    res = linprog(c, A_ub=P.T / w[:, None], b_ub=fs / w, bounds=[(None, None)] + [(0.0, None)] * degree,
+                  method="highs", options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
     if res.status != 0:
         raise RuntimeError(f"the LP bound did not solve (N={N}, d={d}, degree={degree}): {res.message}")
     a = np.asarray(res.x)
     a[1:] = np.maximum(a[1:], 0.0)
     lp_value = a[0] * (N * N - N) - N * a[1:].sum()
     t = np.linspace(-1.0, 1.0, check_grid)
-    ft = np.asarray(f(t), dtype=np.float64)
+    ft = _values(f, t)
     g = 2.0 / (check_grid - 1)
+    eps = np.finfo(float).eps
     measured = float(np.abs(np.diff(ft, 2)).max()) / g ** 2
-    rounding = 8.0 * np.finfo(float).eps * float(np.abs(ft).max()) / g ** 2      # of the second differences
-    if not np.isfinite(measured) or measured > f2_max * (1.0 + 1e-6) + rounding:
+    if measured > f2_max * (1.0 + 1e-6) + 8.0 * eps * float(np.abs(ft).max()) / g ** 2:
         raise ValueError(f"f2_max = {f2_max:g} is below the curvature of f measured on the check grid ({measured:g}): "
                          "the bound would not be rigorous")
-    phi = a @ gegenbauer(degree, d, t) - ft
+    phi_max = max(float((a @ gegenbauer(degree, d, t[i:i + CHUNK]) - ft[i:i + CHUNK]).max())
+                  for i in range(0, check_grid, CHUNK))
     _, d2 = gegenbauer_derivatives_at_one(degree, d)
-    delta = max(0.0, float(phi.max())) + (float(a[1:] @ d2[1:]) + f2_max) * g * g / 8.0
+    rounding = 4.0 * eps * (degree + 2) * (abs(a[0]) + a[1:].sum() + float(np.abs(ft).max()))
+    delta = max(0.0, phi_max) + (float(a[1:] @ d2[1:]) + f2_max) * g * g / 8.0 + rounding
     return {"bound": lp_value - delta * (N * N - N), "lp_value": lp_value, "delta": delta,
             "coefficients": a, "degree": degree, "status": "optimal"}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import normalize_rows
+from ._checks import check_int, normalize_rows
 from .batches import Family
 from .certificates import certify, full_batch_gap, minimizer_spread
 from .claims import SOLVER_ATOL, SOLVER_RTOL, Verdict, verdict_over_sweep
@@ -48,7 +48,9 @@ RESOLUTION_FACTOR = 10.0
 #: below ``SPREAD_UNIQUE``, a face of minimizers above ``SPREAD_FACE`` (measured: <= 0.008 vs >= 1.2), else undecided.
 SPREAD_EPS, SPREAD_UNIQUE, SPREAD_FACE = 1e-6, 0.05, 0.3
 #: Where every probe at SPREAD_EPS stops 'optimal_inaccurate' (the set is thin): the looser SPREAD_EPS_FALLBACK-optimal
-#: set contains it, so a certified spread <= SPREAD_UNIQUE there still decides "unique" (and nothing else).
+#: set contains it, and a certified spread <= SPREAD_UNIQUE of that larger set is taken as evidence of "unique" (and of
+#: nothing else). Evidence, like the probe itself: the spread is measured at the extreme points of random linear
+#: functionals, which is not monotone in the set.
 SPREAD_EPS_FALLBACK = 1e-5
 #: Solver noise of a relaxation value: Clarabel stops at an absolute / relative duality gap of 1e-8.
 SOLVER_NOISE = 1e-8
@@ -323,7 +325,8 @@ def check_losses_full_batch_etf(Ns=(3, 4, 5, 6, 8), decoupled=DECOUPLED, kernels
                    "in 1, 16): the certified relaxation value equals the loss at U = V = ETF, and the minimizer is unique: "
                    f"the relaxation's {SPREAD_EPS:g}-optimal set stays within a relative distance {SPREAD_UNIQUE:g} of the "
                    "ETF Gram in random directions (minimizer_spread; a face of minimizers reaches >= 1; where the "
-                   f"{SPREAD_EPS:g} probes stop inaccurate, the {SPREAD_EPS_FALLBACK:g}-optimal set, which contains it). The recovered "
+                   f"{SPREAD_EPS:g} probes stop inaccurate, the {SPREAD_EPS_FALLBACK:g}-optimal set, which contains it, "
+                   "as evidence). The recovered "
                    f"embeddings' Gram distance to the ETF is reported. {len(low)} points below the solver's resolution.")
 
 
@@ -417,18 +420,22 @@ def check_losses_pair_balanced(taus=(0.3, 1.0), siglip_points=((0.1, -10.0), (1.
 
 
 # --------------------------------------------------------------------------- below d = N-1
-#: Universally optimal codes with d < N-1 (Cohn & Kumar 2007) on which KCL's low-dimensional optimum is certified.
 def _low_dimension_codes(Ns_polygon=(4, 5, 6, 8, 12)):
+    """Universally optimal codes with d < N-1 (Cohn & Kumar 2007): regular N-gons (d = 2, N >= 4), the octahedron,
+    the icosahedron, the 8-point cross-polytope (d = 4). Returns ``[(name, d, X)]``."""
     from .configurations import cross_polytope, icosahedron, regular_polygon
+    for N in Ns_polygon:
+        check_int("Ns_polygon entry", N, low=4)               # N = 3 in the plane is d = N-1, not below it
     codes = [(f"regular {N}-gon", 2, regular_polygon(N)) for N in Ns_polygon]
     return codes + [("octahedron (cross-polytope N=6)", 3, cross_polytope(6, 3)), ("icosahedron", 3, icosahedron()),
                     ("cross-polytope N=8", 4, cross_polytope(8, 4))]
 
 
-#: KCL below d = N-1: a code is certified optimal when the LP bound on the pair energy is within
-#: LOW_D_RTOL of the code's energy (the uniformity part of the loss, the scale of what a configuration
-#: changes); energies below LOW_D_FLOOR N^2 are below the LP's absolute accuracy and decide nothing.
-LOW_D_RTOL, LOW_D_FLOOR = 1e-5, 1e-6
+#: KCL below d = N-1: a code attains the certified minimum when the rigorous LP bound on the pair energy is within
+#: LOW_D_RTOL of the code's energy E (the uniformity part of the loss, the scale of what a configuration changes).
+#: A point decides only if the bound's own correction, delta (N^2 - N), is below LOW_D_RESOLUTION * LOW_D_RTOL * E;
+#: otherwise it is undecided (the claim then cannot be confirmed) and listed under ``below_resolution``.
+LOW_D_RTOL, LOW_D_RESOLUTION = 1e-5, 0.1
 
 
 def check_kcl_low_dimension(ts=(0.5, 1.0, 2.0, 4.0), gammas=(1.0, 16.0), Ns_polygon=(4, 5, 6, 8, 12),
@@ -441,22 +448,26 @@ def check_kcl_low_dimension(ts=(0.5, 1.0, 2.0, 4.0), gammas=(1.0, 16.0), Ns_poly
     are minimised independently, so ``min L = -1 + 2 gamma E*/(N(N-1))``. The lower bound uses
     :func:`theory.energy.lp_energy_bound` (rigorous over ``[-1, 1]``); the upper bound is the oracle's
     ``L(X, X)``. The Gaussian is completely monotone in the squared distance, so Cohn & Kumar predict the
-    bound is sharp at these codes; a d >= N-1 control (the simplex, N = 5, d = 4) must agree with the
-    relaxation's certificate of claim losses_full_batch_etf."""
+    bound is sharp at these codes. Uniqueness of the minimizer is not checked. A d = N-1 control (the simplex,
+    N = 5, d = 4) must agree with the relaxation's certificate of claim losses_full_batch_etf."""
     from .energy import lp_energy_bound, pair_energy
     from .configurations import simplex_etf
-    rows, holds, low = [], {}, []
+    if not ts or not gammas:
+        raise ValueError(f"ts and gammas must be non-empty, got ts={ts!r}, gammas={gammas!r}")
+    rows, holds, low, control = [], {}, [], {}
     codes = _low_dimension_codes(Ns_polygon) + [("simplex N=5 (control, d = N-1)", 4, simplex_etf(5, 4))]
     for name, d, X in codes:
         N = X.shape[0]
         G = X @ X.T
         bounds = {}
+        target = control if d == N - 1 else holds
         for t in ts:
             f = (lambda s, t=t: np.exp(-2.0 * t * (1.0 - s)))
             E = pair_energy(X, f)
             lp = bounds[t] = lp_energy_bound(N, d, f, 4.0 * t * t, degree=N, grid=grid,
                                              extra_points=G[~np.eye(N, dtype=bool)])
             rel = (E - lp["bound"]) / E
+            resolved = lp["delta"] * (N * N - N) <= LOW_D_RESOLUTION * LOW_D_RTOL * E
             for gamma in gammas:
                 L = KCL(t=t, gamma=gamma)
                 value = family_loss(X, X, Family.full(N), loss=L)
@@ -465,29 +476,32 @@ def check_kcl_low_dimension(ts=(0.5, 1.0, 2.0, 4.0), gammas=(1.0, 16.0), Ns_poly
                              "relative_gap": rel, "lp_delta": lp["delta"],
                              "oracle_minus_energy_form": value - (-1.0 + 2.0 * gamma * E / (N * (N - 1)))})
                 key = f"{loss_label(L)} {name} (N={N}, d={d})"
-                if E <= LOW_D_FLOOR * N * N:
-                    low.append(key)
-                    continue
                 consistent = abs(rows[-1]["oracle_minus_energy_form"]) <= 1e-12 * (1.0 + abs(value))
-                holds[key] = bool(consistent and -1e-12 * E <= E - lp["bound"] and rel <= LOW_D_RTOL)
+                if not resolved:
+                    low.append(key)
+                target[key] = (bool(consistent and -1e-12 * E <= E - lp["bound"] and rel <= LOW_D_RTOL)
+                               if resolved else None)
         if d == N - 1:                                      # the control: LP bound = relaxation certificate
             L = KCL(t=ts[0], gamma=gammas[0])
             c = certify(N, Family.full(N), loss=L)
-            lp = bounds[ts[0]]
-            lower = -1.0 + 2.0 * gammas[0] * lp["bound"] / (N * (N - 1))
+            lower = -1.0 + 2.0 * gammas[0] * bounds[ts[0]]["bound"] / (N * (N - 1))
             rows.append({"code": name + ": relaxation certificate", "N": N, "d": d, "loss": loss_label(L),
-                         "value": c.value, "lp_lower_bound": lower, "relative_gap": None, "lp_delta": lp["delta"],
-                         "oracle_minus_energy_form": None})
-            holds[f"{name}: LP bound = relaxation"] = None if not c.certified else _close(lower, c.value)
-    verdict, ok, bad = verdict_over_sweep(holds)
+                         "value": c.value, "lp_lower_bound": lower, "relative_gap": "n/a (control)",
+                         "lp_delta": bounds[ts[0]]["delta"], "oracle_minus_energy_form": "n/a (control)"})
+            control[f"{name}: LP bound = relaxation"] = None if not c.certified else _close(lower, c.value)
+    verdict, ok, bad = verdict_over_sweep({**holds, **control})
+    gaps = [r["relative_gap"] for r in rows if r["d"] < r["N"] - 1]
     return Verdict("kcl_low_dimension", verdict, {"cases": rows, "failed_points": bad, "below_resolution": low,
-                                                  "rtol": LOW_D_RTOL},
-                   f"{len(holds)} points (codes x t in {list(ts)} x gamma in {list(gammas)}): the LP (Delsarte-Yudin) lower "
-                   f"bound on the Gaussian pair energy is within {LOW_D_RTOL:g} (relative) of the code's energy, so "
-                   "U = V = code attains the certified KCL minimum in these dimensions d < N-1: the low-dimensional "
-                   "structure is Cohn-Kumar's universally optimal code, at every kernel width and gamma of the sweep. "
-                   "At d = N-1 the LP bound equals the relaxation's certificate (two independent certificates). Where no "
-                   "universally optimal code exists (e.g. N = 5 on S^2) the LP bound is not sharp and nothing is claimed.")
+                                                  "rtol": LOW_D_RTOL, "max_relative_gap_below_n_minus_1": max(gaps)},
+                   f"{len(holds)} points below d = N-1 (codes x t in {list(ts)} x gamma in {list(gammas)}): the rigorous LP "
+                   f"(Delsarte-Yudin) lower bound on the Gaussian pair energy is within {max(gaps):.2g} (relative; "
+                   f"tolerance {LOW_D_RTOL:g}) of the code's energy, so U = V = code attains the certified KCL minimum "
+                   "(to that accuracy) at every kernel width and gamma of the sweep: the low-dimensional structure is "
+                   "Cohn-Kumar's universally optimal code (uniqueness not checked). "
+                   f"{len(low)} points had a rigour correction too large to decide. Control at d = N-1 ({len(control)} "
+                   "points): the same, and the LP bound equals the relaxation's certificate (two independent "
+                   "certificates). Where no universally optimal code exists (e.g. N = 5 on S^2) the LP bound is not "
+                   "sharp and nothing is claimed.")
 
 
 def check_siglip_constellations(Ns=(4, 6, 8, 12), Ts=(1.0, 10.0, 100.0, 1000.0), gap_delta: float = 0.8,
@@ -502,8 +516,15 @@ def check_siglip_constellations(Ns=(4, 6, 8, 12), Ts=(1.0, 10.0, 100.0, 1000.0),
     with ``m > 0`` around ``r = -b/T``. Maximal margin in d = 2 with U = V: ``(1 - cos(2 pi/N))/2``, the N-gon's
     (pigeonhole); no random U = V configuration exceeds it."""
     from .configurations import cross_polytope, regular_polygon
+    from .objectives import _softplus as sp
     from .siglip import constellation_margin
-    sp = lambda x: float(np.logaddexp(0.0, x))
+    for N in Ns:
+        check_int("Ns entry", N, low=3)
+    if not (isinstance(gap_delta, (int, float)) and 0.0 < gap_delta < 1.0):
+        raise ValueError(f"gap_delta must be in (0, 1), got {gap_delta!r}")
+    Ts = tuple(Ts)
+    if not Ts or any(T <= 0 for T in Ts) or any(a >= b for a, b in zip(Ts, Ts[1:])):
+        raise ValueError(f"Ts must be non-empty, positive and increasing, got {Ts!r}")
     rows, holds = [], {}
     configs = []
     for N in Ns:
@@ -529,7 +550,7 @@ def check_siglip_constellations(Ns=(4, 6, 8, 12), Ts=(1.0, 10.0, 100.0, 1000.0),
         rows.append({"configuration": name, "N": N, "d": d, "margin": m, "relative_bias": r,
                      **{f"L(T={T:g})": v for T, v in zip(Ts, values)}, "rate -log(L)/T": rate,
                      "max_margin_d2": (1 - np.cos(2 * np.pi / N)) / 2 if d == 2 else None})
-        holds[name] = bool(ok and abs(rate - m) <= np.log(N) / Ts[-1] + 1e-12)
+        holds[name] = bool(ok)                          # the rate follows from the bounds: reported, not tested
     rng = np.random.default_rng(seed)
     triggered = violations = above_max = 0
     for _ in range(n_random):
@@ -559,7 +580,7 @@ def check_siglip_constellations(Ns=(4, 6, 8, 12), Ts=(1.0, 10.0, 100.0, 1000.0),
     return Verdict("siglip_constellations", verdict,
                    {"cases": rows, "failed_points": bad, "random_configurations": n_random,
                     "below_log2_over_N": triggered, "necessity_violations": violations, "above_max_margin": above_max},
-                   f"Every constellation of the sweep (d = 2, 3 and N/2, all d < N-1) has its loss at T = 1/tau and "
+                   f"Every constellation of the sweep (d = 2, 3 and N/2; below N-1 except the N = 4 lift, d = 3) has its loss at T = 1/tau and "
                    "b = -T r inside [(2/N) sp(-Tm), N sp(-Tm)], falling to 0 (T up to "
                    f"{Ts[-1]:g}) at the rate -log(L)/T -> m: with trainable temperature and bias SigLIP's infimum is 0 in "
                    "every dimension d >= 2 (the regular N-gon), unlike any fixed (tau, bias), whose minimum is above "

@@ -173,7 +173,7 @@ def threshold_from_slopes(N: int, structure: str, w: float = 1.0) -> float | Non
 
 
 def constellation_margin(U, V) -> tuple[float, float]:
-    """Margin and relative bias of ``(U, V)``: ``m = (min_i z_ii - max_{i != j} z_ij) / 2`` and
+    r"""Margin and relative bias of ``(U, V)``: ``m = (min_i z_ii - max_{i != j} z_ij) / 2`` and
     ``r = (min_i z_ii + max_{i != j} z_ij) / 2`` (``z = U V^T``; ``U, V: (N, d)`` unit rows, ``N >= 2``).
 
     ``(U, V)`` is a constellation (Bangachev, Bresler, Noman & Polyanskiy 2025) iff ``m > 0``: every positive
@@ -193,7 +193,7 @@ def constellation_margin(U, V) -> tuple[float, float]:
     from ._checks import check_pair
     U, V = check_pair(U, V)
     if U.shape[0] < 2:
-        raise ValueError(f"a margin needs N >= 2 pairs, got N = {U.shape[0]}")
+        raise ValueError(f"U and V need N >= 2 rows (pairs) for a margin, got N = {U.shape[0]}")
     Z = U @ V.T
     pos = float(np.diag(Z).min())
     neg = float(Z[~np.eye(Z.shape[0], dtype=bool)].max())
