@@ -144,3 +144,9 @@ def test_pair_energy_rejects_rows_that_are_not_unit_vectors_and_scalar_potential
 def test_gegenbauer_stays_finite_in_high_dimension():
     P = gegenbauer(200, 3000, np.linspace(-1, 1, 11))
     assert np.all(np.isfinite(P)) and np.all(np.abs(P) <= 1 + 1e-12)
+
+
+@pytest.mark.parametrize("s", [[0.5, np.nan], [1.5], [[0.1, 0.2]]])
+def test_gegenbauer_rejects_inner_products_outside_the_interval(s):
+    with pytest.raises(ValueError, match="inner products in"):
+        gegenbauer(3, 3, s)

@@ -65,6 +65,8 @@ def gegenbauer(D: int, d: int, s) -> np.ndarray:
     D = check_int("D", D, low=0)
     d = check_int("d", d, low=2)
     s = np.atleast_1d(np.asarray(s, dtype=np.float64))
+    if s.ndim != 1 or not np.all(np.isfinite(s)) or np.any(np.abs(s) > 1.0):
+        raise ValueError("s must be a 1-D array of finite inner products in [-1, 1]")
     P = np.empty((D + 1, s.size))
     P[0] = 1.0
     if D >= 1:
