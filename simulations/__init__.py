@@ -1,10 +1,18 @@
-"""minibatch-cl simulations: the torch engine (CPU or GPU) — fast exact losses, batch selection,
-the optimisation loop, experiments and the ``minibatch-cl`` command line."""
-from .engine import batch_losses, clear_caches, family_objective, sampled_objective
+"""minibatch-cl simulations: the torch engine (CPU or GPU) — exact family objectives for every registered loss,
+batch selection, the optimisation loop, experiments and the ``minibatch-cl`` command line.
+
+The front mirrors :mod:`theory`'s (same names, torch tensors)::
+
+    import simulations as sim
+    sim.objective(U, V, family, loss)       # torch scalar, differentiable; streamed, closed form or formula
+    sim.batch_values(U, V, batches, loss)   # per-batch losses
+    sim.simulate(sim.Config(...))           # training runs
+"""
+from .engine import batch_values, clear_caches, objective, pair_loss_matrix, sampled_objective
 from .exact_all import all_batches_objective
 from .experiments import Config, simulate
 from .selection import SelectorSampler, make_selector, osgd_batch
 from .spectral import spectral_partition
 
-__all__ = ["batch_losses", "clear_caches", "family_objective", "sampled_objective", "all_batches_objective",
-           "Config", "simulate", "make_selector", "SelectorSampler", "osgd_batch", "spectral_partition"]
+__all__ = ["objective", "batch_values", "sampled_objective", "pair_loss_matrix", "all_batches_objective",
+           "clear_caches", "Config", "simulate", "make_selector", "SelectorSampler", "osgd_batch", "spectral_partition"]

@@ -1,10 +1,11 @@
 """``minibatch-cl``: a thin command line over the Python API.
 
     minibatch-cl version
-    minibatch-cl certify --N 7 --B 3 --family fano [--tau 1] [--loss symmetric] [--json]
+    minibatch-cl certify --N 7 --B 3 --family fano [--loss infonce] [--tau 1] [--json]
     minibatch-cl certify --N 8 --B 4 --family all --loss siglip --tau 0.1 --bias -10   (also dcl, dhel, kcl --t --gamma)
+    minibatch-cl certify --family-file F.json --plugin my_loss.py --loss my_loss --loss-param margin=0.2
     minibatch-cl claims [--only ID,ID] [--full] [--out DIR] [--scheduler local|sequential|tcp://H:P] [--workers K] [--json]
-    minibatch-cl simulate --N 8 --d 16 --B 2 --methods full,all,fixed,shuffle,osgd,sc --steps 500 \\
+    minibatch-cl simulate --N 8 --d 16 --B 2 --methods full,all,fixed,shuffle,osgd,sc --epochs 500 \\
                           --lr 0.5 --seeds 0,1,2 --device cpu --out runs/X [--resume] [--json]
     minibatch-cl figures --out DIR
     minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--report FILE] [--scheduler S] [--workers K] [--json]
@@ -66,98 +67,118 @@ def cmd_version(args):
     print(_dump({"version": __version__}) if args.json else f"minibatch-cl {__version__}")
 
 
-LOSS_CHOICES = ("symmetric", "one_sided", "siglip", "dcl", "dhel", "kcl")
+def _literal(text: str):
+    """A --loss-param value: true/false, a number, else the string itself."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
-def _add_loss_args(sp) -> None:
-    sp.add_argument("--loss", default="symmetric", choices=LOSS_CHOICES,
-                    help="InfoNCE (symmetric = CLIP, one_sided), siglip, dcl, dhel or kcl")
-    sp.add_argument("--tau", type=float, default=None, help="temperature, default 1 (siglip: 1/t; Zhai et al. initialise "
-                    "tau 0.1, bias -10)")
-    sp.add_argument("--bias", type=float, default=None, help="siglip's bias (default 0)")
-    sp.add_argument("--t", type=float, default=None, help="kcl's Gaussian kernel width t (default 2)")
-    sp.add_argument("--gamma", type=float, default=None, help="kcl's uniformity weight (default 1)")
-    sp.add_argument("--one-sided", action="store_true", help="dcl, dhel: the anchor-side term only")
+def _loss_param(text: str) -> tuple:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
+def _add_loss_args(sp, sweep: bool = False) -> None:
+    many = " (comma-separated values)" if sweep else ""
+    sp.add_argument("--loss", type=_names if sweep else str, default=None,
+                    help="registered loss name" + ("s" if sweep else "") + ": infonce (default; CLIP), siglip, dcl, dhel, "
+                    "kcl, or one registered by --plugin")
+    sp.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                    help="a Python file that registers losses with theory.register_loss (repeatable)")
+    conv = _floats if sweep else float
+    sp.add_argument("--tau", type=conv, default=None, help="temperature, > 0; default 1 (siglip: 1/t; Zhai et al. "
+                    "initialise tau 0.1, bias -10)" + many)
+    sp.add_argument("--bias", type=conv, default=None, help="siglip's bias, finite; default 0" + many)
+    sp.add_argument("--t", "--kernel-t", dest="t", type=conv, default=None, help="kcl's Gaussian kernel width t, > 0; "
+                    "default 2" + many)
+    sp.add_argument("--gamma", type=conv, default=None, help="kcl's uniformity weight, > 0; default 1" + many)
+    sp.add_argument("--one-sided", action="store_true", help="infonce, dcl, dhel: the anchor-side term only "
+                    "(symmetric=False)")
+    sp.add_argument("--negatives", default=None, choices=["both", "cross"], help="dcl: both views of every other sample "
+                    "as negatives (default; Yeh et al. eq. 6) or the other modality only")
+    sp.add_argument("--loss-param", dest="loss_param", action="append", default=[], type=_loss_param,
+                    metavar="NAME=VALUE", help="any other parameter of the loss (e.g. a plugin's margin=0.2; "
+                    "repeatable" + ("; comma-separated values" if sweep else "") + ")")
+
+
+def _loss_params_from_args(args, sweep: bool = False) -> dict:
+    params = {k: getattr(args, k) for k in ("tau", "bias", "t", "gamma") if getattr(args, k) is not None}
+    if args.one_sided:
+        params["symmetric"] = (False,) if sweep else False
+    if args.negatives is not None:
+        params["negatives"] = (args.negatives,) if sweep else args.negatives
+    for name, value in args.loss_param:
+        params[name] = tuple(_literal(v) for v in value.split(",")) if sweep else _literal(value)
+    return params
 
 
 def _loss_from_args(args):
-    """The :class:`theory.objectives.Loss` named by the loss flags (ValueError for a flag the loss does not take)."""
-    from theory.objectives import as_loss, make_loss
-    extra = {k: getattr(args, k) for k in ("bias", "t", "gamma") if getattr(args, k) is not None}
-    if args.loss in ("symmetric", "one_sided"):
-        if extra or args.one_sided:
-            bad = sorted(extra) + (["one-sided"] if args.one_sided else [])
-            raise ValueError(f"--loss {args.loss} (InfoNCE) takes only --tau, got --{', --'.join(bad)}")
-        return as_loss(args.loss, 1.0 if args.tau is None else args.tau)
-    if args.tau is not None:
-        extra["tau"] = args.tau
-    if args.one_sided:
-        extra["symmetric"] = False
-    try:
-        return make_loss(args.loss, **extra)
-    except ValueError as exc:
-        raise ValueError(f"--loss {args.loss}: {exc}") from None
-
-
-def _cmd_certify_loss(args, fam, obj):
-    """``certify`` for the losses beyond InfoNCE (:func:`theory.loss_claims.etf_check`)."""
-    from theory.loss_claims import etf_check
-    from theory.objectives import loss_label
-    r = etf_check(args.N, fam, obj, solver=args.solver)
-    c = r["certificate"]
-    etf = {k: r[k] for k in ("etf_value", "excess", "etf_optimal", "decided_by")}
-    extra = {"double_constant": r["double_constant"]} if "double_constant" in r else {}
-    if args.json:
-        print(_dump({**c.summary(), "etf": etf, **extra}))
-        return
-    for k, v in c.summary().items():
-        print(f"{k:>15}: {v}")
-    print("certified global optimum (relaxation)" if c.certified else "NOT certified: the status is not 'optimal'")
-    verdict = {True: "a global minimizer", False: "NOT a minimizer", None: "undecided"}[etf["etf_optimal"]]
-    print(f"{loss_label(obj)}: U = V = simplex ETF (d >= N-1) is {verdict}: L(ETF) - relaxation = {etf['excess']:.3g}")
-    if extra:
-        dc = extra["double_constant"]
-        print(f"double-constant optimum: {dc['structure']} (lambda = {dc['lam']:.6g}, value {dc['value']:.10g}; "
-              f"needs d >= {max(dc['rank'], 1)})")
+    """The :class:`theory.Loss` named by the loss flags, after loading the plugins (ValueError, naming the loss, for a
+    parameter it does not take or a value it refuses)."""
+    from theory.losses import load_plugin, make_loss
+    for path in args.plugin:
+        load_plugin(path)
+    return make_loss(args.loss or "infonce", **_loss_params_from_args(args))
 
 
 def cmd_certify(args):
-    from theory import Family, certify, make_family
-    from theory.objectives import infonce_mode
-    if args.family_file and not Path(args.family_file).is_file():
-        raise ValueError(f"--family-file {args.family_file}: no such file")
-    fam = Family.from_json(args.family_file) if args.family_file else make_family(args.family, args.N, args.B, seed=args.seed,
-                                                                                   drop_last=args.drop_last)
-    if fam.N != args.N:
-        raise ValueError(f"--N {args.N} does not match the family's N = {fam.N}")
-    obj = _loss_from_args(args)
-    if infonce_mode(obj) is None:
-        return _cmd_certify_loss(args, fam, obj)
-    args.tau = obj.tau
-    from theory.balance import critical_taus, is_balanced, pair_weight_spread
-    from theory.certificates import etf_is_optimal
-    c = certify(args.N, fam, loss=args.loss, tau=args.tau, solver=args.solver)
-    crit = critical_taus(fam)
-    balance = {"family": repr(fam), "balanced": is_balanced(fam, args.tau), "kappa_spread": pair_weight_spread(fam, args.tau),
-               "critical_taus": crit}
-    try:
-        e = etf_is_optimal(args.N, fam, loss=args.loss, tau=args.tau)
-        etf = {"etf_optimal": e["etf_optimal"], "decided_by": e["decided_by"], "gradient_ratio": e["gradient_ratio"],
-               "c": e["c"], **({"dual_unique": e["dual"]["unique"]} if "dual" in e else {})}
-    except ValueError as exc:                      # tau so small that the ETF's scale underflows: say so
-        e = etf = {"etf_optimal": None, "decided_by": None, "reason": str(exc)}
-    if args.json:
-        print(_dump({**c.summary(), "etf": etf, "balance": balance}))
+    from theory import Family, make_family
+    from theory.certificates import certify, etf_is_optimal
+    if args.family_file:
+        if not Path(args.family_file).is_file():
+            raise ValueError(f"--family-file {args.family_file}: no such file")
+        fam = Family.from_json(args.family_file)
+        if args.N is not None and fam.N != args.N:
+            raise ValueError(f"--N {args.N} does not match the family file's N = {fam.N} (leave --N out: the file holds it)")
     else:
-        for k, v in c.summary().items():
-            print(f"{k:>15}: {v}")
-        print(f"pair balance (weighted law): kappa spread {balance['kappa_spread']:.3g} at tau={args.tau:g} -> "
+        if args.N is None:
+            raise ValueError("--N is required unless --family-file is given")
+        fam = make_family(args.family, args.N, args.B, seed=args.seed, drop_last=args.drop_last)
+    loss = _loss_from_args(args)
+    c = certify(fam, loss, solver=args.solver)
+    try:
+        e = etf_is_optimal(fam, loss)
+        etf = {"etf_optimal": e.optimal, "decided_by": e.decided_by, "gradient_ratio": e.gradient_ratio,
+               "etf_value": e.etf_value, "excess": e.etf_value - c.value,
+               **({"dual_unique": e.dual["unique"]} if e.dual else {})}
+        closed = e.closed_form
+    except ValueError as exc:                      # the gradient at the ETF underflows: say so
+        etf, closed = {"etf_optimal": None, "decided_by": None, "reason": str(exc)}, None
+    balance = loss.balance(fam)
+    if args.json:
+        print(_dump({**c.summary(), "etf": etf, **({"closed_form": closed} if closed else {}),
+                     **({"balance": balance} if balance is not None else {})}))
+        return
+    for k, v in c.summary().items():
+        print(f"{k:>15}: {v}")
+    print("certified global optimum of the relaxation (a lower bound in every d; the optimum in every d >= rank)"
+          if c.certified else "NOT certified: the status is not 'optimal'")
+    if "etf_value" in etf:
+        print(f"{loss.label}: L(ETF) = {etf['etf_value']:.10g}, excess over the certified optimum {etf['excess']:.3g}")
+    verdict = {True: "a global minimizer", False: "NOT a minimizer", None: "undecided"}[etf["etf_optimal"]]
+    print(f"U = V = simplex ETF (d >= N-1): {verdict} (decided by {etf['decided_by']}; solver-free)"
+          + (f": {etf['reason']}" if "reason" in etf else ""))
+    if closed and "lam" in closed:
+        print(f"closed form: {closed['structure']} (lambda = {closed['lam']:.6g}, value {closed['value']:.10g}; "
+              f"needs d >= {max(closed['rank'], 1)})")
+    elif closed:
+        print(f"closed form: {closed.get('structure')} optimum, value {closed['value']:.10g}")
+    if balance is not None:
+        crit = balance["critical_taus"]
+        print(f"pair balance (weighted law): kappa spread {balance['kappa_spread']:.3g} -> "
               f"{'balanced' if balance['balanced'] else 'unbalanced'}; balanced at tau = "
               + ("every tau" if crit == "all" else ", ".join(f"{t:.10g}" for t in crit) or "no tau"))
-        print("certified global optimum (relaxation)" if c.certified else "NOT certified: the status is not 'optimal'")
-        verdict = {True: "a global minimizer", False: "NOT a minimizer", None: "undecided"}[e["etf_optimal"]]
-        print(f"U = V = simplex ETF (d >= N-1): {verdict} (decided by {e['decided_by']}; solver-free)"
-              + (f": {e['reason']}" if "reason" in e else ""))
 
 
 def _print_verdicts(verdicts):
@@ -181,15 +202,11 @@ def cmd_claims(args):
 
 
 def cmd_simulate(args):
-    from dataclasses import fields
-
-    from theory.objectives import infonce_mode
     from .experiments import Config, simulate
-    obj = _loss_from_args(args)
-    params = () if infonce_mode(obj) else tuple((f.name, getattr(obj, f.name)) for f in fields(obj) if f.name != "tau")
-    cfg = Config(N=args.N, d=args.d, B=args.B, methods=args.methods, steps=args.steps, lr=args.lr, seeds=args.seeds,
-                 tau=getattr(obj, "tau", 1.0), loss=args.loss, loss_params=params, device=args.device, dtype=args.dtype,
-                 align=args.align,
+    loss = _loss_from_args(args)
+    cfg = Config(N=args.N, d=args.d, B=args.B, methods=args.methods, steps=args.epochs, lr=args.lr, seeds=args.seeds,
+                 loss=loss.name, loss_params=tuple(_loss_params_from_args(args).items()), plugins=tuple(args.plugin),
+                 device=args.device, dtype=args.dtype, align=args.align,
                  log_every=args.log_every, osgd_candidates=args.osgd_candidates, osgd_top=args.osgd_top)
     with _scheduler(args) as ex:
         res = simulate(cfg, args.out, resume=args.resume, progress=not args.json, scheduler=ex)
@@ -211,7 +228,7 @@ def cmd_figures(args):
 
 
 def cmd_reproduce(args):
-    from .reproduce import reproduce
+    from .claims.reproduce import reproduce
     with _scheduler(args) as ex:
         res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json,
                         report=args.report, workers=args.workers, scheduler=ex)
@@ -232,9 +249,10 @@ def cmd_sweep(args):
     if args.spec:
         spec = SweepSpec.from_json(args.spec)
     else:
-        flags = {k: getattr(args, k) for k in ("kind", "N", "B", "d", "tau", "loss", "bias", "kernel_t", "gamma", "family",
-                                               "method", "lr", "seeds", "steps") if getattr(args, k) is not None}
-        spec = SweepSpec(**flags, solver=not args.no_solver)
+        flags = {k: getattr(args, k) for k in ("kind", "N", "B", "d", "loss", "family", "method", "lr", "seeds", "steps")
+                 if getattr(args, k) is not None}
+        spec = SweepSpec(**flags, loss_params=_loss_params_from_args(args, sweep=True), plugins=tuple(args.plugin),
+                         solver=not args.no_solver)
     with _scheduler(args) as ex:
         res = run_sweep(spec, args.out, scheduler=ex, progress=not args.json)
     if args.json:
@@ -275,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("version", cmd_version, "print the version")
     c = add("certify", cmd_certify, "global optimum of a family objective by convex relaxation")
-    c.add_argument("--N", type=int, required=True)
-    c.add_argument("--B", type=int, default=None)
+    c.add_argument("--N", type=int, default=None, help="number of pairs, >= 2 (not needed with --family-file)")
+    c.add_argument("--B", type=int, default=None, help="batch size, 2 <= B <= N (families that have one)")
     c.add_argument("--family", default="all", help="full, all, partition, random, fano, affine_plane, dataloader "
                    "(one seeded epoch), dataloader_expectation")
     c.add_argument("--family-file", default=None, help='JSON file {"N": .., "batches": [[..], ..], "weights": [..]} '
@@ -293,22 +311,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
     _scheduler_arg(c)
     s = add("simulate", cmd_simulate, "run the paper's synthetic optimisation experiments")
-    s.add_argument("--N", type=int, required=True)
-    s.add_argument("--d", type=int, required=True)
-    s.add_argument("--B", type=int, default=2)
-    s.add_argument("--methods", type=_names, default=("full", "all", "fixed", "shuffle", "osgd", "sc"))
-    s.add_argument("--steps", type=int, default=500)
-    s.add_argument("--lr", type=float, default=0.5)
-    s.add_argument("--seeds", type=_ints, default=(0,))
+    s.add_argument("--N", type=int, required=True, help="number of pairs, >= 2")
+    s.add_argument("--d", type=int, required=True, help="embedding dimension, >= 1")
+    s.add_argument("--B", type=int, default=2, help="batch size, 2 <= B <= N; default 2")
+    s.add_argument("--methods", type=_names, default=("full", "all", "fixed", "shuffle", "osgd", "sc"),
+                   help="comma-separated: full, all, fixed, shuffle, replace, dataloader, osgd, sc; default "
+                   "full,all,fixed,shuffle,osgd,sc")
+    s.add_argument("--epochs", type=int, default=500, help="epochs per run, >= 1 (an epoch is N/B updates for the "
+                   "partition methods, one update for full and all); default 500")
+    s.add_argument("--lr", type=float, default=0.5, help="SGD learning rate, > 0; default 0.5")
+    s.add_argument("--seeds", type=_ints, default=(0,), help="comma-separated distinct seeds, >= 0; default 0")
     _add_loss_args(s)
-    s.add_argument("--device", default="cpu")
-    s.add_argument("--dtype", default="float64")
-    s.add_argument("--align", default="epochs", help="epochs (authors' x-axis) or updates (equal update counts)")
-    s.add_argument("--log-every", type=int, default=1)
-    s.add_argument("--osgd-candidates", type=int, default=None)
-    s.add_argument("--osgd-top", type=int, default=1)
-    s.add_argument("--out", default=None)
-    s.add_argument("--resume", action="store_true")
+    s.add_argument("--device", default="cpu", help="cpu or cuda[:K]; default cpu")
+    s.add_argument("--dtype", default="float64", help="float64 or float32; default float64")
+    s.add_argument("--align", default="epochs", help="epochs (authors' x-axis) or updates (equal update counts); "
+                   "default epochs")
+    s.add_argument("--log-every", type=int, default=1, help="log metrics every K epochs, >= 1; default 1")
+    s.add_argument("--osgd-candidates", type=int, default=None, help="OSGD's sampled variant: score K uniform batches "
+                   "per update (default: all C(N,B))")
+    s.add_argument("--osgd-top", type=int, default=1, help="OSGD's sampled variant: step on the top K candidates; "
+                   "default 1")
+    s.add_argument("--out", default=None, help="results folder (default: none written)")
+    s.add_argument("--resume", action="store_true", help="continue the runs found in --out")
     s.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
     _scheduler_arg(s, default="sequential")     # in process: mid-run checkpoints, so --resume continues a run
     f = add("figures", cmd_figures, "redraw every figure from the results of a reproduce run")
@@ -323,18 +347,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
     _scheduler_arg(r)
     sw = add("sweep", cmd_sweep, "a grid of certificate or simulation tasks on any scheduler; one tidy table")
-    sw.add_argument("--spec", default=None, help="JSON spec file (keys: kind, N, B, d, tau, loss, bias, kernel_t, gamma, "
-                    "family, method, lr, "
-                    "seeds, steps, solver); flags are ignored when given")
+    sw.add_argument("--spec", default=None, help="JSON spec file (keys: kind, N, B, d, loss, loss_params, plugins, family, "
+                    "method, lr, seeds, steps, solver); flags are ignored when given")
     sw.add_argument("--kind", default=None, help="certificate (default) or simulation")
-    for name, conv in (("N", _ints), ("B", _ints), ("d", _ints), ("tau", _floats), ("loss", _names), ("bias", _floats),
-                       ("kernel_t", _floats), ("gamma", _floats), ("family", _names), ("method", _names), ("lr", _floats),
-                       ("seeds", _ints)):
-        sw.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
-                        help="comma-separated values" + {"loss": " (symmetric, one_sided, siglip, dcl, dhel, kcl)",
-                                                         "bias": " (siglip)", "kernel_t": " (kcl's t)",
-                                                         "gamma": " (kcl)"}.get(name, ""))
-    sw.add_argument("--steps", type=int, default=None)
+    for name, conv, what in (("N", _ints, "numbers of pairs, >= 2"), ("B", _ints, "batch sizes, >= 2"),
+                             ("d", _ints, "dimensions, >= 1 (simulations)"),
+                             ("family", _names, "family kinds: full, all, partition, random, fano, affine_plane, dataloader, "
+                              "dataloader_expectation"), ("method", _names, "selection methods (simulations)"),
+                             ("lr", _floats, "learning rates, > 0"), ("seeds", _ints, "seeds, >= 0")):
+        sw.add_argument(f"--{name}", dest=name, type=conv, default=None, help=f"comma-separated {what}")
+    _add_loss_args(sw, sweep=True)
+    sw.add_argument("--steps", type=int, default=None, help="epochs of each simulation, >= 1; default 100")
     sw.add_argument("--no-solver", action="store_true", help="certificates: skip the convex relaxation")
     sw.add_argument("--out", required=True)
     sw.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")

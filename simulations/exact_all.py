@@ -53,7 +53,8 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from theory._checks import check_int, check_loss, check_positive_float, check_tau
+from theory._checks import check_int, check_positive_float, check_tau
+from theory.losses import as_loss
 
 from ._autograd import StreamedValue
 from ._checks import check_embeddings
@@ -380,10 +381,13 @@ def _numba_available() -> bool:
     return True
 
 
-def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, *, loss: str = "symmetric", tau: float = 1.0,
+def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonce", *,
                           step: float = DEFAULT_STEP, memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True,
                           threads: int | None = FORMULA_THREADS, backend: str = "auto") -> torch.Tensor:
-    """Exact all-``C(N,B)`` objective (mean over all batches of the per-batch mean loss), differentiable.
+    """Exact all-``C(N,B)`` InfoNCE objective (mean over all batches of the per-batch mean loss), differentiable.
+
+    ``loss``: an InfoNCE loss (object or ``'infonce'``); the formula is InfoNCE's (other losses:
+    :func:`simulations.objective`, which uses a pair-sum loss's own closed form).
 
     Computed in float64 whatever the input dtype (the result is cast back). The numba and torch
     backends: about 1e-15 relative against an mpmath reference, however small the value (their value
@@ -401,8 +405,11 @@ def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, *, loss: str
         check_embeddings(U, V)
     N = U.shape[0]
     B = check_int("B", B, low=2, high=N)
-    check_loss(loss)
-    tau = check_tau(tau)
+    loss = as_loss(loss)
+    if loss.kernel != "infonce":
+        raise ValueError(f"all_batches_objective is InfoNCE's polynomial formula; loss {loss.name!r} is not InfoNCE "
+                         "(use simulations.objective)")
+    tau = loss.tau
     h = check_positive_float("step", step)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -422,6 +429,6 @@ def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, *, loss: str
         impl = _ReferenceImpl(B, h, budget)
     with intra_op_threads(threads if backend != "numba" else None):
         val = StreamedValue.apply(Z, impl)
-        if loss == "symmetric":
+        if loss.symmetric:
             val = val + StreamedValue.apply(Z.T, impl)
     return val.to(U.dtype)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from theory._checks import check_batch_size, check_int, check_positive_float, check_tau
+from theory._checks import check_batch_size, check_int, check_positive_float
 
 from .executor import Sequential, make_executor, run_isolated
 from .io import folder_lock, read_csv, read_json, write_csv, write_json, write_npz
@@ -49,9 +49,9 @@ class Config:
     steps: int = 500
     lr: float = 0.5
     seeds: tuple = (0,)
-    tau: float = 1.0
-    loss: str = "symmetric"
+    loss: str = "infonce"
     loss_params: tuple = ()
+    plugins: tuple = ()
     device: str = "cpu"
     dtype: str = "float64"
     align: str = "epochs"
@@ -83,7 +83,7 @@ class Config:
             raise ValueError("seeds must hold at least one seed")
         check_int("steps", self.steps, low=1)
         check_positive_float("lr", self.lr)
-        check_tau(self.tau)
+        object.__setattr__(self, "plugins", tuple(str(p) for p in self.plugins))
         params = dict(self.loss_params)
         if len(params) != len(tuple(self.loss_params)):
             raise ValueError(f"loss_params must name each parameter once, got {self.loss_params!r}")
@@ -92,9 +92,8 @@ class Config:
         if "dataloader" in self.methods and self.N % self.B and self.N % self.B < obj.min_batch:
             raise ValueError(f"loss {obj.name!r} needs batches of size >= {obj.min_batch}, but method 'dataloader' leaves a "
                              f"last batch of {self.N % self.B} (N={self.N}, B={self.B})")
-        from theory.objectives import DCL, DHEL
         from .limits import STREAM_LIMIT
-        if isinstance(obj, (DCL, DHEL)) and math.comb(self.N, self.B) > STREAM_LIMIT:
+        if obj.kernel is None and not obj.has_pair_form and math.comb(self.N, self.B) > STREAM_LIMIT:
             raise ValueError(f"loss {obj.name!r} has no closed all-C(N,B) objective and C(N={self.N}, B={self.B}) = "
                              f"{math.comb(self.N, self.B):.3g} batches exceed the streaming limit {STREAM_LIMIT:.0e} "
                              "(the all_loss metric needs it); use a smaller N or B")
@@ -125,33 +124,18 @@ class Config:
             check_positive_float("stop_distance", self.stop_distance)
 
     def objective(self):
-        """The :class:`theory.objectives.Loss` of the runs: ``loss`` is InfoNCE's 'symmetric' / 'one_sided'
-        (no ``loss_params``) or a name of ``theory.objectives.LOSS_CLASSES`` ('siglip', 'dcl', 'dhel', 'kcl')
-        with ``loss_params`` (e.g. ``(("bias", -10.0),)``); ``tau`` is passed to losses that have one
-        (KCL has none: its kernel width is the parameter ``t``, and ``tau`` must stay 1.0)."""
-        from theory.objectives import LOSS_CLASSES, as_loss, make_loss
-        params = dict(self.loss_params)
-        if self.loss in ("symmetric", "one_sided"):
-            if params:
-                raise ValueError(f"loss {self.loss!r} (InfoNCE) takes no loss_params, got {sorted(params)}")
-            return as_loss(self.loss, self.tau)
-        if self.loss not in LOSS_CLASSES or self.loss == "infonce":
-            names = ["symmetric", "one_sided"] + sorted(n for n in LOSS_CLASSES if n != "infonce")
-            raise ValueError(f"loss must be one of {names}, got {self.loss!r}")
-        if "tau" in params:
-            raise ValueError("loss_params must not hold 'tau': the temperature is the config's tau")
-        if "tau" in LOSS_CLASSES[self.loss].__dataclass_fields__:
-            params["tau"] = self.tau
-        elif self.tau != 1.0:
-            raise ValueError(f"loss {self.loss!r} has no temperature (tau must stay 1.0), got tau={self.tau}")
-        return make_loss(self.loss, **params)
+        """The :class:`theory.Loss` of the runs: the registered loss ``loss`` with ``loss_params`` (e.g.
+        ``(("tau", 0.1), ("bias", -10.0))``), after loading the ``plugins`` files (a plugin's loss runs the
+        same way in every worker process)."""
+        from theory.losses import load_plugin, make_loss
+        for path in self.plugins:
+            load_plugin(path)
+        return make_loss(self.loss, **dict(self.loss_params))
 
     def to_json(self) -> dict:
         d = asdict(self)
-        if not d["loss_params"]:
-            del d["loss_params"]                               # InfoNCE configs keep their earlier form
-        else:
-            d["loss_params"] = [list(p) for p in d["loss_params"]]
+        d["loss_params"] = [list(p) for p in d["loss_params"]]
+        d["plugins"] = list(d["plugins"])
         return d
 
     @classmethod
@@ -159,6 +143,8 @@ class Config:
         d = dict(d)
         if "loss_params" in d:
             d["loss_params"] = tuple(tuple(p) for p in d["loss_params"])
+        if "plugins" in d:
+            d["plugins"] = tuple(d["plugins"])
         return cls(**d)
 
 

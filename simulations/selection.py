@@ -40,7 +40,9 @@ from theory._checks import check_batch_size, check_int
 from theory.batches import Family
 
 from ._checks import check_embeddings
-from .engine import batch_chunks, batch_losses, pair_loss_matrix, resolve_loss
+from theory.losses import as_loss
+
+from .engine import batch_chunks, batch_values, pair_loss_matrix
 from .limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
 from .spectral import spectral_partition
 
@@ -48,17 +50,17 @@ METHODS = ("full", "all", "fixed", "shuffle", "replace", "dataloader", "osgd", "
 PARTITION_METHODS = ("fixed", "shuffle", "sc")
 
 
-def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float | None = None, loss="symmetric",
+def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonce", *,
                memory_budget: int = DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
     """The arg-max-loss batch over all ``C(N, B)`` batches, shape ``(B,)`` (exact; streamed), for any loss
-    (InfoNCE's 'symmetric' / 'one_sided' at ``tau``, or a :class:`theory.objectives.Loss`).
+    (a :class:`theory.Loss` or a registered name).
 
     ``B = 2`` uses the ``O(N^2)`` pair-loss matrix; otherwise every batch is scored chunk by chunk.
     Refuses (ValueError) more than ``OSGD_EXACT_LIMIT`` batches: use ``make_selector("osgd", ...,
     candidates=k)`` (the authors' sampled variant) there.
     """
     check_embeddings(U, V)
-    obj = resolve_loss(loss, tau)[0]
+    obj = as_loss(loss)
     memory_budget = check_int("memory_budget", memory_budget, low=1)
     N = U.shape[0]
     N, B = check_batch_size(N, B)
@@ -74,7 +76,7 @@ def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float | None = 
         best, best_b = -math.inf, None
         chunk = max(1, memory_budget // (8 * B * B * U.element_size()))
         for b in batch_chunks(fam, chunk, U.device):
-            vals = batch_losses(U, V, b, loss=obj, memory_budget=memory_budget, check=False)
+            vals = batch_values(U, V, b, obj, memory_budget=memory_budget, check=False)
             i = int(torch.argmax(vals))
             if float(vals[i]) > best:
                 best, best_b = float(vals[i]), b[i].clone()
@@ -88,7 +90,7 @@ class Selector(ABC):
 
     name = "base"
 
-    def __init__(self, N: int, B: int, *, seed: int = 0, loss="symmetric"):
+    def __init__(self, N: int, B: int, *, seed: int = 0, loss="infonce"):
         self.N, self.B, self.seed, self.loss = N, B, seed, loss        # a Loss object or InfoNCE's string
         self._gen = None
 
@@ -194,7 +196,7 @@ class OSGD(Selector):
 
     name = "osgd"
 
-    def __init__(self, N, B, *, seed=0, loss="symmetric", candidates: int | None = None, top: int = 1):
+    def __init__(self, N, B, *, seed=0, loss="infonce", candidates: int | None = None, top: int = 1):
         super().__init__(N, B, seed=seed, loss=loss)
         self.candidates, self.top = candidates, top
 
@@ -205,10 +207,10 @@ class OSGD(Selector):
 
     def _choose(self, U, V):
         if self.candidates is None:
-            return osgd_batch(U, V, self.B, loss=self.loss)[None, :]
+            return osgd_batch(U, V, self.B, self.loss)[None, :]
         cand = torch.argsort(torch.rand(self.candidates, self.N, generator=self.generator), 1)[:, : self.B]
         with torch.no_grad():
-            vals = batch_losses(U, V, cand.to(U.device), loss=self.loss, check=False)
+            vals = batch_values(U, V, cand.to(U.device), self.loss, check=False)
         return cand[torch.topk(vals.cpu(), self.top).indices].to(U.device)
 
 
@@ -225,15 +227,32 @@ class Spectral(Selector):
 _CLASSES = {c.name: c for c in (Full, AllBatches, Fixed, Shuffle, Replace, DataLoaderEpochs, OSGD, Spectral)}
 
 
-def make_selector(method: str, N: int, B: int, *, seed: int = 0, tau: float | None = None, loss="symmetric",
+def make_selector(method: str, N: int, B: int, *, seed: int = 0, loss="infonce",
                   candidates: int | None = None, top: int = 1) -> Selector:
-    """Build a selector by name, validating sizes (partition methods need ``B | N``). ``loss``: InfoNCE's
-    'symmetric' / 'one_sided' at ``tau`` (default 1.0) or a :class:`theory.objectives.Loss`."""
+    """Build a selector by name, validating sizes (partition methods need ``B | N``).
+
+    Parameters
+    ----------
+    method : str
+        One of ``METHODS``.
+    N, B : int
+        Pairs and batch size, ``2 <= B <= N``.
+    seed : int, default=0
+    loss : theory.Loss or str, default='infonce'
+    candidates : int, optional
+        OSGD's sampled variant: score this many uniform batches per update (None: all ``C(N,B)``).
+    top : int, default=1
+        OSGD's sampled variant: step on the ``top`` highest-loss candidates.
+
+    Returns
+    -------
+    Selector
+    """
     if method not in _CLASSES:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     N, B = check_batch_size(N, B)
     check_int("seed", seed)
-    loss = resolve_loss(loss, tau)[0]
+    loss = as_loss(loss)
     if B < loss.min_batch:
         raise ValueError(f"loss {loss.name!r} needs batches of size >= {loss.min_batch}, got B={B}")
     if method in PARTITION_METHODS and N % B:

@@ -1,14 +1,14 @@
 """Equal-size spectral clustering of the pairs: the paper's cheap finder of high-loss batches.
 
-Affinity (THEORY.md §4.5), with ``z`` the logits:
+Affinity (Cho et al., §5), with ``z`` the logits:
 
 .. math::
 
     a_{ij} = \\log(1 + (B-1) e^{z_{ij} - z_{ii}}) + \\log(1 + (B-1) e^{z_{ji} - z_{ii}}),\\qquad
     A = a + a^T,\\qquad W = e^{A}\\ (\\text{zero diagonal}).
 
-For ``B = 2``, ``A_ij = 2 L({i, j})`` exactly. For the losses beyond InfoNCE (SigLIP, DCL, DHEL, KCL;
-``loss=`` a :class:`theory.objectives.Loss`) the affinity is that pair loss itself, ``A_ij = 2 L({i, j})``
+For ``B = 2``, ``A_ij = 2 L({i, j})`` exactly. For the other losses (any :class:`theory.Loss` without an
+engine kernel of its own) the affinity is that pair loss itself, ``A_ij = 2 L({i, j})``
 (exact for ``B = 2``; for larger ``B`` a heuristic, as the InfoNCE form is). Then the normalised-Laplacian spectral embedding
 (the ``k = N/B`` leading eigenvectors of ``D^{-1/2} W D^{-1/2}``, rows normalised as in Ng, Jordan
 & Weiss), seeded k-means++ / Lloyd k-means, and equal-size clusters: each point is assigned to one
@@ -26,20 +26,11 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from theory._checks import check_int, check_tau
+from theory._checks import check_int
+from theory.losses import as_loss
 
 from ._checks import check_embeddings
-from .engine import pair_loss_matrix, resolve_loss, softplus
-
-
-def affinity(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float = 1.0) -> torch.Tensor:
-    """``A = a + a^T`` of the module docstring, shape ``(N, N)`` (diagonal included as computed)."""
-    Z = U @ V.T / check_tau(tau)
-    dg = Z.diagonal()
-    c = torch.log(torch.tensor(float(B - 1), dtype=Z.dtype, device=Z.device))
-    sp = softplus
-    a = sp(Z - dg[:, None] + c) + sp(Z.T - dg[:, None] + c)     # log(1 + (B-1) e^x) = softplus(x + log(B-1))
-    return a + a.T
+from .engine import sc_affinity
 
 
 def kmeans(X: torch.Tensor, k: int, *, generator: torch.Generator, n_init: int = 3, iters: int = 100) -> torch.Tensor:
@@ -71,19 +62,63 @@ def kmeans(X: torch.Tensor, k: int, *, generator: torch.Generator, n_init: int =
     return best
 
 
-def spectral_partition(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float | None = None, seed: int = 0,
-                       n_init: int = 3, loss="symmetric") -> torch.Tensor:
-    """Partition ``[0, N)`` into ``N/B`` batches of exactly ``B`` by equal-size spectral clustering.
+def spectral_embedding(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonce") -> torch.Tensor:
+    """The rows the clustering runs on: the ``k = N/B`` leading eigenvectors of ``D^{-1/2} W D^{-1/2}`` with
+    ``W = exp(A - max A)`` and a zero diagonal (:func:`simulations.engine.sc_affinity`), rows normalised.
 
-    ``loss``: InfoNCE ('symmetric' / 'one_sided', at ``tau``; default 1.0: the paper's affinity) or a
-    :class:`theory.objectives.Loss` (affinity ``2 L({i, j})``).
+    Parameters
+    ----------
+    U, V : torch.Tensor, shape (N, d)
+        Unit-norm rows.
+    B : int
+        Batch size, dividing N.
+    loss : theory.Loss or str, default='infonce'
 
     Returns
     -------
-    LongTensor, shape (N/B, B), on the device of U. Deterministic for a seed.
+    torch.Tensor, shape (N, N/B), float64
     """
     check_embeddings(U, V)
-    obj, mode, tau = resolve_loss(loss, tau)
+    loss = as_loss(loss)
+    N = U.shape[0]
+    B = check_int("B", B, low=2, high=N)
+    if N % B:
+        raise ValueError(f"spectral clustering needs B to divide N; got N={N}, B={B}")
+    k = N // B
+    with torch.no_grad():
+        A = sc_affinity(U.double(), V.double(), B, loss)
+        A.fill_diagonal_(-torch.inf)
+        W = torch.exp(A - A.max())                                       # scale-free: the Laplacian is normalised
+        dinv = W.sum(1).clamp(min=1e-300).rsqrt()
+        S = dinv[:, None] * W * dinv[None, :]
+        _, vecs = torch.linalg.eigh(S)
+        X = vecs[:, -k:]
+        return X / X.norm(dim=1, keepdim=True).clamp(min=1e-300)
+
+
+def spectral_partition(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonce", *, seed: int = 0,
+                       n_init: int = 3) -> torch.Tensor:
+    """Partition ``[0, N)`` into ``N/B`` batches of exactly ``B`` by equal-size spectral clustering.
+
+    Parameters
+    ----------
+    U, V : torch.Tensor, shape (N, d)
+        Unit-norm rows.
+    B : int
+        Batch size, dividing N.
+    loss : theory.Loss or str, default='infonce'
+        InfoNCE: the paper's affinity; other losses: the pair loss ``2 L({i, j})``
+        (:func:`simulations.engine.sc_affinity`).
+    seed : int, default=0
+    n_init : int, default=3
+        k-means restarts, >= 1.
+
+    Returns
+    -------
+    torch.Tensor
+        LongTensor of shape (N/B, B) on the device of U; deterministic for a seed.
+    """
+    check_embeddings(U, V)
     seed = check_int("seed", seed)
     n_init = check_int("n_init", n_init, low=1)
     N = U.shape[0]
@@ -93,18 +128,8 @@ def spectral_partition(U: torch.Tensor, V: torch.Tensor, B: int, *, tau: float |
     k = N // B
     if k == 1:
         return torch.arange(N, device=U.device)[None, :]
+    X = spectral_embedding(U, V, B, loss)
     with torch.no_grad():
-        if mode is not None:
-            A = affinity(U.double(), V.double(), B, tau=tau)
-        else:
-            A = 2 * pair_loss_matrix(U.double(), V.double(), obj)
-        A.fill_diagonal_(-torch.inf)
-        W = torch.exp(A - A.max())                                       # scale-free: the Laplacian is normalised
-        dinv = W.sum(1).clamp(min=1e-300).rsqrt()
-        S = dinv[:, None] * W * dinv[None, :]
-        _, vecs = torch.linalg.eigh(S)
-        X = vecs[:, -k:]
-        X = X / X.norm(dim=1, keepdim=True).clamp(min=1e-300)
         g = torch.Generator().manual_seed(seed)
         C = kmeans(X.cpu(), k, generator=g, n_init=n_init)
         cost = torch.cdist(X.cpu(), C) ** 2                              # (N, k)

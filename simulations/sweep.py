@@ -3,17 +3,17 @@
 A :class:`SweepSpec` (a frozen dataclass, validated at construction; from a JSON spec file or the
 command line's flags) names a grid. Its product is a list of independent tasks:
 
-* ``kind="certificate"``: for every (N, B, family, loss setting, seed), :func:`certificate_task` — for
-  InfoNCE the solver-free decision whether ``U = V = ETF`` is optimal
-  (:func:`theory.certificates.etf_is_optimal`), the weighted pair-balance test and, with ``solver=True``, the
-  convex relaxation's optimum; for the other losses the relaxation, ``L(ETF)`` and its excess, and for SigLIP
-  on full / all-C(N,B) families the double-constant closed form;
+* ``kind="certificate"``: for every (N, B, family, loss setting, seed), :func:`certificate_task`: the same
+  facts for every loss — the solver-free decision whether ``U = V = ETF`` is optimal
+  (:func:`theory.certificates.etf_is_optimal`), ``L(ETF)``, the loss's closed form (SigLIP's double-constant
+  optimum, InfoNCE's ETF value) and balance law (InfoNCE's weighted law) where it has them and, with
+  ``solver=True``, the convex relaxation's optimum and the ETF's excess over it;
 * ``kind="simulation"``: for every (N, d, B, method, lr, loss setting, seed), one training run
   (:func:`simulations.tasks.training_task`).
 
-A *loss setting* is a loss name with one point of its parameter grid: ``tau`` for InfoNCE
-('symmetric', 'one_sided'), DCL and DHEL; ``tau`` x ``bias`` for SigLIP; ``kernel_t`` x ``gamma`` for
-KCL (which has no temperature: ``tau`` does not multiply its tasks).
+A *loss setting* is a registered loss (a plugin's too) with one point of its parameter grid: the product of
+the values in ``loss_params`` of the parameters that loss has (``tau`` for InfoNCE, DCL, DHEL; ``tau`` x
+``bias`` for SigLIP; ``t`` x ``gamma`` for KCL, which has no temperature).
 
 Grid points that do not define a problem (``B > N``, a partition with ``B`` not dividing ``N``, ...)
 are not silently dropped: they are listed under ``skipped`` with the reason. Results go to
@@ -26,34 +26,28 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from theory._checks import check_int, check_positive_float, check_tau
+from theory._checks import check_int, check_positive_float
 
 from .io import folder_lock, write_csv, write_json
 from .tasks import run_tasks, training_task
 
 KINDS = ("certificate", "simulation")
-LOSS_NAMES = ("symmetric", "one_sided", "siglip", "dcl", "dhel", "kcl")
-
-
-def _loss_name(name, x):
-    if x not in LOSS_NAMES:
-        raise ValueError(f"{name} must hold names among {LOSS_NAMES}, got {x!r}")
-    return x
-
-
-def _min_batch(name: str) -> int:
-    from theory.objectives import LOSS_CLASSES
-    return 1 if name in ("symmetric", "one_sided") else LOSS_CLASSES[name].min_batch
 
 
 def _finite(name, x):
     import math
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise ValueError(f"{name} must hold finite numbers, got {x!r}")
-    return float(x)
+    if isinstance(x, bool) or not isinstance(x, (int, float, str)) or (not isinstance(x, str) and not math.isfinite(x)):
+        raise ValueError(f"{name} must hold finite numbers, booleans or names, got {x!r}")
+    return x
+
+
+def _value(name, x):
+    if isinstance(x, bool) or isinstance(x, str):
+        return x
+    return _finite(name, x)
 
 
 def _name(name, x):
@@ -63,7 +57,7 @@ def _name(name, x):
 
 
 def _tuple(name, v, conv):
-    v = (v,) if isinstance(v, (int, float, str)) else tuple(v)
+    v = (v,) if isinstance(v, (int, float, str, bool)) else tuple(v)
     if not v:
         raise ValueError(f"{name} must hold at least one value")
     return tuple(conv(name, x) for x in v)
@@ -71,17 +65,40 @@ def _tuple(name, v, conv):
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A grid of tasks. Every field except ``kind``, ``steps`` and ``solver`` is a tuple of values."""
+    """A grid of tasks.
+
+    Parameters
+    ----------
+    kind : {'certificate', 'simulation'}, default='certificate'
+    N, B, d : tuple of int, default=(6,), (2,), (8,)
+        Pairs (>= 2), batch sizes (>= 2), dimensions (>= 1; simulations only).
+    loss : tuple of str, default=('infonce',)
+        Registered loss names (after loading ``plugins``).
+    loss_params : dict, default={}
+        ``{parameter: values}``: the grid of each loss's parameters; every loss of the sweep takes the parameters
+        among its own fields (the product of their values), the others stay at their defaults. A parameter that no
+        loss of the sweep takes is refused (it would be silently ignored).
+    plugins : tuple of str, default=()
+        Python files that register losses (:func:`theory.load_plugin`), loaded here and in every task.
+    family : tuple of str, default=('all',)
+        :func:`theory.make_family` kinds (certificates).
+    method : tuple of str, default=('shuffle',)
+        Selection methods (simulations).
+    lr : tuple of float, default=(0.5,)
+    seeds : tuple of int, default=(0,)
+    steps : int, default=100
+        Epochs of each simulation.
+    solver : bool, default=True
+        Certificates: also solve the convex relaxation.
+    """
 
     kind: str = "certificate"
     N: tuple = (6,)
     B: tuple = (2,)
     d: tuple = (8,)
-    tau: tuple = (1.0,)
-    loss: tuple = ("symmetric",)
-    bias: tuple = (0.0,)
-    kernel_t: tuple = (2.0,)
-    gamma: tuple = (1.0,)
+    loss: tuple = ("infonce",)
+    loss_params: dict = field(default_factory=dict)
+    plugins: tuple = ()
     family: tuple = ("all",)
     method: tuple = ("shuffle",)
     lr: tuple = (0.5,)
@@ -90,24 +107,30 @@ class SweepSpec:
     solver: bool = True
 
     def __post_init__(self):
+        from theory.losses import LOSSES, load_plugin
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         ints = lambda n, x: check_int(n, x, low=0 if n == "seeds" else 1 if n == "d" else 2)  # noqa: E731
         for name in ("N", "B", "d", "seeds"):
             object.__setattr__(self, name, _tuple(name, getattr(self, name), ints))
-        object.__setattr__(self, "tau", _tuple("tau", self.tau, lambda n, x: check_tau(x)))
-        object.__setattr__(self, "lr", _tuple("lr", self.lr, check_positive_float))
-        object.__setattr__(self, "loss", _tuple("loss", self.loss, _loss_name))
-        object.__setattr__(self, "bias", _tuple("bias", self.bias, _finite))
-        object.__setattr__(self, "kernel_t", _tuple("kernel_t", self.kernel_t, check_positive_float))
-        object.__setattr__(self, "gamma", _tuple("gamma", self.gamma, check_positive_float))
-        unused = [n for n, owner, default in (("bias", "siglip", (0.0,)), ("kernel_t", "kcl", (2.0,)), ("gamma", "kcl", (1.0,)))
-                  if getattr(self, n) != default and owner not in self.loss]
-        if self.tau != (1.0,) and set(self.loss) == {"kcl"}:
-            unused.append("tau")
+        object.__setattr__(self, "plugins", _tuple("plugins", self.plugins, _name) if self.plugins else ())
+        for path in self.plugins:
+            load_plugin(path)
+        object.__setattr__(self, "loss", _tuple("loss", self.loss, _name))
+        unknown = [x for x in self.loss if x not in LOSSES]
+        if unknown:
+            raise ValueError(f"loss must hold registered names {sorted(LOSSES)}, got {unknown}")
+        if not isinstance(self.loss_params, dict):
+            raise ValueError(f"loss_params must be a mapping {{parameter: values}}, got {self.loss_params!r}")
+        object.__setattr__(self, "loss_params", {str(k): _tuple(f"loss_params[{k!r}]", v, _value)
+                                                 for k, v in self.loss_params.items()})
+        taken = {f.name for n in self.loss for f in fields(LOSSES[n])}
+        unused = sorted(set(self.loss_params) - taken)
         if unused:
             raise ValueError(f"{', '.join(unused)} set but no loss of the sweep takes it (loss={list(self.loss)}): "
                              "it would be silently ignored")
+        self.loss_settings()                                   # every grid point must be a valid loss
+        object.__setattr__(self, "lr", _tuple("lr", self.lr, check_positive_float))
         object.__setattr__(self, "family", _tuple("family", self.family, _name))
         object.__setattr__(self, "method", _tuple("method", self.method, _name))
         check_int("steps", self.steps, low=1)
@@ -134,32 +157,32 @@ class SweepSpec:
         return json.loads(json.dumps(asdict(self)))
 
     def loss_settings(self) -> list[dict]:
-        """``{"loss": name, "tau": ..., "loss_params": {...}}`` for every loss and point of its parameter grid
-        (``tau`` is None for KCL; ``loss_params`` is empty for InfoNCE)."""
+        """``{"loss": name, "loss_params": {...}}`` for every loss and point of its parameter grid."""
+        from theory.losses import LOSSES, make_loss
         out = []
         for name in self.loss:
-            if name == "kcl":
-                out += [{"loss": name, "tau": None, "loss_params": {"t": t, "gamma": g}}
-                        for t, g in itertools.product(self.kernel_t, self.gamma)]
-            elif name == "siglip":
-                out += [{"loss": name, "tau": tau, "loss_params": {"bias": b}} for tau, b in itertools.product(self.tau, self.bias)]
-            else:
-                out += [{"loss": name, "tau": tau, "loss_params": {}} for tau in self.tau]
+            own = [k for k in (f.name for f in fields(LOSSES[name])) if k in self.loss_params]
+            for values in itertools.product(*(self.loss_params[k] for k in own)):
+                params = dict(zip(own, values))
+                make_loss(name, **params)                      # ValueError naming the loss and the parameter
+                out.append({"loss": name, "loss_params": params})
         return out
 
     def tasks(self) -> tuple[list[dict], list[dict]]:
         """``(tasks, skipped)``: the grid's task parameters, and the grid points refused with their reason."""
+        from theory.losses import make_loss
         tasks, skipped = [], []
+        plugins = list(self.plugins)
         if self.kind == "certificate":
             from theory import make_family
             for N, B, fam, ls, seed in itertools.product(self.N, self.B, self.family, self.loss_settings(), self.seeds):
-                p = {"N": N, "B": B, "family": fam, **ls, "seed": seed, "solver": self.solver}
+                p = {"N": N, "B": B, "family": fam, **ls, "seed": seed, "solver": self.solver, "plugins": plugins}
                 try:
                     f = make_family(fam, N, B, seed=seed)
-                    small = [b for b in f.batch_sizes if b < _min_batch(ls["loss"])]
+                    low = make_loss(ls["loss"], **ls["loss_params"]).min_batch
+                    small = [b for b in f.batch_sizes if b < low]
                     if small:
-                        raise ValueError(f"loss {ls['loss']!r} needs batches of size >= {_min_batch(ls['loss'])}, "
-                                         f"the family has sizes {small}")
+                        raise ValueError(f"loss {ls['loss']!r} needs batches of size >= {low}, the family has sizes {small}")
                 except ValueError as exc:
                     skipped.append({**p, "reason": str(exc)})
                     continue
@@ -168,10 +191,9 @@ class SweepSpec:
             from .experiments import Config
             for N, d, B, m, lr, ls, seed in itertools.product(self.N, self.d, self.B, self.method, self.lr,
                                                              self.loss_settings(), self.seeds):
-                p = {"N": N, "d": d, "B": B, "methods": [m], "lr": lr, "tau": 1.0 if ls["tau"] is None else ls["tau"],
-                     "loss": ls["loss"], "seeds": [seed], "steps": self.steps, "log_every": max(1, self.steps // 20)}
-                if ls["loss_params"]:
-                    p["loss_params"] = [[k, v] for k, v in sorted(ls["loss_params"].items())]
+                p = {"N": N, "d": d, "B": B, "methods": [m], "lr": lr, "loss": ls["loss"], "seeds": [seed],
+                     "loss_params": [[k, v] for k, v in sorted(ls["loss_params"].items())], "plugins": plugins,
+                     "steps": self.steps, "log_every": max(1, self.steps // 20)}
                 try:
                     Config(**p)
                 except ValueError as exc:
@@ -181,42 +203,33 @@ class SweepSpec:
         return tasks, skipped
 
 
-def _loss_certificate(params: dict, fam) -> dict:
-    """A loss beyond InfoNCE: :func:`theory.loss_claims.etf_check` as a row's scalars."""
-    from theory.loss_claims import etf_check
-    from theory.objectives import make_loss
-    loss = make_loss(params["loss"], **({} if params["tau"] is None else {"tau": params["tau"]}), **params["loss_params"])
-    r = etf_check(params["N"], fam, loss, solve=params["solver"])
-    out = {"family_repr": repr(fam), "etf_value": r["etf_value"]}
-    if "double_constant" in r:
-        out.update(closed_form=r["double_constant"]["value"], structure=r["double_constant"]["structure"])
-    if params["solver"]:
-        c = r["certificate"]
-        out.update(value=c.value, status=c.status, certified=c.certified, etf_excess=r["excess"],
-                   etf_optimal=r["etf_optimal"], decided_by=r["decided_by"])
-    return out
-
-
 def certificate_task(params: dict) -> dict:
-    """One certificate: the ETF decision, the balance test and (``solver``) the relaxation's optimum (InfoNCE);
-    :func:`_loss_certificate` for the other losses."""
+    """One certificate, the same facts for every loss: the solver-free ETF decision
+    (:func:`theory.certificates.etf_is_optimal`), ``L(ETF)``, the loss's closed form and balance law where it has
+    them, and (``solver``) the convex relaxation's optimum with the ETF's excess over it."""
     from theory import make_family
-    from theory.balance import BALANCE_REL_TOL, pair_weight_spread
     from theory.certificates import certify, etf_is_optimal
-    N, tau, loss = params["N"], params["tau"], params["loss"]
-    fam = make_family(params["family"], N, params["B"], seed=params["seed"])
-    if loss not in ("symmetric", "one_sided"):
-        return {"params": params, **_loss_certificate(params, fam)}
-    spread = pair_weight_spread(fam, tau)
-    out = {"params": params, "family_repr": repr(fam), "balanced": spread <= BALANCE_REL_TOL, "kappa_spread": spread}
+    from theory.losses import load_plugin, make_loss
+    for path in params.get("plugins", ()):
+        load_plugin(path)
+    loss = make_loss(params["loss"], **params["loss_params"])
+    fam = make_family(params["family"], params["N"], params["B"], seed=params["seed"])
+    out = {"params": params, "family_repr": repr(fam)}
+    bal = loss.balance(fam)
+    if bal is not None:
+        out.update(balanced=bal["balanced"], kappa_spread=bal["kappa_spread"])
     try:
-        r = etf_is_optimal(N, fam, tau=tau, loss=loss)
-        out.update(etf_optimal=r["etf_optimal"], decided_by=r["decided_by"], gradient_ratio=r["gradient_ratio"])
-    except ValueError as exc:                            # tau so small that c underflows: say so
+        r = etf_is_optimal(fam, loss)
+        out.update(etf_optimal=r.optimal, decided_by=r.decided_by, gradient_ratio=r.gradient_ratio, etf_value=r.etf_value)
+        if r.closed_form is not None:
+            out.update(closed_form=r.closed_form["value"], structure=r.closed_form.get("structure"))
+    except ValueError as exc:                            # the gradient at the ETF underflows: say so
         out.update(etf_optimal=None, decided_by=None, gradient_ratio=None, reason=str(exc))
     if params["solver"]:
-        c = certify(N, fam, loss=loss, tau=tau)
+        c = certify(fam, loss)
         out.update(value=c.value, status=c.status, certified=c.certified)
+        if out.get("etf_value") is not None:
+            out["etf_excess"] = out["etf_value"] - c.value
     return out
 
 
@@ -229,7 +242,8 @@ def _row(params: dict, result: dict, kind: str) -> dict:
     params = dict(params)
     lp = params.pop("loss_params", {})
     lp = dict(lp) if not isinstance(lp, dict) else lp                 # simulations store [[name, value], ...]
-    params.update({k if k != "t" else "kernel_t": v for k, v in lp.items()})
+    params.pop("plugins", None)
+    params.update(lp)
     p = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in params.items()}
     return {**p, **{k: result.get(k) for k in _SCALARS[kind]}}
 

@@ -22,7 +22,7 @@ import torch
 
 from theory import Family, cross_polytope, etf_gram, gram_distance
 
-from .engine import batch_losses, family_objective
+from .engine import batch_values, objective
 from .io import write_torch
 from .selection import make_selector
 
@@ -30,13 +30,11 @@ from .selection import make_selector
 def target_gram(N: int, d: int, target: str = "auto", loss=None):
     """Target Gram of a run: ETF if ``d >= N-1``, cross-polytope if ``N = 2d`` (``auto``), or None.
 
-    For SigLIP (``loss`` a :class:`theory.objectives.SigLIP`) ``auto`` is its full-batch optimum
-    (:func:`theory.siglip.siglip_optimum`): ``z_ii = alpha``, ``z_ij = beta`` when ``d`` reaches its rank,
-    else None (never the ETF where the ETF is not the optimum)."""
-    from theory.objectives import SigLIP
-    if target == "auto" and isinstance(loss, SigLIP):
-        from theory.siglip import siglip_optimum
-        opt = siglip_optimum(N, loss.tau, loss.bias)
+    For a loss whose full-batch optimum has a double-constant closed form (SigLIP's
+    :meth:`~theory.Loss.closed_form_optimum`: ``z_ii = alpha``, ``z_ij = beta``) ``auto`` is that optimum when
+    ``d`` reaches its rank, else None (never the ETF where the ETF is not the optimum)."""
+    opt = loss.closed_form_optimum(Family.full(N)) if (target == "auto" and loss is not None) else None
+    if opt is not None and "alpha" in opt:
         if d < opt["rank"]:
             return None
         return (opt["alpha"] - opt["beta"]) * np.eye(N) + opt["beta"] * np.ones((N, N))
@@ -69,8 +67,8 @@ def initial_vectors(cfg, seed: int):
 
 def _objective(U, V, target, cfg):
     if isinstance(target, Family):
-        return family_objective(U, V, target, loss=cfg.objective(), check=False)
-    return batch_losses(U, V, target, loss=cfg.objective(), check=False).mean()
+        return objective(U, V, target, cfg.objective(), check=False)
+    return batch_values(U, V, target, cfg.objective(), check=False).mean()
 
 
 def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
@@ -79,8 +77,8 @@ def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
     V = _normalize(x_v.detach()).requires_grad_(True)
     out = {}
     with torch.no_grad():
-        out["full_loss"] = float(family_objective(U, V, Family.full(cfg.N), loss=cfg.objective(), check=False))
-    all_loss = family_objective(U, V, Family.all(cfg.N, cfg.B), loss=cfg.objective(), check=False)
+        out["full_loss"] = float(objective(U, V, Family.full(cfg.N), cfg.objective(), check=False))
+    all_loss = objective(U, V, Family.all(cfg.N, cfg.B), cfg.objective(), check=False)
     gU, gV = torch.autograd.grad(all_loss, (U, V))
     U, V = U.detach(), V.detach()
     gU = gU - (gU * U).sum(1, keepdim=True) * U

@@ -2,16 +2,42 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# deterministic by default (as in CI); HYPOTHESIS_PROFILE=explore searches more examples at random
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=30,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("explore", deadline=None, max_examples=200,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+import theory as th  # noqa: E402
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+#: Every registered built-in loss, with the variants that change its form (one-sided, DCL's negatives). A loss
+#: registered in the package is added here by registering it: the ``loss`` fixture runs every test that takes it.
+LOSS_VARIANTS = {"infonce": ({}, {"tau": 0.5, "symmetric": False}),
+                 "siglip": ({}, {"tau": 0.3, "bias": -2.0}),
+                 "dcl": ({}, {"tau": 0.5, "negatives": "cross"}, {"symmetric": False}),
+                 "dhel": ({}, {"tau": 0.5, "symmetric": False}),
+                 "kcl": ({}, {"t": 0.5, "gamma": 4.0})}
+
+
+def all_losses() -> list:
+    """Every registered loss at its defaults, plus the variants above."""
+    out = []
+    for name in sorted(th.LOSSES):
+        if th.LOSSES[name].__module__.startswith("theory."):
+            out += [th.make_loss(name, **p) for p in LOSS_VARIANTS.get(name, ({},))]
+    return out
+
+
+@pytest.fixture(params=all_losses(), ids=lambda loss: loss.label)
+def loss(request):
+    """Every registered loss (and its variants): a new loss is tested by registering it."""
+    return request.param
 
 
 @pytest.fixture(params=[(dev, dt) for dev in ("cpu", "cuda") for dt in (torch.float32, torch.float64)],

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 from scipy.special import eval_chebyt, eval_gegenbauer
 
-from theory import Family, family_loss, normalize_rows
+from theory import Family, normalize_rows, objective
 from theory.configurations import cross_polytope, icosahedron, regular_polygon, simplex_etf
 from theory.energy import gegenbauer, gegenbauer_derivatives_at_one, lp_energy_bound, pair_energy
-from theory.objectives import KCL
+from theory import KCL
 
 
 def gaussian(t):
@@ -117,7 +117,7 @@ def test_kcl_local_search_in_the_plane_finds_nothing_below_the_certified_minimum
     assert min(r.fun for r in runs) >= bound - 1e-12
     assert abs(best.fun - E_pentagon) <= 1e-9 * E_pentagon
     X = polar(best.x)
-    kcl = family_loss(X, X, Family.full(N), loss=L)
+    kcl = objective(X, X, Family.full(N), L)
     assert abs(kcl - (-1.0 + 2.0 * L.gamma * E_pentagon / (N * (N - 1)))) <= 1e-8
 
 

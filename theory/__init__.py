@@ -1,6 +1,15 @@
 """minibatch-cl theory: the mathematics of mini-batch contrastive loss in numpy/scipy/cvxpy, float64.
 
-The oracle of the toolkit. Never imports torch or :mod:`simulations`.
+The oracle of the toolkit; never imports torch or :mod:`simulations`. The front::
+
+    import theory as th
+    th.objective(U, V, family, loss)        # float, exact (enumeration; refuses above ENUMERATION_LIMIT)
+    th.gradient(U, V, family, loss)         # (dU, dV), every loss
+    th.certify(family, loss)                # global optimum of the convex relaxation
+    th.etf_is_optimal(family, loss)         # one decision for every loss (.optimal)
+
+``loss`` is a :class:`Loss` object or a registered name (``'infonce'``, ``'siglip'``, ``'dcl'``, ``'dhel'``,
+``'kcl'``, or one of yours: :func:`register_loss`).
 """
 from ._checks import normalize_rows
 from .batches import ENUMERATION_LIMIT, Family, make_family
@@ -15,8 +24,8 @@ from .configurations import (
     tangent_gradient,
     tangent_gradient_norm,
 )
-from .losses import batch_losses, euclidean_gradient, family_loss, logit_gradient, logits
-from .objectives import DCL, DHEL, KCL, InfoNCE, Loss, SigLIP, as_loss, make_loss
+from .front import GramGradient, batch_values, gradient, gram_gradient, objective
+from .losses import DCL, DHEL, KCL, LOSSES, InfoNCE, Loss, SigLIP, as_loss, load_plugin, make_loss, register_loss
 from .optima import (
     cross_polytope_all_pairs_value,
     cross_polytope_full_value,
@@ -29,18 +38,19 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ENUMERATION_LIMIT", "Family", "make_family", "normalize_rows",
-    "batch_losses", "family_loss", "logit_gradient", "euclidean_gradient", "logits",
-    "Loss", "InfoNCE", "SigLIP", "DCL", "DHEL", "KCL", "make_loss", "as_loss",
+    "objective", "batch_values", "gradient", "gram_gradient", "GramGradient",
+    "Loss", "LOSSES", "register_loss", "make_loss", "as_loss", "load_plugin",
+    "InfoNCE", "SigLIP", "DCL", "DHEL", "KCL",
     "simplex_etf", "etf_gram", "cross_polytope", "block_configuration", "regular_polygon", "icosahedron",
     "gram_distance", "tangent_gradient", "tangent_gradient_norm",
     "optimum_full", "optimum_all", "optimum_partition",
     "cross_polytope_full_value", "cross_polytope_all_pairs_value",
-    "certify",
+    "certify", "etf_is_optimal", "Certificate", "ETFDecision",
 ]
 
 
 def __getattr__(name):  # certificates import cvxpy: load on first use
-    if name == "certify":
-        from .certificates import certify
-        return certify
+    if name in ("certify", "etf_is_optimal", "Certificate", "ETFDecision"):
+        from . import certificates
+        return getattr(certificates, name)
     raise AttributeError(name)

@@ -438,7 +438,7 @@ class Family:
         if self.n_batches > ENUMERATION_LIMIT:
             raise ValueError(
                 f"{self!r} has {self.n_batches} batches, more than the enumeration limit {ENUMERATION_LIMIT}; "
-                "use simulations.family_objective (streamed or exact formula) or a sampled estimator")
+                "use simulations.objective (streamed or exact formula) or simulations.sampled_objective")
 
     @property
     def sizes(self) -> np.ndarray:
@@ -474,8 +474,10 @@ class Family:
 
     def weighted_chunks(self, size: int):
         """Yield ``(batches (n, b), weights (n,))`` over every part in order, at most ``size`` rows each
-        (the sizes ``b`` may change between chunks)."""
+        (the sizes ``b`` may change between chunks). Refuses more than :data:`ENUMERATION_LIMIT` batches
+        (the engine streams larger families part by part)."""
         size = check_int("size", size, low=1)
+        self._check_enumerable()
         for p in self.parts:
             yield from p.chunks(self.N, size)
 

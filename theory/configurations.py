@@ -20,7 +20,6 @@ from scipy.stats import ortho_group
 
 from ._checks import check_int, check_pair
 from .batches import Family, uniform_partitions
-from .losses import euclidean_gradient
 
 
 def _embed(W: np.ndarray, d: int, seed: int | None) -> np.ndarray:
@@ -255,16 +254,43 @@ def best_relabelling(Z, Z_target) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- stationarity
-def tangent_gradient(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i . u_i) u_i`` per row."""
+def tangent_of(X: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """The tangent part ``g_i - (g_i . x_i) x_i`` of each row of ``G`` at the unit rows of ``X``."""
+    return G - np.sum(G * X, axis=1, keepdims=True) * X
+
+
+def tangent_gradient(U, V, family: Family, loss) -> tuple[np.ndarray, np.ndarray]:
+    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i . u_i) u_i`` per row.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (N, d)
+        Unit-norm rows.
+    family : Family
+    loss : Loss or str
+
+    Returns
+    -------
+    (ndarray, ndarray)
+    """
+    from .front import gradient
     U, V = check_pair(U, V)
-    gU, gV = euclidean_gradient(U, V, family, loss=loss, tau=tau)
-    gU = gU - np.sum(gU * U, axis=1, keepdims=True) * U
-    gV = gV - np.sum(gV * V, axis=1, keepdims=True) * V
-    return gU, gV
+    gU, gV = gradient(U, V, family, loss)
+    return tangent_of(U, gU), tangent_of(V, gV)
 
 
-def tangent_gradient_norm(U, V, family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> float:
-    """Frobenius norm of the Riemannian gradient of ``L_F`` at ``(U, V)``: 0 at stationary points."""
-    gU, gV = tangent_gradient(U, V, family, loss=loss, tau=tau)
+def tangent_gradient_norm(U, V, family: Family, loss) -> float:
+    """Frobenius norm of the Riemannian gradient of ``L_F`` at ``(U, V)``: 0 at stationary points.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (N, d)
+    family : Family
+    loss : Loss or str
+
+    Returns
+    -------
+    float
+    """
+    gU, gV = tangent_gradient(U, V, family, loss)
     return float(np.sqrt(np.sum(gU**2) + np.sum(gV**2)))

@@ -7,7 +7,7 @@ A family whose SigLIP objective is (up to a constant factor) the weighted full b
     L_w(Z) = \\frac{1}{N}\\Big[\\sum_i \\mathrm{sp}\\big(-(z_{ii}/\\tau + b)\\big)
              + w \\sum_{i \\ne j} \\mathrm{sp}\\big(z_{ij}/\\tau + b\\big)\\Big],\\qquad \\mathrm{sp}(x) = \\log(1 + e^x),
 
-covers the full batch (``w = 1``), the all-``C(N,B)`` family (``w = (B-1)/(N-1)``, :mod:`theory.objectives`)
+covers the full batch (``w = 1``), the all-``C(N,B)`` family (``w = (B-1)/(N-1)``, :mod:`theory.losses.siglip`)
 and every pair-balanced family (``w = (E_W[b] - 1)/(N-1)``, the weight-averaged batch size).
 
 Reduction (our derivation of Lee, Chang & Sohn's double-constant embedding model). ``L_w`` is convex in
@@ -142,7 +142,8 @@ def family_negative_weight(family) -> float | None:
     off = K[~np.eye(N, dtype=bool)]
     if np.ptp(d) > 1e-12 * d.max() or off.max() <= 0 or np.ptp(off) > 1e-12 * off.max():
         return None
-    return float(off.mean() / d.mean())
+    w = float(off.mean() / d.mean())
+    return 1.0 if abs(w - 1.0) <= 1e-12 else w              # the full batch, up to rounding
 
 
 def lee_thresholds(N: int) -> dict:
@@ -188,7 +189,7 @@ def constellation_margin(U, V) -> tuple[float, float]:
     ``L -> 0`` as ``T -> infinity`` iff ``m > 0``, at the rate ``-log(L)/T -> m``. Conversely, if
     ``L_full < log(2)/N`` at some ``(tau, b)`` then every term is below ``sp(0) = log 2``, every logit has the
     right sign, and ``(U, V)`` is a constellation around ``r = -b tau`` (this needs ``T = 1/tau > 0``, which
-    :class:`theory.objectives.SigLIP` enforces: with a negative T every sign flips).
+    :class:`theory.SigLIP` enforces: with a negative T every sign flips).
     """
     from ._checks import check_pair
     U, V = check_pair(U, V)

@@ -1,0 +1,69 @@
+r"""DHEL: decoupled hyperspherical energy loss (uniformity within the anchor's own modality).
+
+For a batch ``S`` of size ``b``:
+
+.. math::
+
+    L(S) = \frac{1}{b} \sum_{i \in S} \Big[-\frac{u_i \cdot v_i}{\tau}
+        + \log \sum_{j \in S, j \ne i} e^{u_i \cdot u_j / \tau}\Big]
+
+plus, when symmetric, the same with ``v``-anchored uniformity ``v_i . v_j``. Convex in
+``M = [U; V][U; V]^T`` (not in ``Z`` alone).
+
+References
+----------
+Koromilas, Bouritsas, Giannakopoulos, Nicolaou, Panagakis, "Bridging Mini-Batch and Asymptotic Analysis in
+Contrastive Learning: From InfoNCE to Kernel-Based Losses", ICML 2024 (arXiv 2405.18045), DHEL's definition.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from . import ops
+from .base import Loss, check_bool, check_tau, register_loss, set_field
+from .dcl import lse_without_diagonal
+
+
+@register_loss("dhel")
+@dataclass(frozen=True)
+class DHEL(Loss):
+    """Decoupled hyperspherical energy loss.
+
+    Parameters
+    ----------
+    tau : float, default=1.0
+        Temperature, > 0.
+    symmetric : bool, default=True
+        Add the v-anchored term (uniformity of ``V``).
+    """
+
+    tau: float = 1.0
+    symmetric: bool = True
+    min_batch: ClassVar[int] = 2
+
+    def __post_init__(self):
+        set_field(self, "tau", check_tau(self.tau))
+        set_field(self, "symmetric", check_bool("symmetric", self.symmetric))
+
+    @property
+    def needs_self_grams(self) -> bool:
+        return True
+
+    def batch_losses(self, Z, idx, UU=None, VV=None):
+        xp = ops.namespace(Z)
+        d = xp.diagonal(Z) / self.tau
+        out = xp.mean(lse_without_diagonal(xp, UU / self.tau) - d, -1)
+        if self.symmetric:
+            out = out + xp.mean(lse_without_diagonal(xp, VV / self.tau) - d, -1)
+        return out
+
+    def cvx_family_loss(self, Z, UU, VV, family):
+        from . import _cvx
+        total = 0
+        for S, w in family.weighted_chunks(10**6):
+            total = total + _cvx.mean_lse(_cvx.anchor_entries(UU, S, include_self=False), w, S.shape[1], self.tau)
+            if self.symmetric:
+                total = total + _cvx.mean_lse(_cvx.anchor_entries(VV, S, include_self=False), w, S.shape[1], self.tau)
+        total = total - (2 if self.symmetric else 1) * _cvx.positive_term(Z, family, self.tau)
+        return total / family.total_weight

@@ -1,0 +1,114 @@
+r"""InfoNCE / CLIP (symmetric) and its one-sided form.
+
+For a batch ``S`` of size ``b`` with logits ``z_ij = u_i . v_j / tau``:
+
+.. math::
+
+    L_u(S) = \frac{1}{b} \sum_{i \in S} \Big[\log \sum_{j \in S} e^{z_{ij}} - z_{ii}\Big],\qquad
+    L_v(S) = \frac{1}{b} \sum_{i \in S} \Big[\log \sum_{j \in S} e^{z_{ji}} - z_{ii}\Big],
+
+``L = L_u + L_v`` (symmetric, the default) or ``L_u`` (one-sided). A batch of size 1 has loss 0.
+Convex in the cross-Gram ``Z`` (log-sum-exp of affine maps minus a linear term).
+
+References
+----------
+Oord, Li, Vinyals, "Representation Learning with Contrastive Predictive Coding", arXiv 1807.03748, eq. (4).
+Radford et al., "Learning Transferable Visual Models From Natural Language Supervision", ICML 2021 (Fig. 3).
+Cho et al., "Mini-Batch Optimization of Contrastive Loss", TMLR 2024, §2 (arXiv 2307.05906).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from . import ops
+from .base import Loss, check_bool, check_tau, register_loss, set_field
+
+
+@register_loss("infonce")
+@dataclass(frozen=True)
+class InfoNCE(Loss):
+    """InfoNCE / CLIP loss.
+
+    Parameters
+    ----------
+    tau : float, default=1.0
+        Temperature, > 0.
+    symmetric : bool, default=True
+        Add the column (v-anchored) term (CLIP); False: the one-sided loss ``L_u``.
+    """
+
+    tau: float = 1.0
+    symmetric: bool = True
+    min_batch: ClassVar[int] = 1
+    kernel: ClassVar[str] = "infonce"
+    face_strictly_convex: ClassVar[bool] = True
+
+    def __post_init__(self):
+        set_field(self, "tau", check_tau(self.tau))
+        set_field(self, "symmetric", check_bool("symmetric", self.symmetric))
+
+    @property
+    def mode(self) -> str:
+        """'symmetric' or 'one_sided' (the label of the closed forms in :mod:`theory.optima`)."""
+        return "symmetric" if self.symmetric else "one_sided"
+
+    def batch_losses(self, Z, idx):
+        xp = ops.namespace(Z)
+        zs = Z / self.tau
+        d = xp.diagonal(zs)
+        out = xp.mean(xp.logsumexp(zs, -1) - d, -1)
+        if self.symmetric:
+            out = out + xp.mean(xp.logsumexp(zs, -2) - d, -1)
+        return out
+
+    def gram_gradients(self, Z, idx, UU=None, VV=None):
+        """``dL(S)/dZ`` per block, each entry with its relative accuracy: the diagonal is written as
+        ``-sum_{j != i} p_ij`` rather than ``p_ii - 1`` (the ETF decisions at small tau rely on it)."""
+        zs = np.asarray(Z, dtype=np.float64) / self.tau
+        b = zs.shape[-1]
+        off = ~np.eye(b, dtype=bool)
+        g = _softmax_minus_identity(zs - ops._Numpy.logsumexp(zs, 2)[:, :, None], off)
+        if self.symmetric:
+            zt = np.swapaxes(zs, 1, 2)
+            g = g + np.swapaxes(_softmax_minus_identity(zt - ops._Numpy.logsumexp(zt, 2)[:, :, None], off), 1, 2)
+        return g / (b * self.tau), None, None
+
+    def closed_form_optimum(self, family) -> dict | None:
+        """The full batch and all ``C(N,B)`` batches: the simplex ETF, value ``s log(1 + (B-1) c)`` with
+        ``c = exp(-N/((N-1) tau))`` and ``s = 2`` (symmetric) or 1 (:mod:`theory.optima`); None otherwise."""
+        from ..optima import optimum_all
+        if len(family.parts) != 1:
+            return None
+        p = family.parts[0]
+        B = p.B
+        if B < 2 or (p.stored is not None and not (p.stored.shape[0] == 1 and B == family.N)):
+            return None
+        return {"value": optimum_all(family.N, B, self.tau, loss=self.mode), "structure": "etf", "exact": True}
+
+    def balance(self, family) -> dict:
+        """The weighted pair-balance law (:mod:`theory.balance`): ``balanced`` (kappa constant at this tau),
+        ``kappa_spread`` and ``critical_taus`` (the temperatures where the family is balanced, or 'all')."""
+        from ..balance import BALANCE_REL_TOL, critical_taus, pair_weight_spread
+        spread = pair_weight_spread(family, self.tau)
+        return {"balanced": spread <= BALANCE_REL_TOL, "kappa_spread": spread, "critical_taus": critical_taus(family)}
+
+    def cvx_family_loss(self, Z, UU, VV, family):
+        from . import _cvx
+        total = 0
+        for S, w in family.weighted_chunks(10**6):
+            if S.shape[1] > 1:
+                total = total + _cvx.mean_lse(_cvx.anchor_entries(Z, S, include_self=True), w, S.shape[1], self.tau)
+                if self.symmetric:
+                    total = total + _cvx.mean_lse(_cvx.anchor_entries(Z, S, include_self=True, transpose=True), w,
+                                                  S.shape[1], self.tau)
+        total = total - (2 if self.symmetric else 1) * _cvx.positive_term(Z, family, self.tau)
+        return total / family.total_weight
+
+
+def _softmax_minus_identity(log_p: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """``softmax - I`` along the last axis from log-probabilities, the diagonal as ``-sum_{j != i} p_ij``."""
+    P = np.where(off, np.exp(log_p), 0.0)
+    return P - P.sum(axis=-1)[..., :, None] * np.eye(off.shape[0])
