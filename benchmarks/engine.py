@@ -14,16 +14,19 @@ import torch
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _timing import median_time, row  # noqa: E402
 
-from theory import Family, normalize_rows  # noqa: E402
-from theory.losses import batch_loss_from_logits, logsumexp  # noqa: E402
-from simulations import family_objective, osgd_batch, spectral_partition  # noqa: E402
+from theory import Family, InfoNCE, normalize_rows  # noqa: E402
+from theory.losses.ops import _Numpy  # noqa: E402
+from simulations import objective, osgd_batch, spectral_partition  # noqa: E402
+
+LOSS = InfoNCE()                 # symmetric, tau = 1
+logsumexp = _Numpy.logsumexp
 
 
 # The reference of the speed targets: a plain per-batch loop (the oracle's original form; the oracle
 # itself now gathers blocks, which is faster but not what the targets were set against).
 def loop_losses(U, V, fam):
     Z = U @ V.T
-    return np.array([batch_loss_from_logits(Z[np.ix_(S, S)]) for S in fam.batches])
+    return np.array([LOSS.batch_losses(Z[np.ix_(S, S)][None], S[None])[0] for S in fam.batches])
 
 
 def loop_value(U, V, fam):
@@ -55,12 +58,12 @@ def main():
         fam = Family.all(N, B)
         t_or = median_time(lambda: loop_value(U, V, fam), repeats=3 if N < 24 else 1, warmup=0)
         Ut, Vt = torch.tensor(U), torch.tensor(V)
-        t_en = median_time(lambda: family_objective(Ut, Vt, fam), repeats=15)
+        t_en = median_time(lambda: objective(Ut, Vt, fam, LOSS), repeats=15)
         row(f"all C({N},{B}) value", f"{t_or:.4f}", f"{t_en:.5f}", f"{t_or / t_en:.0f}x")
 
         def grad_engine():
             a, b = Ut.clone().requires_grad_(True), Vt.clone().requires_grad_(True)
-            family_objective(a, b, fam).backward()
+            objective(a, b, fam, LOSS).backward()
         t_org = median_time(lambda: loop_value_and_grad(U, V, fam), repeats=1, warmup=0)
         t_eng = median_time(grad_engine, repeats=15)
         row(f"all C({N},{B}) value+grad", f"{t_org:.4f}", f"{t_eng:.5f}", f"{t_org / t_eng:.0f}x")
@@ -79,12 +82,12 @@ def main():
     fam = Family.all(N, B)
     t_or = median_time(lambda: fam.batches[int(np.argmax(loop_losses(U, V, fam)))], repeats=3, warmup=0)
     Ut, Vt = torch.tensor(U), torch.tensor(V)
-    t_en = median_time(lambda: osgd_batch(Ut, Vt, B), repeats=15)
+    t_en = median_time(lambda: osgd_batch(Ut, Vt, B, LOSS), repeats=15)
     row("osgd argmax C(16,4)", f"{t_or:.4f}", f"{t_en:.5f}", f"{t_or / t_en:.0f}x")
     for N in (1024, 4096):
         U, V = pair(N, 64)
         Ut, Vt = torch.tensor(U), torch.tensor(V)
-        t = median_time(lambda: spectral_partition(Ut, Vt, 32, seed=0), repeats=5 if N == 1024 else 1)
+        t = median_time(lambda: spectral_partition(Ut, Vt, 32, LOSS, seed=0), repeats=5 if N == 1024 else 1)
         row(f"sc N={N}, B=32", "-", f"{t:.3f}", "-")
 
 

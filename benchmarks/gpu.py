@@ -16,7 +16,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _timing import median_time  # noqa: E402
 
 from theory import Family, normalize_rows  # noqa: E402
-from simulations import Config, all_batches_objective, family_objective, osgd_batch, simulate, spectral_partition  # noqa: E402
+from simulations import Config, all_batches_objective, objective, osgd_batch, simulate, spectral_partition  # noqa: E402
 
 
 def pair(N, d=16, seed=0):
@@ -46,7 +46,7 @@ def main():
         sys.exit(2)
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
     print(f"{'check':<34}{'dtype':>9}{'rel. diff vs CPU f64':>22}{'GPU time [s]':>14}")
-    cases = [(f"all C({N},{B}) value+grad", (lambda a, b, f=Family.all(N, B): family_objective(a, b, f)), N)
+    cases = [(f"all C({N},{B}) value+grad", (lambda a, b, f=Family.all(N, B): objective(a, b, f, "infonce")), N)
              for N, B in ((20, 5), (24, 6))]
     cases.append(("formula N=256, B=32 value+grad", lambda a, b: all_batches_objective(a, b, 32), 256))
     for name, fn, N in cases:

@@ -15,7 +15,7 @@ from simulations.sweep import SweepSpec, run_sweep
 
 BUSY = "import time\nt = time.time()\nwhile time.time() - t < 900: pass\n"
 SPEC = SweepSpec(kind="certificate", N=(4, 5, 6, 7, 8), B=(2, 3, 4), family=("all", "partition", "random", "dataloader"),
-                 tau=(0.2, 1.0, 5.0), seeds=(0, 1), solver=True)
+                 loss_params={"tau": (0.2, 1.0, 5.0)}, seeds=(0, 1), solver=True)
 
 
 def once(workers: int) -> float:

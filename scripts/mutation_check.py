@@ -4,6 +4,8 @@ catch it, and restores the file (also on Ctrl-C). Prints one line per mutation a
 mutation survives.
 
 Run from the repository root:  python scripts/mutation_check.py [K ...]   (K: 1-based mutation indices)
+                               python scripts/mutation_check.py --dry-run   (only check that every fragment is
+                               found exactly once and every test file exists; no file is changed)
 """
 import subprocess
 import sys
@@ -13,14 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 T = "tests/test_reliability.py"
 W = "tests/test_weighted_families.py"
 F = "tests/test_exact_formula.py"
+L = "tests/test_loss_engine.py"
 MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
     ("simulations/train.py", "x_v = (xv - cfg.lr * gv).detach()", "x_v = (xv - 0.5 * cfg.lr * gv).detach()", T),
     ("simulations/train.py", "    gU = gU - (gU * U).sum(1, keepdim=True) * U\n", "", T),
     ("simulations/selection.py", "yield torch.randperm(self.N, generator=self.generator)[: self.B][None, :]",
      "yield torch.arange(self.B)[None, :]", T),
     ("simulations/train.py", "        sel.load_state(st[\"selector\"])\n", "", T),
-    ("theory/configurations.py", "gV = gV - np.sum(gV * V, axis=1, keepdims=True) * V",
-     "gV = gV - np.sum(gV * U, axis=1, keepdims=True) * U", T),
+    ("theory/configurations.py", "    return tangent_of(U, gU), tangent_of(V, gV)",
+     "    return tangent_of(U, gU), tangent_of(U, gV)", T),
     ("simulations/train.py", "repeats = cfg.N // cfg.B if (cfg.align == \"updates\"", "repeats = 1 if (cfg.align == \"updates\"", T),
     ("simulations/train.py", "target = \"etf\" if d >= N - 1", "target = \"etf\" if d > N - 1", T),
     ("theory/certificates.py", "def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6)",
@@ -33,14 +36,16 @@ MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
      "decision = \"a<b\" if med < 0 else \"a>b\" if med > 0 else \"undecided\"", "tests/test_claim_properties.py"),
     ("simulations/exact_all.py", "s_lo, s_hi = math.log(1e-17 / (B * (60.0 + dmax))) - dmax, math.log(40.0)",
      "s_lo, s_hi = math.log(1e-17 / (B * (60.0 + dmax))), math.log(40.0)", F),
-    ("simulations/engine.py", "    if bool((srt[:, 1:] == srt[:, :-1]).any()):", "    if False:", T),
+    ("simulations/batching.py", "    if bool((srt[:, 1:] == srt[:, :-1]).any()):", "    if False:", T),
     # weighted, mixed-size families and the weighted law
     ("theory/balance.py", "        K += C / (b * (1 + (b - 1) * c))", "        K += C / (b * (1 + b * c))", W),
-    ("theory/losses.py", "blocks * (w / B)[:, None, None])", "blocks * (1.0 / B))", W),
-    ("simulations/engine.py", "            Xw = X if w is None else X * w[:, None]", "            Xw = X", W),
-    ("simulations/engine.py", "val * (p.total_weight(N) / W))", "val / len(parts))", W),
+    ("theory/front.py", "gb * w[:, None, None])", "gb)", W),
+    ("simulations/_infonce.py", "            Xw = X if w is None else X * w[:, None]", "            Xw = X", W),
+    ("simulations/_infonce.py", "val * (p.total_weight(N) / W))", "val / len(parts))", W + " " + L),
+    ("simulations/engine.py", "val * (p.total_weight(N) / W))", "val / len(parts))", L),
     ("theory/batches.py", "        comps = [(cls.all(N, B), float(q))]", "        comps = [(cls.all(N, B), 1.0)]", W),
-    ("theory/claims.py", "    holds = {k: (None if v is None else bool(v)) for k, v in holds.items()}", "", W + " tests/test_certificates_and_claims.py"),
+    ("simulations/claims/_verdict.py", "    holds = {k: (None if v is None else bool(v)) for k, v in holds.items()}", "",
+     W + " tests/test_certificates_and_claims.py"),
     # the fast exact formula: kernel, torch tree
     ("simulations/_formula_kernel.py", "            ga *= ex[2 * m] * wa\n", "            ga *= ex[2 * m]\n", F),
     ("simulations/_formula_kernel.py", "            o[i + m] += li * src[rp + m]", "            o[i + m] += li * src[lp + m]", F),
@@ -50,9 +55,29 @@ MUTATIONS = [  # (file, original line fragment, mutated fragment, tests to run)
 ]
 
 
+def dry_run(chosen) -> int:
+    """Check the mutation table against the tree without changing any file: 0 if every fragment is found exactly
+    once and every test file exists, 1 otherwise."""
+    bad = 0
+    for path, old, _, tests in chosen:
+        f = ROOT / path
+        count = f.read_text().count(old) if f.is_file() else 0
+        missing = [t for t in tests.split() if not (ROOT / t).is_file()]
+        ok = count == 1 and not missing
+        bad += not ok
+        why = "" if ok else f" (fragment found {count} times{', missing tests ' + ', '.join(missing) if missing else ''})"
+        print(f"{'ok' if ok else 'STALE':<9}{path}: {old.strip()[:50]!r}{why}", flush=True)
+    print(f"{len(chosen) - bad}/{len(chosen)} mutations apply")
+    return 1 if bad else 0
+
+
 def main(argv) -> int:
-    """``argv``: optional 1-based indices of the mutations to run (default: all)."""
+    """``argv``: optional 1-based indices of the mutations to run (default: all); ``--dry-run``: see :func:`dry_run`."""
+    dry = "--dry-run" in argv
+    argv = [a for a in argv if a != "--dry-run"]
     chosen = [MUTATIONS[int(i) - 1] for i in argv] if argv else MUTATIONS
+    if dry:
+        return dry_run(chosen)
     survived = 0
     for path, old, new, tests in chosen:
         f = ROOT / path

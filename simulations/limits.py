@@ -8,7 +8,7 @@ from theory._checks import check_int
 
 #: Default working-memory budget of one evaluation (bytes) for chunked computations.
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
-#: ``family_objective(method='auto')`` enumerates the all-batches family up to this many batches,
+#: ``simulations.objective(method='auto')`` enumerates the all-batches family up to this many batches,
 #: then uses the exact polynomial formula.
 STREAM_LIMIT = 5_000_000
 #: Exact OSGD scores every batch at every update; above this many batches it refuses and asks for

@@ -4,8 +4,9 @@ import numpy as np
 import torch
 
 from helpers import unit_rows
-from theory import Family, euclidean_gradient, family_loss
-from simulations import all_batches_objective, family_objective, osgd_batch, spectral_partition
+import theory as th
+from theory import Family, InfoNCE
+from simulations import all_batches_objective, objective, osgd_batch, spectral_partition
 
 
 def _tol(dt):
@@ -18,12 +19,12 @@ def test_engine_value_and_gradient_on_every_device(device_dtype):
         U, V = unit_rows(fam.N, 4, 0), unit_rows(fam.N, 4, 1)
         Ut = torch.tensor(U, dtype=dt, device=dev, requires_grad=True)
         Vt = torch.tensor(V, dtype=dt, device=dev, requires_grad=True)
-        val = family_objective(Ut, Vt, fam, tau=tau)
+        val = objective(Ut, Vt, fam, InfoNCE(tau))
         val.backward()
-        ref = family_loss(U, V, fam, tau=tau)
+        ref = th.objective(U, V, fam, InfoNCE(tau))
         assert val.device.type == dev and val.dtype == dt
         assert abs(float(val.detach()) - ref) <= _tol(dt) * max(1.0, abs(ref))
-        gU, _ = euclidean_gradient(U, V, fam, tau=tau)
+        gU, _ = th.gradient(U, V, fam, InfoNCE(tau))
         assert np.abs(Ut.grad.cpu().double().numpy() - gU).max() <= _tol(dt) * max(1.0, np.abs(gU).max())
 
 
@@ -31,15 +32,14 @@ def test_formula_equals_enumeration_on_every_device(device_dtype):
     dev, dt = device_dtype
     U, V = unit_rows(12, 4, 2), unit_rows(12, 4, 3)
     f = all_batches_objective(torch.tensor(U, dtype=dt, device=dev), torch.tensor(V, dtype=dt, device=dev), 4)
-    assert f.dtype == dt and abs(float(f) - family_loss(U, V, Family.all(12, 4))) <= _tol(dt)
+    assert f.dtype == dt and abs(float(f) - th.objective(U, V, Family.all(12, 4), "infonce")) <= _tol(dt)
 
 
 def test_osgd_and_spectral_selection_on_every_device(device_dtype):
     dev, dt = device_dtype
     U, V = unit_rows(9, 3, 4), unit_rows(9, 3, 5)
     fam = Family.all(9, 3)
-    from theory import batch_losses
-    best = fam.batches[int(np.argmax(batch_losses(U, V, fam)))]
+    best = fam.batches[int(np.argmax(th.batch_values(U, V, fam, "infonce")))]
     got = osgd_batch(torch.tensor(U, dtype=dt, device=dev), torch.tensor(V, dtype=dt, device=dev), 3)
     assert got.device.type == dev and sorted(got.tolist()) == sorted(best.tolist())
     base = unit_rows(8, 8, 0)                                   # planted pairs: SC must find them

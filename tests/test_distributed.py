@@ -29,8 +29,8 @@ def client():
     cluster.close()
 
 
-CERT = SweepSpec(kind="certificate", N=(4, 5), B=(2, 3), family=("all", "partition", "random"), tau=(0.2, 1.0),
-                 seeds=(0, 1))
+CERT = SweepSpec(kind="certificate", N=(4, 5), B=(2, 3), family=("all", "partition", "random"),
+                 loss_params={"tau": (0.2, 1.0)}, seeds=(0, 1))
 SIM = SweepSpec(kind="simulation", N=(4,), d=(2, 8), B=(2,), method=("shuffle", "osgd", "sc"), lr=(0.5,), seeds=(0, 1),
                 steps=15)
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from helpers import unit_rows
-from simulations import all_batches_objective, family_objective
+from simulations import all_batches_objective, objective
 from simulations.exact_all import BACKENDS, DEFAULT_STEP, MAX_LOGIT_GAP, _reference_grid, quadrature, tree_constants
-from theory import Family
+from theory import Family, InfoNCE
 
 TAUS = (0.002, 0.05, 1.0, 5.0)
 NEW = ("numba", "torch")
@@ -28,12 +28,13 @@ def _t(X, grad=False):
     return torch.tensor(X, dtype=torch.float64, requires_grad=grad)
 
 
-def _value_and_grads(U, V, B, tau, loss="symmetric", **kw):
+def _value_and_grads(U, V, B, tau, symmetric=True, **kw):
     Ut, Vt = _t(U, True), _t(V, True)
+    loss = InfoNCE(tau, symmetric=symmetric)
     if kw.get("backend") == "enumerate":
-        f = family_objective(Ut, Vt, Family.all(U.shape[0], B), tau=tau, loss=loss, method="enumerate")
+        f = objective(Ut, Vt, Family.all(U.shape[0], B), loss, method="enumerate")
     else:
-        f = all_batches_objective(Ut, Vt, B, tau=tau, loss=loss, **kw)
+        f = all_batches_objective(Ut, Vt, B, loss, **kw)
     gU, gV = torch.autograd.grad(f, (Ut, Vt))
     return float(f.detach()), torch.cat([gU, gV]).numpy()
 
@@ -43,8 +44,8 @@ def _value_and_grads(U, V, B, tau, loss="symmetric", **kw):
 def test_formula_equals_enumeration_to_1e12_at_every_tau(backend, tau):
     """Value and gradient within 1e-12 (relative to the value and to the gradient's largest entry) of
     streamed enumeration, for power-of-two and other N, B = 2 and B = N, both losses."""
-    for N, B, loss in ((2, 2, "symmetric"), (5, 3, "symmetric"), (8, 4, "one_sided"), (11, 5, "symmetric"),
-                       (13, 13, "symmetric"), (16, 3, "one_sided")):
+    for N, B, loss in ((2, 2, True), (5, 3, True), (8, 4, False), (11, 5, True),
+                       (13, 13, True), (16, 3, False)):           # loss: symmetric (True) or one-sided
         U, V = unit_rows(N, 4, 10 * N + B), unit_rows(N, 4, 10 * N + B + 1)
         e, ge = _value_and_grads(U, V, B, tau, loss, backend="enumerate")
         f, gf = _value_and_grads(U, V, B, tau, loss, backend=backend)
@@ -80,7 +81,7 @@ def test_formula_equals_an_mpmath_reference_to_1e13(tau):
         Z = (U @ V.T) / tau
         ref = _mpmath_all_batches(Z.tolist(), B)
         for backend in NEW:
-            f = float(all_batches_objective(_t(U), _t(V), B, tau=tau, backend=backend))
+            f = float(all_batches_objective(_t(U), _t(V), B, InfoNCE(tau), backend=backend))
             assert abs(f - float(ref)) <= 1e-13 * abs(float(ref)), (backend, f, float(ref))
 
 
@@ -138,7 +139,7 @@ def test_second_derivatives_through_the_new_backends_equal_the_reference_hessian
 
     def hess(backend):
         x = _t(np.concatenate([U, V]), True)
-        f = all_batches_objective(x[:6], x[6:], 3, tau=0.7, backend=backend)
+        f = all_batches_objective(x[:6], x[6:], 3, InfoNCE(0.7), backend=backend)
         (g,) = torch.autograd.grad(f, x, create_graph=True)
         return torch.stack([torch.autograd.grad(g.flatten()[i], x, retain_graph=True)[0].flatten()
                             for i in range(g.numel())]).numpy()

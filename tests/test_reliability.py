@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 
+import theory as th
 from helpers import unit_rows
-from theory import Family, euclidean_gradient, etf_gram, family_loss, gram_distance, tangent_gradient
+from theory import Family, InfoNCE, etf_gram, gram_distance, tangent_gradient
 from theory.certificates import certify, full_batch_gap, recover_embeddings
-from simulations import (Config, SelectorSampler, all_batches_objective, batch_losses, family_objective, make_selector,
+from simulations import (Config, SelectorSampler, all_batches_objective, batch_values, make_selector, objective,
                          osgd_batch, sampled_objective, simulate, spectral_partition)
 from simulations._checks import exp_safe
+from simulations._infonce import _Kernel
 from simulations.cli import main as cli_main
-from simulations.engine import _Kernel, logits
 from simulations.io import folder_lock, read_csv
 from simulations.train import metrics, target_gram, train_run
 
@@ -30,24 +31,24 @@ def _t(X, grad=False, dtype=torch.float64):
 def test_formula_is_accurate_against_enumeration_down_to_tau_1e3(tau):
     for N, B in ((8, 3), (12, 4)):
         U, V = unit_rows(N, 4, N), unit_rows(N, 4, N + 1)
-        f = float(all_batches_objective(_t(U), _t(V), B, tau=tau))
-        e = float(family_objective(_t(U), _t(V), Family.all(N, B), tau=tau, method="enumerate"))
+        f = float(all_batches_objective(_t(U), _t(V), B, InfoNCE(tau)))
+        e = float(objective(_t(U), _t(V), Family.all(N, B), InfoNCE(tau), method="enumerate"))
         assert math.isfinite(f) and abs(f - e) <= 1e-12 * abs(e)
 
 
 def test_formula_gradient_is_finite_and_exact_at_small_tau():
     U, V = unit_rows(8, 3, 0), unit_rows(8, 3, 1)
     Ut, Vt = _t(U, True), _t(V, True)
-    all_batches_objective(Ut, Vt, 3, tau=0.0015).backward()
-    gU, gV = euclidean_gradient(U, V, Family.all(8, 3), tau=0.0015)
+    all_batches_objective(Ut, Vt, 3, InfoNCE(0.0015)).backward()
+    gU, gV = th.gradient(U, V, Family.all(8, 3), InfoNCE(0.0015))
     assert np.abs(Ut.grad.numpy() - gU).max() <= 1e-9 * np.abs(gU).max()
 
 
 def test_formula_refuses_instead_of_returning_nan_past_its_limit():
     U, V = unit_rows(40, 4, 0), unit_rows(40, 4, 1)
     with pytest.raises(ValueError, match="logit gaps"):
-        family_objective(_t(U), _t(V), Family.all(40, 7), tau=1e-4)
-    v = family_objective(_t(U), _t(V), Family.all(40, 7), tau=0.0025)       # the NaN case
+        objective(_t(U), _t(V), Family.all(40, 7), InfoNCE(1e-4))
+    v = objective(_t(U), _t(V), Family.all(40, 7), InfoNCE(0.0025))       # the NaN case
     assert math.isfinite(float(v))
 
 
@@ -77,10 +78,11 @@ def _normalised(fn):
 
 
 @pytest.mark.parametrize("path", list(PATHS))
-@pytest.mark.parametrize("loss", ["symmetric", "one_sided"])
-def test_gradcheck_and_gradgradcheck_on_every_path(path, loss):
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_gradcheck_and_gradgradcheck_on_every_path(path, symmetric):
     fam, tau, method = PATHS[path]
-    fn = _normalised(lambda U, V: family_objective(U, V, fam, tau=tau, loss=loss, method=method, check=False))
+    loss = InfoNCE(tau, symmetric=symmetric)
+    fn = _normalised(lambda U, V: objective(U, V, fam, loss, method=method, check=False))
     x = (_t(unit_rows(6, 3, 0), True), _t(unit_rows(6, 3, 1), True))
     assert torch.autograd.gradcheck(fn, x)
     assert torch.autograd.gradgradcheck(fn, x)
@@ -90,7 +92,7 @@ def test_gradcheck_and_gradgradcheck_on_every_path(path, loss):
 def test_hessian_through_the_engine_equals_plain_autograd(path):
     fam, tau, method = PATHS[path]
     x = (_t(unit_rows(6, 3, 2), True), _t(unit_rows(6, 3, 3), True))
-    H = torch.autograd.functional.hessian(_normalised(lambda U, V: family_objective(U, V, fam, tau=tau, method=method)), x)
+    H = torch.autograd.functional.hessian(_normalised(lambda U, V: objective(U, V, fam, InfoNCE(tau), method=method)), x)
     R = torch.autograd.functional.hessian(_normalised(lambda U, V: _plain_objective(U, V, fam, tau=tau)), x)
     scale = max(float(r.abs().max()) for row in R for r in row)
     assert scale > 0
@@ -106,9 +108,10 @@ def test_low_precision_inputs_give_finite_accurate_values(dtype, rtol, tau):
     for fam in (Family.all(8, 3), Family.full(8), Family.all(8, 2), Family.all(30, 3)):
         U, V = unit_rows(fam.N, 4, 0), unit_rows(fam.N, 4, 1)
         Ut, Vt = _t(U, dtype=dtype), _t(V, dtype=dtype)
-        ref = family_loss(Ut.double().numpy() / np.linalg.norm(Ut.double().numpy(), axis=1, keepdims=True),
-                          Vt.double().numpy() / np.linalg.norm(Vt.double().numpy(), axis=1, keepdims=True), fam, tau=tau)
-        v = family_objective(Ut, Vt, fam, tau=tau)
+        ref = th.objective(Ut.double().numpy() / np.linalg.norm(Ut.double().numpy(), axis=1, keepdims=True),
+                           Vt.double().numpy() / np.linalg.norm(Vt.double().numpy(), axis=1, keepdims=True), fam,
+                           InfoNCE(tau))
+        v = objective(Ut, Vt, fam, InfoNCE(tau))
         assert v.dtype == dtype and math.isfinite(float(v))
         assert abs(float(v) - ref) <= rtol * abs(ref) + 2 * rtol, (fam, float(v), ref)
 
@@ -124,19 +127,19 @@ def test_float32_uses_the_shift_path_up_to_its_limit_and_stays_accurate():
     # logit gaps of about 75 (between the old hand-set 60 and the derived ~84): shift path, finite, accurate
     U, V = unit_rows(8, 4, 5), unit_rows(8, 4, 6)
     tau = 2.0 / 75
-    Z = logits(_t(U, dtype=torch.float32), _t(V, dtype=torch.float32), tau)
+    Z = _t(U, dtype=torch.float32) @ _t(V, dtype=torch.float32).T / tau       # the logits the engine forms
     assert _Kernel(Z, "symmetric", 3, False).shift
-    v = float(family_objective(_t(U, dtype=torch.float32), _t(V, dtype=torch.float32), Family.all(8, 3), tau=tau))
-    assert abs(v - family_loss(U, V, Family.all(8, 3), tau=tau)) <= 1e-4 * abs(v)
+    v = float(objective(_t(U, dtype=torch.float32), _t(V, dtype=torch.float32), Family.all(8, 3), InfoNCE(tau)))
+    assert abs(v - th.objective(U, V, Family.all(8, 3), InfoNCE(tau))) <= 1e-4 * abs(v)
 
 
 def test_unsupported_dtypes_are_refused():
     U = torch.ones(4, 2, dtype=torch.int64)
     with pytest.raises(ValueError, match="floating-point"):
-        family_objective(U, U, Family.full(4))
+        objective(U, U, Family.full(4), "infonce")
     U64 = _t(unit_rows(4, 2, 0))
     with pytest.raises(ValueError, match="same dtype"):
-        family_objective(U64, U64.float(), Family.full(4))
+        objective(U64, U64.float(), Family.full(4), "infonce")
 
 
 # ---------------------------------------------------------------------- 4. validation of public functions
@@ -146,16 +149,16 @@ NAN6[2] = float("nan")
 
 
 @pytest.mark.parametrize("call,msg", [
-    (lambda: batch_losses(NAN6, U6, torch.tensor([[0, 1, 2]])), "finite"),
-    (lambda: batch_losses(U6, U6, torch.tensor([[0, 0, 2]])), "distinct"),
-    (lambda: batch_losses(U6, U6, torch.tensor([[0.5, 1.7, 3.0]])), "integer"),
-    (lambda: batch_losses(U6, U6, [[True, False]]), "integer"),
-    (lambda: batch_losses(U6, U6, [["a", "b"]]), "integer"),
-    (lambda: batch_losses(2 * U6, U6, torch.tensor([[0, 1]])), "unit norm"),
-    (lambda: batch_losses(U6, U6, torch.zeros(0, 2, dtype=torch.long)), "n >= 1"),
-    (lambda: batch_losses(U6, U6, torch.tensor([[0, 1]]), tau=0), "tau"),
-    (lambda: sampled_objective(NAN6, U6, 2, 10), "finite"),
-    (lambda: sampled_objective(U6, U6, 2, 10, loss="bogus"), "loss"),
+    (lambda: batch_values(NAN6, U6, torch.tensor([[0, 1, 2]]), "infonce"), "finite"),
+    (lambda: batch_values(U6, U6, torch.tensor([[0, 0, 2]]), "infonce"), "distinct"),
+    (lambda: batch_values(U6, U6, torch.tensor([[0.5, 1.7, 3.0]]), "infonce"), "integer"),
+    (lambda: batch_values(U6, U6, [[True, False]], "infonce"), "integer"),
+    (lambda: batch_values(U6, U6, [["a", "b"]], "infonce"), "integer"),
+    (lambda: batch_values(2 * U6, U6, torch.tensor([[0, 1]]), "infonce"), "unit norm"),
+    (lambda: batch_values(U6, U6, torch.zeros(0, 2, dtype=torch.long), "infonce"), "n >= 1"),
+    (lambda: batch_values(U6, U6, torch.tensor([[0, 1]]), th.make_loss("infonce", tau=0)), "tau"),
+    (lambda: sampled_objective(NAN6, U6, 2, 10, "infonce"), "finite"),
+    (lambda: sampled_objective(U6, U6, 2, 10, "bogus"), "loss"),
     (lambda: osgd_batch(NAN6, U6, 3), "finite"),
     (lambda: osgd_batch(U6, U6, 2, loss="bogus"), "loss"),
     (lambda: osgd_batch(_t(unit_rows(40, 3, 0)), _t(unit_rows(40, 3, 1)), 20), "osgd_batch scores all"),
@@ -164,10 +167,10 @@ NAN6[2] = float("nan")
     (lambda: Family.from_batches([[0.5, 1.7, 3]], 8), "integer"),
     (lambda: Family.from_batches([[True, False, True]], 8), "integer"),
     (lambda: Family.from_batches([["0", "1"]], 8), "integer"),
-    (lambda: make_selector("shuffle", 8, 2, tau=-1), "tau"),
+    (lambda: make_selector("shuffle", 8, 2, loss=th.make_loss("infonce", tau=-1)), "tau"),
     (lambda: make_selector("osgd", 8, 2, loss="bogus"), "loss"),
     (lambda: make_selector("osgd", 40, 20), "candidates"),
-    (lambda: certify(7, "fano"), "theory.Family"),
+    (lambda: certify("fano", "infonce"), "theory.Family"),
     (lambda: gram_distance(np.full((4, 4), np.nan), etf_gram(4)), "finite"),
     (lambda: Config(N=4, d=2, seeds=(0, 0)), "distinct"),
     (lambda: Config(N=4, d=2, seeds=(0.7,)), "seeds"),
@@ -181,7 +184,7 @@ def test_bad_input_raises_value_error_naming_the_parameter(call, msg):
 
 
 def test_full_batch_gap_accepts_a_scalar_eps():
-    g = full_batch_gap(4, Family.all(4, 2), eps=1e-3)
+    g = full_batch_gap(Family.all(4, 2), "infonce", eps=1e-3)
     assert g["eps"] == [1e-3] and len(g["gaps"]) == 1
 
 
@@ -198,7 +201,7 @@ def test_a_second_writer_of_a_results_folder_is_refused(tmp_path):
         with pytest.raises(ValueError, match="another process"):
             simulate(cfg, tmp_path / "run")
         r = subprocess.run([sys.executable, "-m", "simulations.cli", "simulate", "--N", "4", "--d", "2", "--methods",
-                            "shuffle", "--steps", "2", "--out", str(tmp_path / "run")], capture_output=True, text=True)
+                            "shuffle", "--epochs", "2", "--out", str(tmp_path / "run")], capture_output=True, text=True)
         assert r.returncode == 2 and "another process" in r.stderr and "Traceback" not in r.stderr
     simulate(cfg, tmp_path / "run")                       # free again once the lock is released
 
@@ -211,11 +214,11 @@ def test_summary_json_is_strict_json_without_nan(tmp_path):
 
 
 @pytest.mark.parametrize("argv,msg", [
-    (["certify", "--N", "7", "--family-file", "/nonexistent/fam.json"], "no such file"),
+    (["certify", "--family-file", "/nonexistent/fam.json"], "no such file"),
     (["claims", "--only", "not_proportional", "--device", "bogus"], "device"),
     (["claims", "--only", "not_proportional", "--device", "cuda:0"], "CUDA"),
-    (["simulate", "--N", "4", "--d", "2", "--steps", "1", "--out", "FILE"], "not a folder"),
-    (["simulate", "--N", "4", "--d", "2", "--steps", "1", "--out", "/proc/forbidden/x"], ""),
+    (["simulate", "--N", "4", "--d", "2", "--epochs", "1", "--out", "FILE"], "not a folder"),
+    (["simulate", "--N", "4", "--d", "2", "--epochs", "1", "--out", "/proc/forbidden/x"], ""),
 ])
 def test_cli_errors_exit_2_with_a_message_and_no_traceback(argv, msg, tmp_path, capsys):
     if "cuda:0" in argv and torch.cuda.is_available():
@@ -235,7 +238,7 @@ def test_one_sgd_step_moves_both_u_and_v_by_lr_times_their_gradients():
     g = torch.Generator().manual_seed(0)
     xu = torch.randn(4, 3, generator=g, dtype=torch.float64).requires_grad_(True)
     xv = torch.randn(4, 3, generator=g, dtype=torch.float64).requires_grad_(True)
-    L = family_objective(xu / xu.norm(dim=1, keepdim=True), xv / xv.norm(dim=1, keepdim=True), Family.full(4))
+    L = objective(xu / xu.norm(dim=1, keepdim=True), xv / xv.norm(dim=1, keepdim=True), Family.full(4), "infonce")
     gu, gv = torch.autograd.grad(L, (xu, xv))
     for x, gx, got in ((xu, gu, res["U"]), (xv, gv, res["V"])):
         new = (x - 0.3 * gx).detach()
@@ -246,13 +249,13 @@ def test_logged_gradient_norm_is_the_riemannian_norm_of_the_all_batches_objectiv
     cfg = Config(N=6, d=3, B=3, methods=("shuffle",), steps=1, seeds=(0,))
     U, V = unit_rows(6, 3, 4), unit_rows(6, 3, 5)
     m = metrics(_t(U) * 2.0, _t(V) * 0.5, cfg, None)            # raw vectors of any norm
-    gU, gV = tangent_gradient(U, V, Family.all(6, 3))
+    gU, gV = tangent_gradient(U, V, Family.all(6, 3), "infonce")
     assert m["grad_norm"] == pytest.approx(float(np.sqrt((gU**2).sum() + (gV**2).sum())), rel=1e-12)
 
 
 def test_tangent_gradients_are_orthogonal_to_their_own_rows_when_u_differs_from_v():
     U, V = unit_rows(7, 4, 0), unit_rows(7, 4, 1)
-    gU, gV = tangent_gradient(U, V, Family.all(7, 3))
+    gU, gV = tangent_gradient(U, V, Family.all(7, 3), "infonce")
     assert np.abs((gU * U).sum(1)).max() < 1e-14 and np.abs((gV * V).sum(1)).max() < 1e-14
     assert np.abs((gV * U).sum(1)).max() > 1e-3                # projecting V's gradient with U would fail above
 
@@ -301,8 +304,8 @@ def test_metrics_csv_rows_match_the_summary(tmp_path):
 
 def test_clear_caches_empties_the_engine_caches():
     from simulations import clear_caches
-    from simulations.engine import _cached_combinations
-    family_objective(_t(unit_rows(9, 3, 0)), _t(unit_rows(9, 3, 1)), Family.all(9, 3))
+    from simulations.batching import _cached_combinations
+    objective(_t(unit_rows(9, 3, 0)), _t(unit_rows(9, 3, 1)), Family.all(9, 3), "infonce")
     assert _cached_combinations.cache_info().currsize > 0
     clear_caches()
     assert _cached_combinations.cache_info().currsize == 0
@@ -310,9 +313,9 @@ def test_clear_caches_empties_the_engine_caches():
 
 @pytest.mark.parametrize("call,msg", [
     (lambda: __import__("theory.local_search", fromlist=["x"]).minimize_family("fano", 2), "theory.Family"),
-    (lambda: __import__("theory.certificates", fromlist=["x"]).etf_is_optimal(7, Family.fano(), rel_tol=float("nan")),
+    (lambda: __import__("theory.certificates", fromlist=["x"]).etf_is_optimal(Family.fano(), "infonce", rel_tol=float("nan")),
      "rel_tol"),
-    (lambda: __import__("theory.certificates", fromlist=["x"]).etf_dual_certificate(Family.fano(), rel_tol=-1), "rel_tol"),
+    (lambda: __import__("theory.certificates", fromlist=["x"]).etf_dual_certificate(Family.fano(), "infonce", rel_tol=-1), "rel_tol"),
 ])
 def test_new_public_functions_validate_their_input(call, msg):
     with pytest.raises(ValueError, match=msg):

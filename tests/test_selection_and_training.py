@@ -8,19 +8,19 @@ import pytest
 import torch
 
 from helpers import unit_rows
-from theory import Family, batch_losses as oracle_losses, etf_gram
+from theory import Family, batch_values as oracle_losses, etf_gram
 from simulations import Config, SelectorSampler, make_selector, osgd_batch, simulate, spectral_partition
-from simulations.engine import logits, pair_losses
+from simulations._infonce import affinity, pair_losses
 from simulations.io import read_csv, read_json
-from simulations.spectral import affinity
 from simulations.cli import main as cli_main
+from simulations.engine import sc_affinity
 
 
 @pytest.mark.parametrize("N,B", [(7, 2), (8, 3), (9, 4)])
 def test_osgd_returns_the_true_argmax_batch(N, B):
     for seed in range(3):
         U, V = unit_rows(N, 3, seed), unit_rows(N, 3, seed + 10)
-        losses = oracle_losses(U, V, Family.all(N, B))
+        losses = oracle_losses(U, V, Family.all(N, B), "infonce")
         best = Family.all(N, B).batches[int(np.argmax(losses))]
         got = osgd_batch(torch.tensor(U), torch.tensor(V), B)
         assert sorted(got.tolist()) == sorted(best.tolist())
@@ -36,10 +36,11 @@ def test_spectral_partition_is_a_valid_seeded_partition(N, B):
 
 def test_spectral_affinity_for_pairs_is_twice_the_pair_loss():
     U, V = torch.tensor(unit_rows(10, 3, 0)), torch.tensor(unit_rows(10, 3, 1))
-    A = affinity(U, V, 2)
-    P = pair_losses(logits(U, V))
+    A = affinity(U, V, 2, 1.0)
+    P = pair_losses(U @ V.T, "symmetric")
     off = ~torch.eye(10, dtype=torch.bool)
     assert torch.allclose(A[off], 2 * P[off], atol=1e-12)
+    assert torch.equal(sc_affinity(U, V, 2, "infonce"), A)          # the affinity spectral_partition uses
 
 
 def test_spectral_partition_finds_planted_high_loss_batches():
@@ -152,11 +153,11 @@ def test_cli_certify_and_simulate_json(tmp_path, capsys):
     assert cli_main(["certify", "--N", "7", "--B", "3", "--family", "fano", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "optimal" and abs(out["value"] - 0.968314) < 1e-6
-    assert cli_main(["simulate", "--N", "4", "--d", "2", "--methods", "full,shuffle", "--steps", "3",
+    assert cli_main(["simulate", "--N", "4", "--d", "2", "--methods", "full,shuffle", "--epochs", "3",
                      "--seeds", "0,1", "--out", str(tmp_path / "s"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["summary"]) == {"full", "shuffle"} and set(out["summary"]["full"]) == {"0", "1"}
-    assert cli_main(["simulate", "--N", "5", "--d", "2", "--methods", "fixed", "--steps", "1"]) == 2
+    assert cli_main(["simulate", "--N", "5", "--d", "2", "--methods", "fixed", "--epochs", "1"]) == 2
     assert "divide" in capsys.readouterr().err
     assert cli_main(["claims", "--only", "not_proportional", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -41,7 +41,7 @@ import numpy as np
 from ._checks import check_batch_size, check_int
 
 #: Largest number of batches that ``Family.all(N, B).batches`` will materialise.
-#: Above it the numpy oracle refuses; :func:`simulations.family_objective` streams
+#: Above it the numpy oracle refuses; :func:`simulations.objective` streams
 #: the enumeration or uses the exact polynomial-time formula instead.
 ENUMERATION_LIMIT = 2_000_000
 

@@ -7,7 +7,7 @@ results are evidence, never proofs, and the claims that use it say so.
 
 Parametrisation: raw vectors ``x`` with ``u = x / ||x||``; the gradient in ``x`` is the
 Riemannian gradient divided by ``||x||`` (chain rule through the normalisation), computed from the
-oracle :func:`theory.losses.euclidean_gradient`.
+oracle :func:`theory.gradient` (every registered loss).
 
 References
 ----------
@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from ._checks import check_int, check_loss, check_tau
+from ._checks import check_int
 from .batches import Family
-from .losses import euclidean_gradient, family_loss
+from .front import gradient, objective
+from .losses import as_loss
 
 
 def _normalise(X):
@@ -33,14 +34,15 @@ def _through_normalisation(G, Y, n):
     return (G - np.sum(G * Y, axis=1, keepdims=True) * Y) / n
 
 
-def minimize_family(family: Family, d: int, *, starts: int = 20, seed: int = 0, loss: str = "symmetric",
-                    tau: float = 1.0, tie: str = "none", E=None, gtol: float = 1e-10, maxiter: int = 5000) -> dict:
+def minimize_family(family: Family, d: int, loss="infonce", *, starts: int = 20, seed: int = 0,
+                    tie: str = "none", E=None, gtol: float = 1e-10, maxiter: int = 5000) -> dict:
     """Minimise ``L_F`` over unit-norm embeddings in ``R^d`` from ``starts`` seeded Gaussian starts.
 
     Parameters
     ----------
     family : Family
     d : int >= 1
+    loss : Loss or str, default='infonce'
     starts : int >= 1
         Number of independent starts (start ``k`` uses seed ``seed + k``).
     tie : {'none', 'uv', 'linear'}
@@ -57,8 +59,7 @@ def minimize_family(family: Family, d: int, *, starts: int = 20, seed: int = 0, 
     """
     if not isinstance(family, Family):
         raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
-    check_loss(loss)
-    tau = check_tau(tau)
+    loss = as_loss(loss)
     d = check_int("d", d, low=1)
     starts = check_int("starts", starts, low=1)
     N = family.N
@@ -79,9 +80,9 @@ def minimize_family(family: Family, d: int, *, starts: int = 20, seed: int = 0, 
     def fun(x):
         Y, n = _normalise(x.reshape(m, d))
         U, V = embed(Y)
-        gU, gV = euclidean_gradient(U, V, family, loss=loss, tau=tau)
+        gU, gV = gradient(U, V, family, loss)
         G = np.vstack([gU, gV]) if tie == "none" else (gU + gV if tie == "uv" else E.T @ (gU + gV))
-        return family_loss(U, V, family, loss=loss, tau=tau), _through_normalisation(G, Y, n).ravel()
+        return objective(U, V, family, loss), _through_normalisation(G, Y, n).ravel()
 
     values, grads, conv, best = [], [], [], None
     for k in range(starts):
