@@ -1,7 +1,7 @@
 """Drawing functions (matplotlib, Agg backend), each drawing only from the files of a results folder.
 
 This package reads plain files (CSV, JSON) and imports neither :mod:`simulations` nor torch, so the
-layers point one way: ``simulations.reproduce`` calls the figures, never the reverse.
+layers point one way: ``simulations.claims.reproduce`` calls the figures, never the reverse.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 from simulations.claims import CLAIMS
 from simulations.cli import main as cli_main
 from simulations.io import read_json
-from simulations.reproduce import reproduce
+from simulations.claims.reproduce import reproduce
 import figures
 
 
@@ -40,7 +40,7 @@ def test_report_links_every_claims_code_and_tests(tiny):
         assert f"`{c.code}`" in section
         for t in c.tests:
             assert f"`{t}`" in section
-    assert re.search(r"\]\(\.\./\.\./\.\./|\]\([^)]*theory/claims\.py\)", report)
+    assert re.search(r"\]\(\.\./\.\./\.\./|\]\([^)]*simulations/claims/[a-z_]+\.py\)", report)
 
 
 def test_each_figure_redraws_from_the_results_folder(tiny):

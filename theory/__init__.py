@@ -21,10 +21,9 @@ from .configurations import (
     icosahedron,
     regular_polygon,
     simplex_etf,
-    tangent_gradient,
-    tangent_gradient_norm,
 )
-from .front import GramGradient, batch_values, gradient, gram_gradient, objective
+from .front import (GramGradient, batch_values, gradient, gram_gradient, objective, tangent_gradient,
+                    tangent_gradient_norm)
 from .losses import DCL, DHEL, KCL, LOSSES, InfoNCE, Loss, SigLIP, as_loss, load_plugin, make_loss, register_loss
 from .optima import (
     cross_polytope_all_pairs_value,

@@ -5,8 +5,8 @@ For batch weights ``w_S > 0``, any sizes, ``c = exp(-N/((N-1) tau))`` and ``d >=
 
 .. math:: \kappa_{ij} = \frac{1}{\sum_S w_S} \sum_{S \ni i, j} \frac{w_S}{|S|\,(1 + (|S|-1) c)}, \qquad i \ne j.
 
-**Theorem** (our derivation; checked by :func:`theory.claims.check_pair_balance_law`). ``U = V = ETF``
-minimises ``L_F`` (symmetric or one-sided InfoNCE) iff it is stationary iff ``kappa_ij`` is the same
+**Theorem** (our derivation; checked by the claim ``pair_balance_law`` of :mod:`simulations.claims`).
+``U = V = ETF`` minimises ``L_F`` (symmetric or one-sided InfoNCE) iff it is stationary iff ``kappa_ij`` is the same
 for every pair ``i != j`` (then it is positive), and the minimizer is then unique up to a common
 rotation.
 
@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_loss, check_positive_float, check_tau
+from ._checks import check_positive_float, check_tau
 from .batches import Family
 
 #: Relative spread of kappa below which a family counts as balanced (rounding leaves ~1e-16).
@@ -97,52 +97,26 @@ def is_balanced(family: Family, tau: float, rel_tol: float = BALANCE_REL_TOL) ->
     return pair_weight_spread(family, tau) <= rel_tol
 
 
-def etf_logit_gradient(family: Family, *, loss: str = "symmetric", tau: float = 1.0) -> np.ndarray:
-    """Closed form of ``dL_F/dG`` at ``U = V = ETF`` (``G = U V^T``), ``(N, N)``:
+def etf_logit_gradient(family: Family, tau: float = 1.0, symmetric: bool = True) -> np.ndarray:
+    """Closed form of InfoNCE's ``dL_F/dZ`` at ``U = V = ETF`` (``Z = U V^T``), ``(N, N)``:
     ``(s c / tau) (kappa - Diag(kappa 1))`` with ``s = 2`` (symmetric) or 1 (one-sided).
-    Compared with the oracle's :func:`theory.losses.logit_gradient` in the tests."""
-    s = 2.0 if check_loss(loss) == "symmetric" else 1.0
-    K = pair_weights(family, tau)
-    return (s * etf_c(family.N, tau) / tau) * (K - np.diag(K.sum(1)))
 
-
-def kappa_dual_certificate(family: Family, *, loss: str = "symmetric", tau: float = 1.0,
-                           rel_tol: float = BALANCE_REL_TOL) -> dict:
-    """The dual certificate of the law built from kappa alone and checked against the oracle.
-
-    For a balanced family (constant ``kappa = k``) sets ``Y = (s c k N / (2 tau)) [[I, -P], [-P, I]]``
-    and checks, relative to ``||dL/dG||_F`` from the *oracle* gradient at the ETF:
-    ``Y - grad`` is diagonal (``grad = [[0, D/2], [D^T/2, 0]]``), ``Y >= 0`` and ``Y M* = 0``.
+    Parameters
+    ----------
+    family : Family
+    tau : float, default=1.0
+        Temperature, > 0.
+    symmetric : bool, default=True
 
     Returns
     -------
-    dict with ``balanced``, ``k``, ``offdiag_mismatch``, ``min_eig``, ``slackness`` (all relative),
-    ``certified`` (balanced and every check within ``rel_tol``).
+    ndarray, shape (N, N)
+        Compared with the oracle's ``theory.gram_gradient(W, W, family, InfoNCE(tau, symmetric)).Z`` in the tests.
     """
-    from .configurations import simplex_etf
-    from .losses import logit_gradient
-    family = _check(family)
-    check_loss(loss)
     tau = check_tau(tau)
-    N = family.N
-    W = simplex_etf(N, N - 1)
-    D = logit_gradient(W, W, family, loss=loss, tau=tau)
-    scale = float(np.linalg.norm(D))
-    K = pair_weights(family, tau)
-    off = K[~np.eye(N, dtype=bool)]
-    balanced = bool(off.max() > 0 and (off.max() - off.min()) <= rel_tol * off.max())
-    s = 2.0 if loss == "symmetric" else 1.0
-    k = float(off.mean())
-    P = np.eye(N) - np.ones((N, N)) / N
-    Y = (s * etf_c(N, tau) * k * N / (2 * tau)) * np.block([[np.eye(N), -P], [-P, np.eye(N)]])
-    grad = np.block([[np.zeros((N, N)), D / 2], [D.T / 2, np.zeros((N, N))]])
-    R = Y - grad
-    mismatch = float(np.linalg.norm(R - np.diag(np.diag(R)))) / scale
-    Wst = np.vstack([W, W])
-    slack = float(np.linalg.norm(Y @ (Wst @ Wst.T))) / scale
-    min_eig = float(np.linalg.eigvalsh(Y)[0]) / scale
-    return {"balanced": balanced, "k": k, "offdiag_mismatch": mismatch, "min_eig": min_eig, "slackness": slack,
-            "certified": bool(balanced and mismatch <= rel_tol and slack <= rel_tol and min_eig >= -rel_tol)}
+    s = 2.0 if symmetric else 1.0
+    K = pair_weights(_check(family), tau)
+    return (s * etf_c(family.N, tau) / tau) * (K - np.diag(K.sum(1)))
 
 
 def critical_taus(family: Family, rel_tol: float = 1e-9):

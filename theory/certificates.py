@@ -35,8 +35,9 @@ import numpy as np
 from ._checks import check_positive_float
 from .batches import Family
 from .configurations import simplex_etf
-from .front import gram_gradient, objective
-from .losses import Loss, as_loss
+from .front import gram_gradient, objective, tangent_of
+from .balance import BALANCE_REL_TOL, etf_c, pair_weights
+from .losses import Loss, as_loss, make_loss
 
 SOLVERS = ("auto", "CLARABEL", "SCS")
 #: Largest N for which ``solver='auto'`` picks the interior-point solver Clarabel (its memory
@@ -247,7 +248,9 @@ def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray
     return W[:N], W[N:], int(keep.sum())
 
 
-def certify(family: Family, loss, *, solver: str = "auto", solver_options: dict | None = None) -> Certificate:
+def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto", solver_options: dict | None = None,
+            rank: int | None = None, rel_tol: float | None = None, max_iter: int | None = None,
+            seed: int | None = None):
     r"""Global minimum of ``L_F`` over unit-norm embeddings in any dimension, by convex relaxation.
 
     .. math:: p^\star = \min_{M \succeq 0,\ \mathrm{diag}(M) = 1} L_F(M)
@@ -265,17 +268,46 @@ def certify(family: Family, loss, *, solver: str = "auto", solver_options: dict 
         ``'auto'``: Clarabel for ``N <= CLARABEL_MAX_N`` (then looser Clarabel, then SCS), SCS above.
     solver_options : dict, optional
         Passed to ``cvxpy.Problem.solve`` (e.g. ``{"max_iter": 1}`` to provoke a failure).
+    method : {'auto', 'sdp', 'lowrank'}, default='auto'
+        ``'sdp'``: the relaxation solved by cvxpy (this function's :class:`Certificate`). ``'lowrank'``: a
+        low-rank factor with a checked KKT certificate (:func:`theory.lowrank.certify_lowrank`, a
+        :class:`theory.lowrank.LowRankCertificate`). ``'auto'``: ``'sdp'`` for ``N < theory.lowrank.AUTO_MIN_N``
+        (where the SDP is the faster, measured by ``benchmarks/lowrank.py``) and ``'lowrank'`` from there on;
+        ``solver`` or ``solver_options`` given select ``'sdp'``, a low-rank option given selects ``'lowrank'``.
+    rank, rel_tol, max_iter, seed : optional
+        Options of :func:`theory.lowrank.certify_lowrank` (its defaults when None); only with ``'lowrank'``.
 
     Returns
     -------
-    Certificate
-        ``value`` and ``status``; only ``status == 'optimal'`` (``certified``) counts as proof.
+    Certificate or LowRankCertificate
+        ``value`` and ``certified``. :class:`Certificate`: only ``status == 'optimal'`` counts as proof.
+        :class:`~theory.lowrank.LowRankCertificate`: the KKT conditions hold to ``rel_tol`` and ``lower_bound``
+        bounds the relaxation from below.
 
     Raises
     ------
     ValueError
-        A family above the enumeration limit, a loss without relaxation, an unknown solver.
+        A family above the enumeration limit, a loss without relaxation, an unknown solver or method, options of
+        the other method.
     """
+    from . import lowrank
+    methods = ("auto", "sdp", "lowrank")
+    if method not in methods:
+        raise ValueError(f"method must be one of {methods}, got {method!r}")
+    lr_opts = {k: v for k, v in (("rank", rank), ("rel_tol", rel_tol), ("max_iter", max_iter), ("seed", seed))
+               if v is not None}
+    sdp_opts = solver != "auto" or solver_options is not None
+    if method == "auto":
+        if sdp_opts and lr_opts:
+            raise ValueError(f"method='auto' got options of both methods: solver/solver_options and {sorted(lr_opts)}")
+        method = ("sdp" if sdp_opts else "lowrank" if lr_opts else
+                  "lowrank" if _check_family(family).N >= lowrank.AUTO_MIN_N else "sdp")
+    if method == "lowrank":
+        if sdp_opts:
+            raise ValueError("method='lowrank' takes no solver or solver_options (they are the SDP's)")
+        return lowrank.certify_lowrank(family, loss, **lr_opts)
+    if lr_opts:
+        raise ValueError(f"method='sdp' takes no low-rank options, got {sorted(lr_opts)}")
     loss = _relaxed_loss(loss)
     family = _check_family(family)
     N = family.N
@@ -350,8 +382,8 @@ def full_batch_gap(family: Family, loss, eps=(1e-2, 1e-3, 1e-4), *, solver: str 
 
 
 #: Relative tolerance of the ETF decisions: the tangent gradient, the dual certificate's complementary
-#: slackness and its smallest eigenvalue are compared with ``||G||_F``, the relaxation gradient at the ETF
-#: (for InfoNCE ``O(c / tau)`` with ``c = exp(-N/((N-1) tau))``). Rounding leaves about 1e-15 of that scale; a
+#: slackness and its smallest eigenvalue are compared with the scale of the gradient at the ETF,
+#: ``||(dL/dZ, dL/dUU, dL/dVV)||_F`` (for InfoNCE ``||dL/dZ||_F = O(c / tau)``, ``c = exp(-N/((N-1) tau))``). Rounding leaves about 1e-15 of that scale; a
 #: genuinely unbalanced family leaves at least ~1e-4 of it.
 ETF_REL_TOL = 1e-9
 #: Gradient entries below this magnitude have underflowed float64: no decision at the ETF is possible.
@@ -388,12 +420,13 @@ def etf_scale(N: int, tau: float) -> float:
 
 
 def _etf_gradient(family: Family, loss: Loss):
-    """The Gram gradient at ``U = V = ETF`` and its scale ``||G||_F``; ValueError where it underflows."""
+    """The Gram gradient at ``U = V = ETF``, the relaxation gradient ``G`` and the gradient's scale
+    ``||(dL/dZ, dL/dUU, dL/dVV)||_F``; ValueError where it underflows."""
     N = family.N
     W = simplex_etf(N, N - 1)
     g = gram_gradient(W, W, family, loss)
     G = g.relaxation_gradient()
-    scale = float(np.linalg.norm(G))
+    scale = float(np.sqrt(np.sum(g.Z ** 2) + np.sum(g.UU ** 2) + np.sum(g.VV ** 2)))
     off = ~np.eye(N, dtype=bool)
     covered = family.cooccurrence()[off] > 0
     pair = (np.abs(g.Z) + np.abs(g.Z.T) + np.abs(g.UU) + np.abs(g.UU.T) + np.abs(g.VV) + np.abs(g.VV.T))[off]
@@ -416,7 +449,7 @@ def etf_dual_certificate(family: Family, loss, *, rel_tol: float = ETF_REL_TOL) 
 
     .. math:: f(M) \ge f(M^*) + \langle G, M - M^* \rangle = f(M^*) + \langle Y, M \rangle \ge f(M^*).
 
-    Both conditions are checked relative to ``||G||_F``. The relaxation is convex by cvxpy's DCP rules
+    Both conditions are checked relative to the gradient's scale. The relaxation is convex by cvxpy's DCP rules
     (:func:`family_objective_expr`), so the certificate applies to every loss with a relaxation.
 
     Uniqueness (InfoNCE, ``face_strictly_convex``): any other optimum ``M'`` has ``<Y, M'> = 0``, so its range
@@ -436,7 +469,7 @@ def etf_dual_certificate(family: Family, loss, *, rel_tol: float = ETF_REL_TOL) 
     dict
         ``certified``, ``slackness`` (``||Y M*||_F / ||G||_F``), ``min_eig`` (``lambda_min(Y) / ||G||_F``),
         ``rank_Y``, ``all_pairs_covered``, ``unique`` (bool, or None where the loss does not decide it),
-        ``scale`` (``||G||_F``).
+        ``scale`` (the gradient's scale).
 
     References
     ----------
@@ -466,7 +499,7 @@ def etf_dual_certificate(family: Family, loss, *, rel_tol: float = ETF_REL_TOL) 
 
 def etf_gradient_ratio(family: Family, loss) -> float:
     """``||grad_R L_F(ETF, ETF)||_F / ||G||_F``: the Riemannian gradient at ``U = V = ETF`` (on the product of
-    spheres, ``d = N-1``) relative to the relaxation gradient's scale. Zero iff the ETF is stationary; rounding
+    spheres, ``d = N-1``) relative to the gradient's scale ``||(dL/dZ, dL/dUU, dL/dVV)||_F``. Zero iff the ETF is stationary; rounding
     leaves about 1e-15. ValueError where the gradient underflows.
 
     Parameters
@@ -478,7 +511,6 @@ def etf_gradient_ratio(family: Family, loss) -> float:
     -------
     float
     """
-    from .configurations import tangent_of
     loss = as_loss(loss)
     family = _check_family(family)
     W, g, _, scale = _etf_gradient(family, loss)
@@ -538,7 +570,7 @@ def etf_is_optimal(family: Family, loss, *, rel_tol: float = ETF_REL_TOL, solver
     """Is ``U = V = simplex ETF`` a global minimizer of ``L_F`` (for ``d >= N-1``)? One decision for every loss,
     without absolute tolerances.
 
-    1. **Not optimal** if the Riemannian gradient at the ETF exceeds ``rel_tol`` relative to ``||G||_F``
+    1. **Not optimal** if the Riemannian gradient at the ETF exceeds ``rel_tol`` relative to the gradient's scale
        (:func:`etf_gradient_ratio`): a non-stationary point is not a minimizer (``decided_by='tangent_gradient'``).
     2. **Optimal** if the analytic dual certificate of the relaxation holds (:func:`etf_dual_certificate`).
     3. **Not optimal** (``'dual_infeasible'``) if the ETF is stationary for the relaxation (slackness within
@@ -590,3 +622,49 @@ def etf_is_optimal(family: Family, loss, *, rel_tol: float = ETF_REL_TOL, solver
     return ETFDecision(N=N, family=repr(family), loss=loss.label, optimal=optimal, decided_by=by,
                        gradient_ratio=ratio, etf_value=etf_value, dual=dual, certificate=cert, excess=excess,
                        closed_form=loss.closed_form_optimum(family))
+
+
+def kappa_dual_certificate(family: Family, tau: float = 1.0, symmetric: bool = True, *,
+                           rel_tol: float = BALANCE_REL_TOL) -> dict:
+    """The dual certificate of InfoNCE's weighted pair-balance law (:mod:`theory.balance`), built from kappa alone
+    and checked against the oracle.
+
+    For a balanced family (constant ``kappa = k``) sets ``Y = (s c k N / (2 tau)) [[I, -P], [-P, I]]``
+    and checks, relative to ``||dL/dZ||_F`` from the *oracle* gradient ``D`` at the ETF
+    (:func:`theory.gram_gradient`): ``Y - grad`` is diagonal (``grad = [[0, D/2], [D^T/2, 0]]``),
+    ``Y >= 0`` and ``Y M* = 0``.
+
+    Parameters
+    ----------
+    family : Family
+    tau : float, default=1.0
+    symmetric : bool, default=True
+    rel_tol : float, default=BALANCE_REL_TOL
+
+    Returns
+    -------
+    dict
+        ``balanced``, ``k``, ``offdiag_mismatch``, ``min_eig``, ``slackness`` (all relative),
+        ``certified`` (balanced and every check within ``rel_tol``).
+    """
+    family = _check_family(family)
+    loss = make_loss("infonce", tau=tau, symmetric=symmetric)
+    N = family.N
+    W = simplex_etf(N, N - 1)
+    D = gram_gradient(W, W, family, loss).Z
+    scale = float(np.linalg.norm(D))
+    K = pair_weights(family, tau)
+    off = K[~np.eye(N, dtype=bool)]
+    balanced = bool(off.max() > 0 and (off.max() - off.min()) <= rel_tol * off.max())
+    s = 2.0 if symmetric else 1.0
+    k = float(off.mean())
+    P = np.eye(N) - np.ones((N, N)) / N
+    Y = (s * etf_c(N, tau) * k * N / (2 * tau)) * np.block([[np.eye(N), -P], [-P, np.eye(N)]])
+    grad = np.block([[np.zeros((N, N)), D / 2], [D.T / 2, np.zeros((N, N))]])
+    R = Y - grad
+    mismatch = float(np.linalg.norm(R - np.diag(np.diag(R)))) / scale
+    Wst = np.vstack([W, W])
+    slack = float(np.linalg.norm(Y @ (Wst @ Wst.T))) / scale
+    min_eig = float(np.linalg.eigvalsh(Y)[0]) / scale
+    return {"balanced": balanced, "k": k, "offdiag_mismatch": mismatch, "min_eig": min_eig, "slackness": slack,
+            "certified": bool(balanced and mismatch <= rel_tol and slack <= rel_tol and min_eig >= -rel_tol)}

@@ -221,3 +221,44 @@ def _difference_check(loss: Loss, blocks: list, S: np.ndarray, g: list) -> None:
     if not abs(fd - cs) <= FD_RTOL * scale:
         raise ValueError(f"loss {loss.name!r}: the complex-step derivative ({cs:.6g}) disagrees with central differences "
                          f"({fd:.6g}); batch_losses is not complex-safe (define gram_gradients or use theory.losses.ops)")
+
+
+def tangent_of(X: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """The tangent part ``g_i - (g_i . x_i) x_i`` of each row of ``G`` at the unit rows of ``X``."""
+    return G - np.sum(G * X, axis=1, keepdims=True) * X
+
+
+def tangent_gradient(U, V, family: Family, loss) -> tuple[np.ndarray, np.ndarray]:
+    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i . u_i) u_i`` per row.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (N, d)
+        Unit-norm rows.
+    family : Family
+    loss : Loss or str
+
+    Returns
+    -------
+    (ndarray, ndarray)
+    """
+    U, V = check_pair(U, V)
+    gU, gV = gradient(U, V, family, loss)
+    return tangent_of(U, gU), tangent_of(V, gV)
+
+
+def tangent_gradient_norm(U, V, family: Family, loss) -> float:
+    """Frobenius norm of the Riemannian gradient of ``L_F`` at ``(U, V)``: 0 at stationary points.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (N, d)
+    family : Family
+    loss : Loss or str
+
+    Returns
+    -------
+    float
+    """
+    gU, gV = tangent_gradient(U, V, family, loss)
+    return float(np.sqrt(np.sum(gU**2) + np.sum(gV**2)))

@@ -1,4 +1,4 @@
-"""``minibatch-cl reproduce``: every claim of the registry, its figures and the report, in one run.
+"""``minibatch-cl reproduce``: every claim, its figures and the report, in one run.
 
 Writes into ``out``:
 
@@ -16,9 +16,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .claims import CLAIMS, SIZES, run_claims_unlocked
-from .experiments import check_device
-from .io import folder_lock, write_json, write_text
+from ..experiments import check_device
+from ..io import folder_lock, write_json, write_text
 from .report import summary_table, write_report
 
 
@@ -30,6 +29,7 @@ def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", prog
 
     Returns ``{"mode", "out", "seconds", "verdicts": [...], "figures": [...]}``.
     """
+    from . import SIZES
     if mode not in SIZES:
         raise ValueError(f"mode must be one of {SIZES}, got {mode!r}")
     check_device(device)
@@ -38,6 +38,7 @@ def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", prog
 
 
 def _reproduce(out: Path, mode, device, progress, report, workers, scheduler=None) -> dict:
+    from . import CLAIMS, run_claims_unlocked
     t0 = time.perf_counter()
     verdicts = [v.to_json() for v in run_claims_unlocked(list(CLAIMS), size=mode, out=out, device=device,
                                                          progress=progress, workers=workers, scheduler=scheduler)]
