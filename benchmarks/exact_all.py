@@ -29,7 +29,7 @@ from _timing import median_time, row  # noqa: E402
 
 from theory import Family, InfoNCE, normalize_rows  # noqa: E402
 from simulations import all_batches_objective, objective  # noqa: E402
-from simulations.exact_all import DEFAULT_STEP, _gap_max, _reference_grid, quadrature  # noqa: E402
+from simulations.engine.exact_all import DEFAULT_STEP, _gap_max, _reference_grid, quadrature  # noqa: E402
 
 BUSY = "import time\nt = time.time()\nwhile time.time() - t < 900: pass\n"
 

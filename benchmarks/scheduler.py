@@ -10,8 +10,8 @@ import sys
 import tempfile
 import time
 
-from simulations.executor import LocalPool
-from simulations.sweep import SweepSpec, run_sweep
+from simulations.runtime.executor import LocalPool
+from simulations.runtime.sweep import SweepSpec, run_sweep
 
 BUSY = "import time\nt = time.time()\nwhile time.time() - t < 900: pass\n"
 SPEC = SweepSpec(kind="certificate", N=(4, 5, 6, 7, 8), B=(2, 3, 4), family=("all", "partition", "random", "dataloader"),

@@ -8,11 +8,12 @@ The front mirrors :mod:`theory`'s (same names, torch tensors)::
     sim.batch_values(U, V, batches, loss)   # per-batch losses
     sim.simulate(sim.Config(...))           # training runs
 """
-from .engine import batch_values, clear_caches, objective, pair_loss_matrix, sampled_objective
-from .exact_all import all_batches_objective
-from .experiments import Config, simulate
-from .selection import SelectorSampler, make_selector, osgd_batch
-from .spectral import spectral_partition
+from simulations.engine import batch_values, clear_caches, objective, pair_loss_matrix, sampled_objective
+from simulations.engine.exact_all import all_batches_objective
+from simulations.training.config import Config
+from simulations.runtime.simulate import simulate
+from simulations.selection import SelectorSampler, make_selector, osgd_batch
+from simulations.selection.spectral import spectral_partition
 
 __all__ = ["objective", "batch_values", "sampled_objective", "pair_loss_matrix", "all_batches_objective",
            "clear_caches", "Config", "simulate", "make_selector", "SelectorSampler", "osgd_batch", "spectral_partition"]

@@ -188,8 +188,8 @@ def _print_verdicts(verdicts):
 
 
 def cmd_claims(args):
-    from .claims import check_ids, run_claims
-    from .experiments import check_device
+    from simulations.claims import check_ids, run_claims
+    from simulations.training.config import check_device
     check_device(args.device)
     only = check_ids(args.only) if args.only else None
     with _scheduler(args) as ex:
@@ -202,7 +202,8 @@ def cmd_claims(args):
 
 
 def cmd_simulate(args):
-    from .experiments import Config, simulate
+    from simulations.training.config import Config
+    from simulations.runtime.simulate import simulate
     loss = _loss_from_args(args)
     cfg = Config(N=args.N, d=args.d, B=args.B, methods=args.methods, steps=args.epochs, lr=args.lr, seeds=args.seeds,
                  loss=loss.name, loss_params=tuple(_loss_params_from_args(args).items()), plugins=tuple(args.plugin),
@@ -228,7 +229,7 @@ def cmd_figures(args):
 
 
 def cmd_reproduce(args):
-    from .claims.reproduce import reproduce
+    from simulations.claims.reproduce import reproduce
     with _scheduler(args) as ex:
         res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json,
                         report=args.report, workers=args.workers, scheduler=ex)
@@ -238,14 +239,14 @@ def cmd_reproduce(args):
 
 def _scheduler(args):
     """The --scheduler value, validated (and connected, for tcp://) before any work."""
-    from .executor import make_executor
+    from simulations.runtime.executor import make_executor
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     return make_executor(args.scheduler, args.workers)
 
 
 def cmd_sweep(args):
-    from .sweep import SweepSpec, run_sweep
+    from simulations.runtime.sweep import SweepSpec, run_sweep
     if args.spec:
         spec = SweepSpec.from_json(args.spec)
     else:

@@ -48,3 +48,13 @@ def device_dtype(request):
     if dev == "cuda" and not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     return dev, dt
+
+
+@pytest.fixture(scope="session")
+def tiny_reproduction(tmp_path_factory):
+    """``reproduce`` at the tiny size, once per test session: every claim runs once, and the claim tests and the
+    reproduce tests read the same results folder (its verdicts.json, figures and report)."""
+    from simulations.claims.reproduce import reproduce
+    out = tmp_path_factory.mktemp("tiny_reproduction")
+    res = reproduce(out, mode="tiny", progress=False, report=out / "report" / "paper_reproduction.md")
+    return out, res

@@ -18,7 +18,7 @@ from theory.batches import uniform_partitions
 from simulations.claims._families import fano_plus_one_triple
 from simulations.claims.fig1a_rotation import FIG1A_READOFF, FIG1A_READOFF_PRECISION, check_fig1a
 from simulations.claims.low_dimension_counterexample import _angle_hessian_min_eig
-from simulations.tasks import paired_comparison
+from simulations.runtime.tasks import paired_comparison
 
 
 @settings(max_examples=25)

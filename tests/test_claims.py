@@ -35,20 +35,17 @@ def test_claims_are_the_modules_of_the_package_in_their_declared_order():
         assert importlib.import_module(f"simulations.claims.{cid}").CLAIM is c
 
 
-@pytest.fixture(scope="module")
-def tiny_out(tmp_path_factory):
-    return tmp_path_factory.mktemp("claims")
-
-
 @pytest.mark.parametrize("claim_id", list(CLAIMS))
-def test_every_claim_gives_its_verdict_at_tiny_size(claim_id, tiny_out):
-    (v,) = run_claims([claim_id], size="tiny", out=tiny_out)
+def test_every_claim_gives_its_verdict_at_tiny_size(claim_id, tiny_reproduction):
+    """Read from the session's one tiny reproduce run (tests/conftest.py): every claim runs once per session."""
+    _, res = tiny_reproduction
+    (record,) = [r for r in res["verdicts"] if r["id"] == claim_id]
+    v = Verdict(**record)
     c = CLAIMS[claim_id]
     assert v.id == claim_id and v.verdict == c.expected_tiny, (v.verdict, v.numbers.get("failed_points"),
                                                                v.numbers.get("fails_for"))
     if c.expected_fails_tiny:
         assert v.numbers["fails_for"] == list(c.expected_fails_tiny)
-    record = v.to_json()
     assert record["statement"] and record["source"] and record["code"] and record["test"]
     json.dumps(record, allow_nan=False)
 
@@ -219,3 +216,23 @@ def test_verdict_counts_numpy_bools_and_refuses_other_types():
     assert verdict_over_sweep({"a": np.bool_(True), "b": np.float64(1.0) <= 0.5}) == ("qualified", ["a"], ["b"])
     with pytest.raises(TypeError, match="True, False or None"):
         verdict_over_sweep({"a": 1.0})
+
+
+#: Layers, lowest first: a module imports only from its own layer or the layers below.
+LAYERS = ("theory", "simulations.io", "simulations._code", "simulations.engine", "simulations.selection",
+          "simulations.training", "simulations.runtime", "figures", "simulations.claims", "simulations.cli")
+
+
+def _layer(module: str):
+    hits = [i for i, name in enumerate(LAYERS) if module == name or module.startswith(name + ".")]
+    return max(hits, key=lambda i: len(LAYERS[i])) if hits else None
+
+
+def test_layers_point_down_only():
+    """theory < engine < selection < training < runtime < figures < claims < cli (the package's __init__ is the front
+    over all of them)."""
+    g = _graph()
+    assert {"simulations.engine", "simulations.selection", "simulations.training", "simulations.runtime"} <= set(g)
+    up = [(m, t) for m, ts in g.items() for t in ts
+          if _layer(m) is not None and _layer(t) is not None and _layer(t) > _layer(m)]
+    assert up == []

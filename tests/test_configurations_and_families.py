@@ -158,6 +158,7 @@ def test_enumeration_limit_is_documented_and_lazy():
     assert F.n_batches == math.comb(40, 20) > ENUMERATION_LIMIT
 
 
+@pytest.mark.slow
 def test_theory_never_imports_torch_or_simulations():
     import subprocess
     import sys

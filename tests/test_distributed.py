@@ -8,12 +8,14 @@ from pathlib import Path
 import cloudpickle
 import pytest
 
-import simulations.executor as executor_mod
+import simulations.runtime.executor as executor_mod
 from simulations.claims import run_claims
 from simulations.cli import main as cli_main
-from simulations.executor import DaskExecutor, Executor, Sequential, make_executor
-from simulations.sweep import SweepSpec, run_sweep
-from simulations.tasks import code_version, run_tasks, task_key
+from simulations.runtime.executor import DaskExecutor, Executor, Sequential, make_executor
+from simulations.runtime.sweep import SweepSpec, run_sweep
+from simulations.runtime.tasks import code_version, run_tasks, task_key
+
+pytestmark = pytest.mark.slow          # CI runs it; -m "not slow" skips it locally
 
 distributed = pytest.importorskip("distributed")
 cloudpickle.register_pickle_by_value(__import__(__name__))      # the workers cannot import this test module
@@ -89,7 +91,7 @@ def test_task_keys_cover_the_function_the_parameters_and_the_code_version():
     assert k != task_key({"a": 2}, _counted) and k != task_key({"a": 1}, _interrupted_marker)
     assert len(code_version()) == 16
     try:
-        import simulations.tasks as t
+        import simulations.runtime.tasks as t
         real = t.code_version
         t.code_version = lambda: "0" * 16              # a different code version: a different key
         assert task_key({"a": 1}, _counted) != k
@@ -118,7 +120,7 @@ def test_a_worker_killed_mid_task_leads_to_a_retry_not_a_lost_or_duplicated_resu
 
 
 def test_a_worker_running_other_code_refuses_the_task(client):
-    from simulations.executor import StaleWorkerError, _run_checked
+    from simulations.runtime.executor import StaleWorkerError, _run_checked
     fut = client.submit(_run_checked, _counted, {"x": 3}, "0" * 16, pure=False)
     with pytest.raises(StaleWorkerError, match="restart the Dask workers"):
         fut.result()

@@ -11,7 +11,7 @@ from helpers import unit_rows
 from theory import Family, InfoNCE, optimum_all, simplex_etf
 from theory.strategies import families, sizes, taus
 from simulations import all_batches_objective, batch_values, objective, sampled_objective
-from simulations._infonce import pair_losses
+from simulations.engine._infonce import pair_losses
 
 
 def _t(X, grad=False):
@@ -138,7 +138,7 @@ def test_engine_bad_input_raises(call, msg):
 @pytest.mark.parametrize("N,B,tau", [(40, 3, 0.5), (30, 4, 1.0), (12, 4, 0.7), (40, 3, 1e-3)])
 def test_every_numeric_path_equals_the_oracle(N, B, tau):
     # N > 7B: gather path; N <= 7B: one-hot matmul path; tau = 1e-3: log-sum-exp path
-    from simulations._infonce import _Kernel
+    from simulations.engine._infonce import _Kernel
     fam = Family.random(N, B, 300, seed=N)
     U, V = unit_rows(N, 5, 0), unit_rows(N, 5, 1)
     Ut, Vt = _t(U, True), _t(V, True)

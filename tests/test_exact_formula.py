@@ -9,7 +9,7 @@ import torch
 
 from helpers import unit_rows
 from simulations import all_batches_objective, objective
-from simulations.exact_all import BACKENDS, DEFAULT_STEP, MAX_LOGIT_GAP, _reference_grid, quadrature, tree_constants
+from simulations.engine.exact_all import BACKENDS, DEFAULT_STEP, MAX_LOGIT_GAP, _reference_grid, quadrature, tree_constants
 from theory import Family, InfoNCE
 
 TAUS = (0.002, 0.05, 1.0, 5.0)

@@ -8,7 +8,7 @@ from scipy.special import eval_gegenbauer
 
 from helpers import unit_rows
 from simulations.engine import sc_affinity
-from simulations.spectral import spectral_embedding
+from simulations.selection.spectral import spectral_embedding
 from theory.energy import gegenbauer, lp_energy_bound
 from theory.siglip import _slope, siglip_optimum
 

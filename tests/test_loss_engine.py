@@ -234,7 +234,7 @@ def test_config_refuses_loss_settings_that_would_fail_mid_run():
 
 
 def test_siglip_runs_are_measured_against_siglip_optimum_not_the_etf():
-    from simulations.train import target_gram
+    from simulations.training.loop import target_gram
     from theory.siglip import siglip_optimum
     T = target_gram(6, 6, "auto", SigLIP(1.0, 0.0))
     opt = siglip_optimum(6, 1.0, 0.0)
@@ -244,7 +244,7 @@ def test_siglip_runs_are_measured_against_siglip_optimum_not_the_etf():
 
 
 def test_sweep_grids_every_loss_over_its_own_parameters(tmp_path):
-    from simulations.sweep import SweepSpec, run_sweep
+    from simulations.runtime.sweep import SweepSpec, run_sweep
     spec = SweepSpec(N=(5,), B=(3,), family=("all",), loss=("siglip", "kcl", "dcl"),
                      loss_params={"tau": (1.0,), "bias": (-1.0, 0.0), "t": (2.0,), "gamma": (1.0, 16.0)})
     assert len(spec.tasks()[0]) == 2 + 2 + 1                 # siglip x bias, kcl x gamma (no tau), dcl x tau

@@ -15,11 +15,11 @@ from theory import Family, InfoNCE, etf_gram, gram_distance, tangent_gradient
 from theory.certificates import certify, full_batch_gap, recover_embeddings
 from simulations import (Config, SelectorSampler, all_batches_objective, batch_values, make_selector, objective,
                          osgd_batch, sampled_objective, simulate, spectral_partition)
-from simulations._checks import exp_safe
-from simulations._infonce import _Kernel
+from simulations.engine._checks import exp_safe
+from simulations.engine._infonce import _Kernel
 from simulations.cli import main as cli_main
 from simulations.io import folder_lock, read_csv
-from simulations.train import metrics, target_gram, train_run
+from simulations.training.loop import metrics, target_gram, train_run
 
 
 def _t(X, grad=False, dtype=torch.float64):
@@ -195,6 +195,7 @@ def test_sampler_length_past_the_index_range_is_a_clear_error():
 
 
 # ---------------------------------------------------------------------- 5-7. results and the CLI
+@pytest.mark.slow
 def test_a_second_writer_of_a_results_folder_is_refused(tmp_path):
     cfg = Config(N=4, d=2, methods=("shuffle",), steps=2)
     with folder_lock(tmp_path / "run"):
@@ -304,7 +305,7 @@ def test_metrics_csv_rows_match_the_summary(tmp_path):
 
 def test_clear_caches_empties_the_engine_caches():
     from simulations import clear_caches
-    from simulations.batching import _cached_combinations
+    from simulations.engine.batching import _cached_combinations
     objective(_t(unit_rows(9, 3, 0)), _t(unit_rows(9, 3, 1)), Family.all(9, 3), "infonce")
     assert _cached_combinations.cache_info().currsize > 0
     clear_caches()

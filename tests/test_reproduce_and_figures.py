@@ -9,12 +9,12 @@ from simulations.io import read_json
 from simulations.claims.reproduce import reproduce
 import figures
 
+pytestmark = pytest.mark.slow          # CI runs it; -m "not slow" skips it locally
+
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("repro")
-    res = reproduce(out, mode="tiny", progress=False, report=out / "report" / "paper_reproduction.md")
-    return out, res
+def tiny(tiny_reproduction):
+    return tiny_reproduction                 # the session's one tiny reproduce run (tests/conftest.py)
 
 
 def test_reproduce_tiny_writes_every_claim_figures_and_report(tiny):

@@ -10,7 +10,7 @@ import torch
 from helpers import unit_rows
 from theory import Family, batch_values as oracle_losses, etf_gram
 from simulations import Config, SelectorSampler, make_selector, osgd_batch, simulate, spectral_partition
-from simulations._infonce import affinity, pair_losses
+from simulations.engine._infonce import affinity, pair_losses
 from simulations.io import read_csv, read_json
 from simulations.cli import main as cli_main
 from simulations.engine import sc_affinity
@@ -121,7 +121,7 @@ def test_results_folder_is_complete_and_resumable(tmp_path):
     assert again["summary"] == first["summary"]
     # an interrupted run resumes from its checkpoint and ends where an uninterrupted run ends
     (out / "runs" / "osgd_s1.csv").unlink()
-    from simulations.train import train_run
+    from simulations.training.loop import train_run
     half = Config(**{**cfg.to_json(), "steps": 2})
     train_run(half, "osgd", 1, checkpoint=out / "runs" / "osgd_s1.ckpt")
     assert (out / "runs" / "osgd_s1.ckpt").exists()
@@ -164,6 +164,7 @@ def test_cli_certify_and_simulate_json(tmp_path, capsys):
     assert out["verdicts"][0]["id"] == "not_proportional" and out["verdicts"][0]["verdict"] == "confirmed"
 
 
+@pytest.mark.slow
 def test_console_script_help_runs():
     r = subprocess.run([sys.executable, "-m", "simulations.cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "reproduce" in r.stdout

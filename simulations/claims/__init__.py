@@ -27,10 +27,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from ..executor import default_workers, make_executor
-from ..io import folder_lock
-from ..tasks import run_tasks
-from ._verdict import VERDICTS, Verdict, verdict_over_sweep
+from simulations.runtime.executor import default_workers, make_executor
+from simulations.io import folder_lock
+from simulations.runtime.tasks import run_tasks
+from simulations.claims._verdict import VERDICTS, Verdict, verdict_over_sweep
 
 SIZES = ("tiny", "quick", "full")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -158,7 +158,7 @@ def run_claims(only=None, *, size: str = "quick", out=None, device: str = "cpu",
     """Run the claims in ``only`` (default: all, in :data:`CLAIMS` order) at ``size``.
 
     Experiment claims write into ``out`` (a temporary folder, removed afterwards, when None).
-    ``scheduler``: where the tasks run (:func:`simulations.executor.make_executor`; default ``'local'``,
+    ``scheduler``: where the tasks run (:func:`simulations.runtime.executor.make_executor`; default ``'local'``,
     ``'sequential'`` at the tiny size).
     """
     ids = check_ids(only) if only else list(CLAIMS)

@@ -25,7 +25,7 @@ def etf_record(family: Family, tau: float, mode: str = "symmetric") -> dict:
 
 def dual_table(v: dict) -> list[str]:
     """The dual certificate at every sweep point (claims full_batch_etf, all_batches_etf)."""
-    from ._tables import table
+    from simulations.claims._tables import table
     rows = v["numbers"]["cases"]
     keys = [k for k in ("N", "B", "tau", "dual_certified", "unique", "slackness", "min_eig", "etf_value", "closed_form")
             if k in rows[0]]

@@ -18,7 +18,7 @@ import numpy as np
 from theory import DCL, DHEL, KCL, Family, SigLIP, objective, simplex_etf
 from theory.certificates import certify, full_batch_gap, minimizer_spread
 
-from ._verdict import SOLVER_ATOL, SOLVER_RTOL, solver_close
+from simulations.claims._verdict import SOLVER_ATOL, SOLVER_RTOL, solver_close
 
 #: SigLIP's sweep: temperature (``1/t``) and bias (Zhai et al. initialise ``t = 10``, ``b = -10``).
 SIGLIP_TAUS = (0.1, 0.3, 1.0, 3.0)
@@ -161,6 +161,6 @@ def etf_rows(losses, Ns, family_of, label):
 def etf_table(v: dict) -> list[str]:
     """The certified value, L(ETF) and the recovered Gram per loss and N (claims losses_full_batch_etf,
     losses_all_batches_etf)."""
-    from ._tables import table
+    from simulations.claims._tables import table
     keys = ["loss", "N", "family", "etf_value", "certificate", "status", "rank", "gram_distance_to_etf"]
     return table(keys, [[r[k] for k in keys] for r in v["numbers"]["cases"]])

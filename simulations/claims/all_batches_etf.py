@@ -6,9 +6,9 @@ import numpy as np
 from theory import Family, batch_values, optimum_all, simplex_etf
 from theory.certificates import certify, full_batch_gap
 
-from . import Claim
-from ._etf import dual_table, etf_record, infonce
-from ._verdict import TAUS, Verdict, solver_close, value_close, verdict_over_sweep
+from simulations.claims import Claim
+from simulations.claims._etf import dual_table, etf_record, infonce
+from simulations.claims._verdict import TAUS, Verdict, solver_close, value_close, verdict_over_sweep
 
 
 def check_all_batches_etf(cases=((4, 2), (6, 2), (6, 3), (8, 2), (8, 4), (10, 3), (12, 4)), taus=TAUS,

@@ -11,10 +11,10 @@ from theory.balance import critical_taus
 from theory.certificates import certify, etf_is_optimal, full_batch_gap
 from theory.optima import optimum_all_mixture
 
-from . import Claim
-from ._etf import infonce
-from ._tables import fmt, table
-from ._verdict import TAUS, Verdict, value_close, verdict_over_sweep
+from simulations.claims import Claim
+from simulations.claims._etf import infonce
+from simulations.claims._tables import fmt, table
+from simulations.claims._verdict import TAUS, Verdict, value_close, verdict_over_sweep
 
 
 def _epoch_average_by_enumeration(U, V, N: int, B: int, loss) -> float:

@@ -7,10 +7,10 @@ import numpy as np
 
 from theory import Family, InfoNCE, objective, regular_polygon
 
-from ..io import write_csv
-from . import Claim
-from ._tables import table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.io import write_csv
+from simulations.claims import Claim
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 #: Values read off the paper's Fig. 1(a) (the published figure, not our computation), with their
 #: read-off precision: full batch ~1.539 -> ~1.737, all pairs ~1.463 -> ~1.963.

@@ -4,9 +4,9 @@ from __future__ import annotations
 from theory import Family, objective, optimum_full, simplex_etf
 from theory.certificates import certify
 
-from . import Claim
-from ._etf import dual_table, etf_record, infonce
-from ._verdict import TAUS, Verdict, solver_close, value_close, verdict_over_sweep
+from simulations.claims import Claim
+from simulations.claims._etf import dual_table, etf_record, infonce
+from simulations.claims._verdict import TAUS, Verdict, solver_close, value_close, verdict_over_sweep
 
 
 def check_full_batch_etf(Ns=range(3, 17), taus=TAUS, solver_Ns=(3, 5, 8, 12, 16)) -> Verdict:

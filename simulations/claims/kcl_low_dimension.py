@@ -9,9 +9,9 @@ from theory._checks import check_int
 from theory.certificates import certify
 from theory.energy import lp_energy_bound, pair_energy
 
-from . import BEYOND, Claim
-from ._tables import table
-from ._verdict import Verdict, solver_close, verdict_over_sweep
+from simulations.claims import BEYOND, Claim
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, solver_close, verdict_over_sweep
 
 
 def _low_dimension_codes(Ns_polygon=(4, 5, 6, 8, 12)):

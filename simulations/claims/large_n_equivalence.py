@@ -11,12 +11,12 @@ import torch
 
 from theory import Family, InfoNCE, etf_gram, optimum_all
 
-from ..engine import objective
-from ..io import read_json, write_json
-from ..limits import STREAM_LIMIT
-from . import Claim
-from ._tables import table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.engine import objective
+from simulations.io import read_json, write_json
+from simulations.engine.limits import STREAM_LIMIT
+from simulations.claims import Claim
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def minimise_all_batches(N: int, B: int, d: int | None = None, *, seed: int = 0, max_iter: int = 400,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from theory import Family
 
-from . import BEYOND, Claim
-from ._losses import DECOUPLED, KERNELS, TINY_DECOUPLED, TINY_KERNELS, etf_rows, etf_table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.claims import BEYOND, Claim
+from simulations.claims._losses import DECOUPLED, KERNELS, TINY_DECOUPLED, TINY_KERNELS, etf_rows, etf_table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def check_losses_all_batches_etf(cases=((4, 2), (5, 3), (6, 2), (6, 3), (8, 4)), decoupled=DECOUPLED,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from theory import Family
 
-from . import BEYOND, Claim
-from ._losses import (DECOUPLED, KERNELS, SPREAD_EPS, SPREAD_EPS_FALLBACK, SPREAD_UNIQUE, TINY_DECOUPLED, TINY_KERNELS,
+from simulations.claims import BEYOND, Claim
+from simulations.claims._losses import (DECOUPLED, KERNELS, SPREAD_EPS, SPREAD_EPS_FALLBACK, SPREAD_UNIQUE, TINY_DECOUPLED, TINY_KERNELS,
                       etf_rows, etf_table)
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def check_losses_full_batch_etf(Ns=(3, 4, 5, 6, 8), decoupled=DECOUPLED, kernels=KERNELS) -> Verdict:

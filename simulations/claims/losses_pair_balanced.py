@@ -6,11 +6,11 @@ from theory import DCL, DHEL, KCL, Family, SigLIP, objective, simplex_etf
 from theory.certificates import certify
 from theory.siglip import family_negative_weight, siglip_optimum
 
-from . import BEYOND, Claim
-from ._families import fano_plus_one_triple
-from ._losses import DCL_NEGATIVES, margin, resolved
-from ._tables import table
-from ._verdict import Verdict, solver_close, verdict_over_sweep
+from simulations.claims import BEYOND, Claim
+from simulations.claims._families import fano_plus_one_triple
+from simulations.claims._losses import DCL_NEGATIVES, margin, resolved
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, solver_close, verdict_over_sweep
 
 
 def check_losses_pair_balanced(taus=(0.3, 1.0), siglip_points=((0.1, -10.0), (1.0, 0.0), (0.3, 3.0))) -> Verdict:

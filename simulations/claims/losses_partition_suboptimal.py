@@ -5,10 +5,10 @@ from __future__ import annotations
 from theory import DCL, DHEL, KCL, Family, SigLIP
 from theory.siglip import siglip_optimum
 
-from . import BEYOND, Claim
-from ._losses import DCL_NEGATIVES, shares_full_minimizer
-from ._tables import table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.claims import BEYOND, Claim
+from simulations.claims._losses import DCL_NEGATIVES, shares_full_minimizer
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def check_losses_partition_suboptimal(cases=((6, 2), (6, 3), (8, 2), (8, 4)), taus=(0.3, 1.0),

@@ -6,10 +6,10 @@ import numpy as np
 from theory import Family, gradient, objective, regular_polygon
 from theory.front import tangent_gradient_norm
 
-from . import Claim
-from ._etf import infonce
-from ._tables import table
-from ._verdict import Verdict
+from simulations.claims import Claim
+from simulations.claims._etf import infonce
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict
 
 
 def _angle_hessian_min_eig(theta: np.ndarray, fam: Family, h: float = 1e-5) -> float:

@@ -6,9 +6,9 @@ import numpy as np
 from theory import Family, normalize_rows, objective
 from theory.front import tangent_gradient
 
-from . import Claim
-from ._etf import infonce
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.claims import Claim
+from simulations.claims._etf import infonce
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def check_not_proportional(N: int = 8, Bs=(2, 4), n: int = 50, d: int = 4, seed: int = 0) -> Verdict:

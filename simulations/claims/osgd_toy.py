@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import write_csv, write_json
-from ..tasks import paired_comparison, run_tasks
-from . import Claim
-from ._experiments import THRESHOLD
-from ._tables import fmt, table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.io import write_csv, write_json
+from simulations.runtime.tasks import paired_comparison, run_tasks
+from simulations.claims import Claim
+from simulations.claims._experiments import THRESHOLD
+from simulations.claims._tables import fmt, table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 #: The runs' loss: symmetric InfoNCE at the paper's tau = 1 (Config fields).
 LOSS = dict(loss="infonce", loss_params=(("tau", 1.0),))

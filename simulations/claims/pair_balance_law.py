@@ -10,11 +10,11 @@ from theory.balance import (balanced_at, critical_taus, cyclic_triples_and_pairs
                             pair_weights, tau_critical_example)
 from theory.certificates import etf_is_optimal, kappa_dual_certificate
 
-from . import Claim
-from ._etf import infonce
-from ._families import families_up_to_relabelling, fano_plus_one_triple
-from ._tables import fmt, table
-from ._verdict import TAUS, Verdict, verdict_over_sweep
+from simulations.claims import Claim
+from simulations.claims._etf import infonce
+from simulations.claims._families import families_up_to_relabelling, fano_plus_one_triple
+from simulations.claims._tables import fmt, table
+from simulations.claims._verdict import TAUS, Verdict, verdict_over_sweep
 
 
 def _random_weighted_family(rng) -> Family:

@@ -6,9 +6,9 @@ import numpy as np
 
 from theory import KCL, Family, SigLIP, normalize_rows, objective
 
-from . import BEYOND, Claim
-from ._tables import table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.claims import BEYOND, Claim
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def _pair_form(loss, U, V):

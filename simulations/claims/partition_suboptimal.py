@@ -6,10 +6,10 @@ import numpy as np
 from theory import Family, cross_polytope, objective, optimum_full, optimum_partition
 from theory.certificates import certify, etf_dual_certificate, etf_is_optimal, full_batch_gap
 
-from . import Claim
-from ._etf import infonce
-from ._tables import fmt, table
-from ._verdict import Verdict, solver_close, verdict_over_sweep
+from simulations.claims import Claim
+from simulations.claims._etf import infonce
+from simulations.claims._tables import fmt, table
+from simulations.claims._verdict import Verdict, solver_close, verdict_over_sweep
 
 
 def _antipodal_pairs_map(N: int) -> np.ndarray:

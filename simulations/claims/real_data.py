@@ -1,8 +1,8 @@
 """Claim real_data: the paper's real-data tables (out of this toolkit's scope)."""
 from __future__ import annotations
 
-from . import Claim
-from ._verdict import Verdict
+from simulations.claims import Claim
+from simulations.claims._verdict import Verdict
 
 
 def real_data_verdict() -> Verdict:

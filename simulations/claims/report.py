@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..io import read_json, write_text
+from simulations.io import read_json, write_text
 
 SECTION_INTRO = {
     "Beyond InfoNCE: SigLIP, DCL, DHEL, KCL": (
@@ -52,7 +52,7 @@ def summary_table(verdicts: list[dict], mode: str) -> str:
 def _settings_line(claim_id: str, mode: str, device: str) -> list[str]:
     """The sizes the claim ran at, as declared by the claim (the check's defaults where empty)."""
     import inspect
-    from . import CLAIMS
+    from simulations.claims import CLAIMS
     c = CLAIMS.get(claim_id)
     if c is None:
         return []
@@ -68,7 +68,7 @@ def _settings_line(claim_id: str, mode: str, device: str) -> list[str]:
 
 def write_report(out: Path, report: Path, mode: str, command: str, device: str = "cpu") -> None:
     """paper_reproduction.md from ``out/verdicts.json``; figures copied to ``<report dir>/figures/output``."""
-    from . import CLAIMS, REPO_ROOT
+    from simulations.claims import CLAIMS, REPO_ROOT
     verdicts = read_json(Path(out) / "verdicts.json")
     report = Path(report)
     figdir = report.parent / "figures" / "output"

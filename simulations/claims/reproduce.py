@@ -16,20 +16,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..experiments import check_device
-from ..io import folder_lock, write_json, write_text
-from .report import summary_table, write_report
+from simulations.training.config import check_device
+from simulations.io import folder_lock, write_json, write_text
+from simulations.claims.report import summary_table, write_report
 
 
 def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", progress: bool = True,
               report: str | Path | None = None, workers: int | None = None, scheduler=None) -> dict:
     """Run every claim at size ``mode``, draw the figures, write the summary (and the report).
 
-    ``scheduler`` / ``workers``: where the claims' tasks run (:func:`simulations.executor.make_executor`).
+    ``scheduler`` / ``workers``: where the claims' tasks run (:func:`simulations.runtime.executor.make_executor`).
 
     Returns ``{"mode", "out", "seconds", "verdicts": [...], "figures": [...]}``.
     """
-    from . import SIZES
+    from simulations.claims import SIZES
     if mode not in SIZES:
         raise ValueError(f"mode must be one of {SIZES}, got {mode!r}")
     check_device(device)
@@ -38,7 +38,7 @@ def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", prog
 
 
 def _reproduce(out: Path, mode, device, progress, report, workers, scheduler=None) -> dict:
-    from . import CLAIMS, run_claims_unlocked
+    from simulations.claims import CLAIMS, run_claims_unlocked
     t0 = time.perf_counter()
     verdicts = [v.to_json() for v in run_claims_unlocked(list(CLAIMS), size=mode, out=out, device=device,
                                                          progress=progress, workers=workers, scheduler=scheduler)]

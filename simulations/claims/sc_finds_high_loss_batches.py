@@ -8,12 +8,12 @@ import torch
 
 from theory import Family, InfoNCE, normalize_rows
 
-from ..engine import batch_values, objective
-from ..io import write_csv
-from ..spectral import spectral_partition
-from . import Claim
-from ._tables import table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.engine import batch_values, objective
+from simulations.io import write_csv
+from simulations.selection.spectral import spectral_partition
+from simulations.claims import Claim
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 #: The loss of the claim: symmetric InfoNCE at tau = 1.
 LOSS = InfoNCE()

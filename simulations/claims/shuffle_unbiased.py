@@ -10,10 +10,10 @@ import torch
 from theory import Family, InfoNCE, normalize_rows
 from theory.batches import uniform_partitions
 
-from ..engine import batch_values, objective, sampled_objective
-from . import Claim
-from ._tables import table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.engine import batch_values, objective, sampled_objective
+from simulations.claims import Claim
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 #: The loss of the claim: symmetric InfoNCE at tau = 1.
 LOSS = InfoNCE()

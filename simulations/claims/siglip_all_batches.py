@@ -8,10 +8,10 @@ from theory import Family
 from theory.certificates import certify
 from theory.siglip import ccem_value, siglip_optimum
 
-from . import BEYOND, Claim
-from ._losses import GAP_EPS, SIGLIP_BIASES, SIGLIP_TAUS, resolved, shares_full_minimizer, siglip_grid
-from ._tables import table
-from ._verdict import Verdict, solver_close, verdict_over_sweep
+from simulations.claims import BEYOND, Claim
+from simulations.claims._losses import GAP_EPS, SIGLIP_BIASES, SIGLIP_TAUS, resolved, shares_full_minimizer, siglip_grid
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, solver_close, verdict_over_sweep
 
 
 def siglip_verdict_map(N: int = 8, Bs=(2, 4), log10_t=(-1.0, 1.5), biases=(-15.0, 5.0), n: int = 41) -> dict:

@@ -8,9 +8,9 @@ from theory import Family, SigLIP, cross_polytope, normalize_rows, objective, re
 from theory._checks import check_int
 from theory.siglip import constellation_margin
 
-from . import BEYOND, Claim
-from ._tables import table
-from ._verdict import Verdict, verdict_over_sweep
+from simulations.claims import BEYOND, Claim
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def sp(x):

@@ -8,10 +8,10 @@ from theory import Family, objective, simplex_etf
 from theory.certificates import certify
 from theory.siglip import lee_thresholds, siglip_optimum, threshold_from_slopes
 
-from . import BEYOND, Claim
-from ._losses import RESOLUTION_FACTOR, SIGLIP_BIASES, SIGLIP_TAUS, resolved, siglip_grid
-from ._tables import table
-from ._verdict import Verdict, solver_close, verdict_over_sweep
+from simulations.claims import BEYOND, Claim
+from simulations.claims._losses import RESOLUTION_FACTOR, SIGLIP_BIASES, SIGLIP_TAUS, resolved, siglip_grid
+from simulations.claims._tables import table
+from simulations.claims._verdict import Verdict, solver_close, verdict_over_sweep
 
 
 def check_siglip_full_batch(Ns=(3, 4, 5, 6, 8), taus=SIGLIP_TAUS, biases=SIGLIP_BIASES, threshold_Ns=range(5, 51)) -> Verdict:

@@ -38,7 +38,7 @@ positive (no cancellation) and the root's ``S_k`` times ``Npad^k / (c^k C(N-1, k
 rational rounded once) is ``E_T prod_T w``. The gradient is analytic: the derivative of ``e_k``
 with respect to ``w_j`` is ``e_{k-1}`` of the others, which the same tree delivers top-down
 ("outside" products: the adjoint of a child is the parent's adjoint correlated with its sibling).
-Cost ``O(N^2 B Q)``. Backends: a fused CPU kernel (``numba``, :mod:`simulations._formula_kernel`:
+Cost ``O(N^2 B Q)``. Backends: a fused CPU kernel (``numba``, :mod:`simulations.engine._formula_kernel`:
 one scratch tree per anchor, parallel over anchors) and a torch implementation of the same tree
 for any device (levels as batched Hankel matrix products, rows chunked to the memory budget).
 Second derivatives (``create_graph=True``) differentiate the reference implementation (the
@@ -56,9 +56,9 @@ import torch
 from theory._checks import check_int, check_positive_float, check_tau
 from theory.losses import as_loss
 
-from ._autograd import StreamedValue
-from ._checks import check_embeddings
-from .limits import DEFAULT_MEMORY_BUDGET, FORMULA_THREADS, intra_op_threads
+from simulations.engine._autograd import StreamedValue
+from simulations.engine._checks import check_embeddings
+from simulations.engine.limits import DEFAULT_MEMORY_BUDGET, FORMULA_THREADS, intra_op_threads
 
 #: Trapezoid step in the mapped variable ``x`` (error ~ exp(-pi^2 / h)): 0.25 reaches ~1e-15
 #: relative against an mpmath reference; 0.3 still did in our tests, 0.35 lost two digits.
@@ -158,7 +158,7 @@ def _rows_term(Zr: torch.Tensor, rows: torch.Tensor, B: int, s: torch.Tensor, st
 
 
 class _ReferenceImpl:
-    """Mean over anchors of the row terms (see :class:`simulations._autograd.StreamedValue`): forward
+    """Mean over anchors of the row terms (see :class:`simulations.engine._autograd.StreamedValue`): forward
     computes the exact dL/dZ chunk of rows by chunk, so memory is bounded by one chunk."""
 
     def __init__(self, B: int, h: float, budget: int):
@@ -276,7 +276,7 @@ class _KernelImpl:
         self.B, self.h, self.budget, self.threads = B, h, budget, threads
 
     def value_and_grad(self, Zd, want):
-        from . import _formula_kernel as kern
+        from simulations.engine import _formula_kernel as kern
         N = Zd.shape[0]
         s, omega, omega1 = quadrature(_gap_max(Zd), self.B, self.h)
         k, c, Npad, rootscale = tree_constants(N, self.B)
@@ -301,7 +301,7 @@ def _polymul(L: torch.Tensor, R: torch.Tensor, K2: int) -> torch.Tensor:
 def _tree_rows(Zr, rows, s, omega, omega1, consts):
     """Torch version of the kernel for the anchors ``rows`` (``Zr`` their rows of ``Z``): the sum of
     their row terms and its gradient with respect to ``Zr`` (analytic, top-down). As in
-    :func:`simulations._formula_kernel.formula_rows`, both come from ``g_j = dP/dw_j e^{s+d_j} w_j``:
+    :func:`simulations.engine._formula_kernel.formula_rows`, both come from ``g_j = dP/dw_j e^{s+d_j} w_j``:
     the value weighs them by ``omega1`` (positive terms only), the gradient by ``omega``."""
     k, c, Npad, rootscale = consts
     r, N = Zr.shape
@@ -399,7 +399,7 @@ def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonc
     (the previous algorithm, kept for comparison and as the source of second derivatives).
     ``threads``: workers of the numba kernel, or torch intra-op threads for the other backends
     (default ``FORMULA_THREADS``; None: as many as torch's intra-op threads, all cores unless
-    changed, one inside :func:`simulations.executor.run_isolated`).
+    changed, one inside :func:`simulations.runtime.executor.run_isolated`).
     """
     if check:
         check_embeddings(U, V)

@@ -6,7 +6,7 @@ package's *code version* (a hash of every source file of ``theory`` and ``simula
 change never reuses a stale result. Results are written atomically by the client only (one writer
 per folder; workers need no shared filesystem). A sweep that is interrupted resumes: finished tasks
 are read back, not rerun. Where the tasks run is the executor's business
-(:mod:`simulations.executor`: ``sequential``, a ``local`` process pool, or a Dask cluster); every
+(:mod:`simulations.runtime.executor`: ``sequential``, a ``local`` process pool, or a Dask cluster); every
 task runs with one torch and one BLAS thread, so the numbers do not depend on where it ran.
 """
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._code import code_version
-from .executor import default_workers, make_executor  # noqa: F401  (default_workers re-exported)
-from .io import read_json, write_json
+from simulations._code import code_version
+from simulations.runtime.executor import default_workers, make_executor  # noqa: F401  (default_workers re-exported)
+from simulations.io import read_json, write_json
 
 def task_key(params: dict, fn=None) -> str:
     """Content address of a task: sha256 of the function's name, the parameters' canonical JSON and
@@ -39,8 +39,8 @@ def training_task(params: dict) -> dict:
     at which the distance was ``<= stop_distance`` (None if never) and ``status``: ``'ok'`` or
     ``'diverged'`` (the loss became non-finite: ``FloatingPointError``), never a silent number.
     """
-    from .experiments import Config
-    from .train import train_run
+    from simulations.training.config import Config
+    from simulations.training.loop import train_run
     cfg = Config(**params)
     (method,), (seed,) = cfg.methods, cfg.seeds
     out = {"params": params}
@@ -64,7 +64,7 @@ def run_tasks(tasks: list[dict], folder: Path | None, *, fn=training_task, sched
 
     ``scheduler``: ``'local'`` (default; ``workers`` processes, one per core unless given),
     ``'sequential'``, ``'tcp://HOST:PORT'``, a ``distributed.Client`` or an executor
-    (:func:`simulations.executor.make_executor`). Each result is written to
+    (:func:`simulations.runtime.executor.make_executor`). Each result is written to
     ``folder/tasks/<key>.json`` as soon as it arrives, by this process only; identical tasks run once.
     """
     keys = [task_key(t, fn) for t in tasks]

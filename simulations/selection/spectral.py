@@ -29,8 +29,8 @@ from scipy.optimize import linear_sum_assignment
 from theory._checks import check_int
 from theory.losses import as_loss
 
-from ._checks import check_embeddings
-from .engine import sc_affinity
+from simulations.engine._checks import check_embeddings
+from simulations.engine import sc_affinity
 
 
 def kmeans(X: torch.Tensor, k: int, *, generator: torch.Generator, n_init: int = 3, iters: int = 100) -> torch.Tensor:

@@ -18,7 +18,7 @@ The backward pass is the same tree top-down: with ``o_j = 2^{-j}`` times the par
 with respect to ``w_j`` is ``e_{k-1}`` of the others, assembled from these "outside" products), and
 ``d w_j / d d_ij = -exp(s_q + d_ij) w_j``. The value is assembled from the same leaf derivatives
 (a sum of positive terms, see :func:`formula_rows`), so value and gradient cost one forward and one
-backward pass. See :mod:`simulations.exact_all` for the integral.
+backward pass. See :mod:`simulations.engine.exact_all` for the integral.
 """
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ def formula_rows(Z, s, omega, omega1, k, c, Npad, rootscale):
 
     ``Z: (N, N)`` logits, float64, C-contiguous; ``s, omega, omega1: (Q,)`` quadrature nodes and the
     weights of ``e^{-e^s}`` and of ``E1(e^s)`` (step included, see
-    :func:`simulations.exact_all.quadrature`). With ``P(s) = E_T prod_T w(s)``,
+    :func:`simulations.engine.exact_all.quadrature`). With ``P(s) = E_T prod_T w(s)``,
     ``value = int e^{-e^s} (1 - P) ds = int E1(e^s) (-dP/ds) ds`` (``1 - P`` is the integral of
     ``-dP/ds``, then Fubini), and ``-dP/ds = sum_j g_j`` with ``g_j = dP/dw_j e^{s+d_j} w_j >= 0``,
     the same terms whose ``e^{-e^s}``-weighted integral is the gradient: the value is a sum of

@@ -13,12 +13,12 @@ import torch
 
 from theory.batches import Family, Part
 
-from ._autograd import StreamedValue
-from ._checks import compute_dtype, exp_safe
-from .batching import (CHUNK_BYTES, FLAT_CACHE_LIMIT, _cached_onehot, _grouped_parts, _weighted_chunks, flat_chunks,
+from simulations.engine._autograd import StreamedValue
+from simulations.engine._checks import compute_dtype, exp_safe
+from simulations.engine.batching import (CHUNK_BYTES, FLAT_CACHE_LIMIT, _cached_onehot, _grouped_parts, _weighted_chunks, flat_chunks,
                        flat_index)
-from .exact_all import all_batches_objective
-from .limits import STREAM_LIMIT
+from simulations.engine.exact_all import all_batches_objective
+from simulations.engine.limits import STREAM_LIMIT
 
 #: The one-hot matrix-product path is used when N <= MATMUL_RATIO * B (dense products beat gathers).
 MATMUL_RATIO = 7
@@ -139,7 +139,7 @@ class _Kernel:
 
 class _StreamImpl:
     """The weighted mean loss ``sum_S w_S L(S) / sum_S w_S`` over the batches of one part of size
-    ``B >= 2``, streamed (see :class:`simulations._autograd.StreamedValue`)."""
+    ``B >= 2``, streamed (see :class:`simulations.engine._autograd.StreamedValue`)."""
 
     def __init__(self, N: int, part: Part, loss: str, budget: int):
         self.N, self.part, self.loss, self.budget = N, part, loss, min(budget, CHUNK_BYTES)

@@ -7,15 +7,15 @@ matrices formed once per evaluation: ``Z = U V^T`` (every loss) and, for losses 
 
 * **generic path** (any loss, including a plugin's): every batch's ``b x b`` blocks are *gathered* from
   ``T`` and passed to the loss's own :meth:`~theory.Loss.batch_losses`. A family objective streams the
-  batches of each one-size part through :class:`simulations._autograd.StreamedValue`: each chunk's gradient
+  batches of each one-size part through :class:`simulations.engine._autograd.StreamedValue`: each chunk's gradient
   with respect to its gathered blocks (plain autograd on a detached leaf) is scattered into one ``(k, N, N)``
   buffer, so memory stays ``O(N^2 + budget)`` and no graph over the chunks is kept;
 * **pair-sum losses** (:meth:`~theory.Loss.pair_form`: SigLIP, KCL): ``L(S) = a_b sum_{i in S} D_i +
   c_b sum_{i != j in S} O_ij``, so an all-``C(N,B)`` part has the exact ``O(N^2)`` closed form
   ``a_B (B/N) sum_i D_i + c_B B(B-1)/(N(N-1)) sum_{i != j} O_ij`` at any N;
 * **a faster kernel** where the loss names one (:attr:`~theory.Loss.kernel`; InfoNCE's, in
-  :mod:`simulations._infonce`: matmul / gather paths, all pairs in ``O(N^2)``, and the exact polynomial
-  formula of :mod:`simulations.exact_all` for all-``C(N,B)`` parts past the streaming limit).
+  :mod:`simulations.engine._infonce`: matmul / gather paths, all pairs in ``O(N^2)``, and the exact polynomial
+  formula of :mod:`simulations.engine.exact_all` for all-``C(N,B)`` parts past the streaming limit).
 
 A loss with none of these refuses an all-``C(N,B)`` part above ``STREAM_LIMIT`` batches (use
 :func:`sampled_objective`).
@@ -30,11 +30,11 @@ from theory._checks import check_int
 from theory.batches import Family, Part
 from theory.losses import Loss, as_loss, evaluate
 
-from . import _infonce
-from ._autograd import StreamedValue
-from ._checks import check_embeddings, compute_dtype
-from .batching import CHUNK_BYTES, _grouped_parts, _weighted_chunks, batch_chunks, check_batches, clear_caches  # noqa: F401
-from .limits import DEFAULT_MEMORY_BUDGET, STREAM_LIMIT
+from simulations.engine import _infonce
+from simulations.engine._autograd import StreamedValue
+from simulations.engine._checks import check_embeddings, compute_dtype
+from simulations.engine.batching import CHUNK_BYTES, _grouped_parts, _weighted_chunks, batch_chunks, check_batches, clear_caches  # noqa: F401
+from simulations.engine.limits import DEFAULT_MEMORY_BUDGET, STREAM_LIMIT
 
 #: Engine kernels by the name a loss declares in ``Loss.kernel``.
 KERNELS = {"infonce": _infonce.KERNEL}

@@ -4,7 +4,7 @@ A *task* is a top-level function and a JSON-able dict of parameters; it returns 
 Every task runs inside :func:`run_isolated`, which pins torch and the BLAS libraries to one thread
 for its duration, so a task's numbers do not depend on where it runs (same seeds, same reductions,
 bit for bit). Executors only run tasks and hand back results; the caller (the client) is the only
-writer of a results folder (:func:`simulations.tasks.run_tasks`).
+writer of a results folder (:func:`simulations.runtime.tasks.run_tasks`).
 
 ==========================  ===============================================================
 ``scheduler``               executor
@@ -115,7 +115,7 @@ def _run_checked(fn, params, code: str):
     a result is stored under a key that names the client's code version, so stale code must not run."""
     from distributed import get_worker
 
-    from ._code import code_version
+    from simulations._code import code_version
     threads = get_worker().state.nthreads
     if threads != 1:
         raise ValueError(f"this Dask worker runs {threads} threads; tasks pin process-wide torch/BLAS thread settings, "
@@ -141,7 +141,7 @@ class DaskExecutor(Executor):
         from distributed import as_completed
         items = list(items)
         keys = [f"minibatch-cl-{k}" for k in keys] if keys is not None else None
-        from ._code import code_version
+        from simulations._code import code_version
         code = code_version()
         futures = [self.client.submit(_run_checked, fn, p, code, key=None if keys is None else keys[i], pure=False,
                                       retries=self.retries) for i, p in enumerate(items)]

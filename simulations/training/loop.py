@@ -22,9 +22,9 @@ import torch
 
 from theory import Family, cross_polytope, etf_gram, gram_distance
 
-from .engine import batch_values, objective
-from .io import write_torch
-from .selection import make_selector
+from simulations.engine import batch_values, objective
+from simulations.io import write_torch
+from simulations.selection import make_selector
 
 
 def target_gram(N: int, d: int, target: str = "auto", loss=None):

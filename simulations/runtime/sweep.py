@@ -9,7 +9,7 @@ command line's flags) names a grid. Its product is a list of independent tasks:
   optimum, InfoNCE's ETF value) and balance law (InfoNCE's weighted law) where it has them and, with
   ``solver=True``, the convex relaxation's optimum and the ETF's excess over it;
 * ``kind="simulation"``: for every (N, d, B, method, lr, loss setting, seed), one training run
-  (:func:`simulations.tasks.training_task`).
+  (:func:`simulations.runtime.tasks.training_task`).
 
 A *loss setting* is a registered loss (a plugin's too) with one point of its parameter grid: the product of
 the values in ``loss_params`` of the parameters that loss has (``tau`` for InfoNCE, DCL, DHEL; ``tau`` x
@@ -31,8 +31,8 @@ from pathlib import Path
 
 from theory._checks import check_int, check_positive_float
 
-from .io import folder_lock, write_csv, write_json
-from .tasks import run_tasks, training_task
+from simulations.io import folder_lock, write_csv, write_json
+from simulations.runtime.tasks import run_tasks, training_task
 
 KINDS = ("certificate", "simulation")
 
@@ -188,7 +188,7 @@ class SweepSpec:
                     continue
                 tasks.append(p)
         else:
-            from .experiments import Config
+            from simulations.training.config import Config
             for N, d, B, m, lr, ls, seed in itertools.product(self.N, self.d, self.B, self.method, self.lr,
                                                              self.loss_settings(), self.seeds):
                 p = {"N": N, "d": d, "B": B, "methods": [m], "lr": lr, "loss": ls["loss"], "seeds": [seed],
@@ -249,7 +249,7 @@ def _row(params: dict, result: dict, kind: str) -> dict:
 
 
 def run_sweep(spec: SweepSpec, out, *, scheduler=None, workers: int | None = None, progress: bool = False) -> dict:
-    """Run the sweep's tasks on ``scheduler`` (:func:`simulations.executor.make_executor`), reusing the
+    """Run the sweep's tasks on ``scheduler`` (:func:`simulations.runtime.executor.make_executor`), reusing the
     finished ones in ``out``; write the tidy table. Returns ``{"spec", "n_tasks", "skipped", "rows",
     "seconds", "out"}``."""
     if not isinstance(spec, SweepSpec):

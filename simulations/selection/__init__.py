@@ -39,12 +39,12 @@ import torch
 from theory._checks import check_batch_size, check_int
 from theory.batches import Family
 
-from ._checks import check_embeddings
+from simulations.engine._checks import check_embeddings
 from theory.losses import as_loss
 
-from .engine import batch_chunks, batch_values, pair_loss_matrix
-from .limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
-from .spectral import spectral_partition
+from simulations.engine import batch_chunks, batch_values, pair_loss_matrix
+from simulations.engine.limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
+from simulations.selection.spectral import spectral_partition
 
 METHODS = ("full", "all", "fixed", "shuffle", "replace", "dataloader", "osgd", "sc")
 PARTITION_METHODS = ("fixed", "shuffle", "sc")
