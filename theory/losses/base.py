@@ -8,19 +8,21 @@ engine of :mod:`simulations` alike. Everything else a layer may use is an option
 asked for by calling the method (which returns ``None`` when the loss does not have it), never by
 testing the loss's type:
 
-=========================  ==========================================================================
-capability                 used by
-=========================  ==========================================================================
-``cvx_family_loss``        :func:`theory.certify` (default: ``cvx_batch_loss`` summed over batches)
-``aligned``                :func:`theory.certify` fixes ``u_i = v_i`` (KCL's concave alignment)
-``pair_form``              exact ``O(N^2)`` family objectives of pair-sum losses (numpy and torch)
-``gram_gradients``         :func:`theory.gradient` (default: complex step through ``batch_losses``)
-``trivial_bound``          a value no configuration goes below (solver comparisons need resolution)
-``closed_form_optimum``    a family's optimum in closed form, where one is known
-``balance``                the loss's pair-balance law for a family (InfoNCE's weighted law)
-``kernel``                 name of a faster engine kernel in :mod:`simulations` (InfoNCE's)
-``needs_self_grams``       ``batch_losses`` also receives the blocks of ``U U^T`` and ``V V^T``
-=========================  ==========================================================================
+========================  ===============================================================================
+capability                used by
+========================  ===============================================================================
+``cvx_batch_loss``        one batch's convex (DCP) relaxation, summed by ``cvx_family_loss``'s default
+``cvx_family_loss``       :func:`theory.certify`, the ETF decision (the family's relaxation)
+``aligned``               the relaxation fixes ``u_i = v_i`` (KCL's concave alignment)
+``pair_form``             exact ``O(N^2)`` family objectives of pair-sum losses (numpy and torch)
+``gram_gradients``        :func:`theory.gradient` (default: complex step through ``batch_losses``)
+``trivial_bound``         a value no configuration's loss goes below (solver comparisons need resolution)
+``closed_form_optimum``   a family's optimum in closed form, where one is known
+``balance``               the loss's pair-balance law for a family (InfoNCE's weighted law)
+``kernel``                name of a faster engine kernel in :mod:`simulations` (InfoNCE's)
+``needs_self_grams``      ``batch_losses`` also receives the blocks of ``U U^T`` and ``V V^T``
+``face_strictly_convex``  uniqueness from a rank ``N+1`` dual certificate (InfoNCE)
+========================  ===============================================================================
 
 A loss defined outside the package is registered the same way; :func:`load_plugin` runs a
 Python file that does so (``minibatch-cl ... --plugin FILE``).
