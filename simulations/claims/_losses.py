@@ -159,8 +159,31 @@ def etf_rows(losses, Ns, family_of, label):
 
 
 def etf_table(v: dict) -> list[str]:
-    """The certified value, L(ETF) and the recovered Gram per loss and N (claims losses_full_batch_etf,
-    losses_all_batches_etf)."""
-    from simulations.claims._tables import table
-    keys = ["loss", "N", "family", "etf_value", "certificate", "status", "rank", "gram_distance_to_etf"]
-    return table(keys, [[r[k] for k in keys] for r in v["numbers"]["cases"]])
+    """The certified value vs L(ETF), the uniqueness probe and the recovered Gram, per kind of loss and family,
+    over the loss's parameters (claims losses_full_batch_etf, losses_all_batches_etf)."""
+    import re
+
+    from simulations.claims._tables import count, extent, grouped, largest, loss_kind, span, table
+    rows = v["numbers"]["cases"]
+    low = set(v["numbers"].get("below_resolution", []))
+
+    def family(r):
+        m = re.search(r"kind='(\w+)'.*?N=(\d+), B=(\d+)", r["family"])
+        return f"{m.group(1)} N={m.group(2)}" + (f",B={m.group(3)}" if m.group(1) != "full" else "") if m else r["family"]
+
+    def label(r):
+        return f"{r['loss']} {family(r).split(' ', 1)[1]}" if " " in family(r) else r["loss"]
+
+    header, body = grouped(rows, (loss_kind, family), [
+        ("parameters", lambda g: len(g)),
+        ("status", lambda g: span(r["status"] for r in g)),
+        ("certificate = L(ETF)", lambda g: count(solver_close(r["certificate"], r["etf_value"]) for r in g
+                                                  if r["certificate"] is not None and label(r) not in low)),
+        ("unique", lambda g: count(r["unique"] for r in g)),
+        ("max abs. certificate - L(ETF)", lambda g: largest(r["certificate"] - r["etf_value"] for r in g
+                                                            if r["certificate"] is not None)),
+        ("minimizer spread", lambda g: extent(r["minimizer_spread"] for r in g)),
+        ("max Gram distance to the ETF", lambda g: largest(r["gram_distance_to_etf"] for r in g))])
+    return ([f"Certified relaxation value vs L(ETF) and the uniqueness probe (unique: spread <= {SPREAD_UNIQUE:g}; a face "
+             f"of minimizers: >= {SPREAD_FACE:g}), per loss and family over the loss's parameters (temperature, "
+             "symmetric or one-sided; KCL: kernel width and weight):", ""] + table(header, body))

@@ -46,7 +46,7 @@ CLAIM = Claim(
     "all_batches_etf",
     "For d >= N-1 the mini-batch loss averaged over all C(N,B) batches has the same minimizer as the full batch: "
     "the simplex ETF, unique up to rotation, with value 2 log(1 + (B-1) exp(-N/((N-1) tau))).",
-    "paper Thm. 4 (arXiv v1); THEORY.md §3", check_all_batches_etf,
+    "paper Thm. 4 (arXiv v1); closed form: theory/optima.py", check_all_batches_etf,
     ("tests/test_claim_properties.py::test_all_batches_minimizer_is_the_unique_simplex_etf",),
     {"tiny": dict(cases=((4, 2), (6, 3)), solver_cases=((6, 3),)), "quick": {},
      "full": dict(cases=((4, 2), (6, 2), (6, 3), (8, 2), (8, 4), (10, 3), (12, 4), (12, 6), (14, 7)),

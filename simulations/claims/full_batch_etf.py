@@ -48,7 +48,7 @@ CLAIM = Claim(
     "full_batch_etf",
     "For d >= N-1 the full-batch loss is minimised by U = V = simplex ETF, uniquely up to a common rotation, with "
     "value 2 log(1 + (N-1) exp(-N/((N-1) tau))).",
-    "paper Thm. 1 (known before the paper); THEORY.md §3", check_full_batch_etf,
+    "paper Thm. 1 (known before the paper); closed form: theory/optima.py", check_full_batch_etf,
     ("tests/test_claim_properties.py::test_full_batch_etf_is_certified_unique_for_every_tau",),
     {"tiny": dict(Ns=(3, 4, 5), solver_Ns=(3, 5)), "quick": {}, "full": dict(Ns=range(3, 25), solver_Ns=(3, 5, 8, 12, 16, 24))},
     order=10, tables=dual_table, expected_tiny="confirmed")

@@ -98,7 +98,7 @@ CLAIM = Claim(
     "large_n_equivalence",
     "Gradient-based minimisation of the exact all-C(N,B) objective with d >= N-1 reaches the simplex ETF with the "
     "closed-form value, for N far beyond enumeration.",
-    "paper Thm. 4 (arXiv v1), checked at scale; THEORY.md §8", check_large_n_equivalence,
+    "paper Thm. 4 (arXiv v1), checked at scale with the exact formula (simulations/engine/exact_all.py)", check_large_n_equivalence,
     ("tests/test_engine.py::test_exact_formula_at_the_etf_equals_closed_form",),
     {"tiny": dict(grid=((16, 2), (16, 4))), "quick": {},
      "full": dict(grid=tuple((N, B) for N in (64, 128, 256) for B in (2, 8, 32)) + ((1024, 64),)),

@@ -94,7 +94,7 @@ CLAIM = Claim(
     "low_dimension_counterexample",
     "When d < N-1 the minimizers of the full-batch and all-C(N,B) objectives can differ (N = 10, d = 2, B = 2), "
     "though they need not (N = 8, B = 2, d = 4..6). Computational evidence, not a certificate.",
-    "our derivation (THEORY.md §5); qualifies the scope of paper Thm. 4; paper Fig. 1(a) varies one point only",
+    "our derivation; qualifies the scope of paper Thm. 4; paper Fig. 1(a) varies one point only",
     check_low_dimension_counterexample,
     ("tests/test_claim_properties.py::test_angle_hessian_ignores_the_common_rotation",),
     {"tiny": dict(starts=2, coincidence_d=(4,)), "quick": {}, "full": dict(starts=30)}, figure="claims_tables",

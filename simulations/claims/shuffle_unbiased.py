@@ -90,7 +90,7 @@ CLAIM = Claim(
     "all-C(N,B) objective (each block is marginally a uniform batch), but the steps of an epoch are dependent — "
     "given the first batch, the second step's expected gradient is biased — so reshuffled-partition SGD is not "
     "SGD with independent unbiased steps.",
-    "our derivation (THEORY.md §8)", check_shuffle_unbiased,
+    "our derivation (simulations/claims/shuffle_unbiased.py)", check_shuffle_unbiased,
     ("tests/test_claim_properties.py::test_mean_over_uniform_partitions_equals_all_batches_objective",),
     {"tiny": dict(sizes=((4, 2), (6, 3)), bias_sizes=((4, 2),), mc=(16, 4, 200)), "quick": {},
      "full": dict(sizes=((8, 2), (8, 4), (9, 3), (10, 2), (12, 3), (12, 4)),
