@@ -12,7 +12,7 @@ families need sizes >= 2. Internally a family is a tuple of :class:`Part` s, eac
 size: stored batches with per-batch weights, or all ``C(N, B)`` batches (never materialised) with
 one common weight. ``.B`` and a 2-D ``.batches`` exist only for uniform (one-size) families.
 
-One type, :class:`Family`, covers every kind used by the paper and by THEORY.md:
+One type, :class:`Family`, covers every kind used by the paper and by the claims:
 
 ==================  =====================================================
 ``Family.full(N)``         the single batch ``[N]`` (full-batch loss)

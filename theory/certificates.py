@@ -1,13 +1,16 @@
-"""Global optima of batch-family objectives by convex relaxation (THEORY.md §6).
+"""Global optima of batch-family objectives by convex relaxation, and solver-free certificates at the ETF.
 
-Every objective of the toolkit is a convex function of the cross-Gram ``Z = U V^T``: a sum of
-log-sum-exp terms minus a linear term. Stack ``W = [U; V]`` and let ``M = W W^T`` (``2N x 2N``):
-``M`` is PSD with unit diagonal and rank ``<= d``, and ``Z = M[:N, N:]``. Dropping the rank bound
+Stack ``W = [U; V]`` and let ``M = W W^T`` (``2N x 2N``): ``M`` is PSD with unit diagonal and rank
+``<= d``, with blocks ``UU = M[:N, :N]``, ``Z = M[:N, N:]``, ``VV = M[N:, N:]``. Each loss writes its family
+objective as a convex function of ``M`` (its ``cvx_family_loss``, checked by cvxpy's DCP rules): InfoNCE,
+SigLIP and cross-view DCL are convex in ``Z`` alone (log-sum-exp and softplus of affine maps); DHEL and DCL as
+published are convex in ``M`` (their negatives include ``UU`` and ``VV``); KCL's uniformity is convex in ``M``
+and its concave alignment is fixed at its optimum ``u_i = v_i`` (``diag(Z) = 1``). Dropping the rank bound
 gives the convex program
 
 .. math::
 
-    p^\\star = \\min_{M \\succeq 0,\\ \\mathrm{diag}(M) = 1} L_F(M_{[:N, N:]}),
+    p^\\star = \\min_{M \\succeq 0,\\ \\mathrm{diag}(M) = 1} L_F(M),
 
 a lower bound on the objective in every dimension ``d``, and equal to the true optimum in any
 ``d >= rank(M^\\star)`` for a minimizer ``M^\\star`` (the simplex ETF has rank ``N-1``).

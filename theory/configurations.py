@@ -1,6 +1,6 @@
 """Reference configurations, Gram distances and stationarity on the product of spheres.
 
-Known answers of the toolkit (THEORY.md §2): the simplex ETF (optimal for the full-batch and
+Known answers of the toolkit: the simplex ETF (optimal for the full-batch and
 all-batches objectives when ``d >= N-1``), the cross-polytope (``d = N/2``), block
 configurations (optimal for a disjoint partition) and regular polygons (``d = 2``).
 
@@ -120,7 +120,7 @@ def regular_polygon(n_vertices: int, repeat: int = 1, phase: float = 0.0) -> np.
     """Vertices of a regular ``n_vertices``-gon on the unit circle (``d = 2``), each used ``repeat`` times.
 
     Row ``r`` is vertex ``r // repeat`` at angle ``phase + 2 pi (r // repeat) / n_vertices``.
-    ``regular_polygon(5, repeat=2)`` is the doubled pentagon of THEORY.md §5.
+    ``regular_polygon(5, repeat=2)`` is the doubled pentagon (the d = 2 counterexample of the claim low_dimension_counterexample).
     """
     n_vertices = check_int("n_vertices", n_vertices, low=2)
     repeat = check_int("repeat", repeat, low=1)

@@ -1,4 +1,4 @@
-"""Closed-form optimal values of the contrastive objectives (THEORY.md §3).
+"""Closed-form optimal values of the InfoNCE objectives (Jensen bounds attained at the simplex ETF and its blocks).
 
 With ``c(n) = exp(-n / ((n - 1) tau))`` (symmetric loss; the one-sided loss is exactly half):
 
@@ -84,7 +84,7 @@ def optimum_all_mixture(family, tau: float = 1.0, *, loss: str = "symmetric", d:
     ``b = N`` and a part of all N singletons as ``b = 1`` (value 0).
 
     Proof. Each part's objective is an all-``C(N, b)`` objective, bounded below by
-    ``2 log(1 + (b-1) c(N))`` (Jensen, THEORY.md §3) with equality at ``U = V = ETF`` for every b at
+    ``2 log(1 + (b-1) c(N))`` (Jensen) with equality at ``U = V = ETF`` for every b at
     once. A weighted sum of functions that share a minimizer is minimised there, with the weighted
     sum of their minima as value; it is unique (up to rotation) as soon as one part has ``b >= 2``.
     Parts of stored batches (other than the full batch and the N singletons) are refused: they are
