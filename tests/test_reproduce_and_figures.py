@@ -136,7 +136,7 @@ def test_every_link_of_the_report_resolves_and_it_tells_no_history(tiny):
     folder = out / "report"
     report = (folder / "paper_reproduction.md").read_text()
     targets = re.findall(r"\]\(([^)\s]+)\)", report)
-    assert any(t.startswith("sweeps/") for t in targets)
+    assert any(t.startswith("figures/sweeps/") for t in targets)
     for t in targets:
         if t.startswith(("http://", "https://", "#")):
             continue

@@ -16,7 +16,7 @@ MAX_ROWS = 30
 #: Point labels (after :func:`merge_labels`) a section lists per list; more: counted and pointed to.
 MAX_LABELS = 40
 #: The folder, beside the report, of the full sweeps.
-SWEEP_DIR = "sweeps"
+SWEEP_DIR = "figures/sweeps"
 
 
 def sweep_files(claim_id: str) -> tuple[str, str]:

@@ -4,7 +4,7 @@ The report opens with the verdict table; then one short section per claim: its s
 verdict with the reasoning (and, where it holds only in part, the points where it holds and fails), the command
 that reruns it alone, links to its code and tests (from its :class:`~simulations.claims.Claim`), its key tables
 (:meth:`Claim.table`, written by the claim's own module: a summary of at most ~30 rows) and its figure. The full
-sweep of every claim is written beside the report, in ``sweeps/``: ``<id>.json``, the claim's whole verdict record
+sweep of every claim is written beside the report, in ``figures/sweeps/``: ``<id>.json``, the claim's whole verdict record
 (every number), and ``<id>.csv``, its per-point table (:func:`simulations.claims._tables.sweep_records`); each
 section links both.
 """
@@ -162,7 +162,7 @@ def _shown_command(command: str, out: Path) -> str:
 
 def write_report(out: Path, report: Path, mode: str, command: str, device: str = "cpu") -> None:
     """paper_reproduction.md from ``out/verdicts.json``; figures copied to ``<report dir>/figures/output``, each
-    claim's full sweep written to ``<report dir>/sweeps/`` (:func:`write_sweep`)."""
+    claim's full sweep written to ``<report dir>/figures/sweeps/`` (:func:`write_sweep`)."""
     from simulations.claims import CLAIMS
     verdicts = read_json(Path(out) / "verdicts.json")
     report = Path(report)
@@ -176,7 +176,7 @@ def write_report(out: Path, report: Path, mode: str, command: str, device: str =
              f"claim's own command reruns it alone at the same size. Verdicts: {VERDICT_WORDS}. 'Source' says what the "
              "paper states (section or figure) or marks the statement as our derivation. Each section summarises its "
              "sweep; the full sweep of every claim (its verdict record as JSON, its per-point table as CSV) is in "
-             "`sweeps/`, linked from the section.", "",
+             "`figures/sweeps/`, linked from the section.", "",
              "| claim | verdict | source |", "|---|---|---|"]
     lines += [f"| [{v['id']}](#{v['id'].replace('_', '-')}) | {v['verdict']} | {_public(v['source'])} |" for v in verdicts]
     lines.append("")
