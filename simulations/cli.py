@@ -146,7 +146,7 @@ def cmd_certify(args):
             raise ValueError("--N is required unless --family-file is given")
         fam = make_family(args.family, args.N, args.B, seed=args.seed, drop_last=args.drop_last)
     loss = _loss_from_args(args)
-    c = certify(fam, loss, solver=args.solver)
+    c = certify(fam, loss, method=args.method, **({} if args.method == "lowrank" else {"solver": args.solver}))
     try:
         e = etf_is_optimal(fam, loss)
         etf = {"etf_optimal": e.optimal, "decided_by": e.decided_by, "gradient_ratio": e.gradient_ratio,
@@ -303,7 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--drop-last", action="store_true", help="dataloader families: drop the short last batch")
     c.add_argument("--seed", type=int, default=None, help="seed of a random partition / random family")
     _add_loss_args(c)
-    c.add_argument("--solver", default="auto", choices=["auto", "CLARABEL", "SCS"])
+    c.add_argument("--method", default="auto", choices=["auto", "sdp", "lowrank"],
+                   help="sdp: the semidefinite relaxation (cvxpy); lowrank: Burer-Monteiro with a KKT certificate "
+                   "recomputed from M (any N); auto: sdp for small N, lowrank above; default auto")
+    c.add_argument("--solver", default="auto", choices=["auto", "CLARABEL", "SCS"],
+                   help="the SDP's solver (auto: Clarabel for N <= 32, SCS above); default auto")
     c = add("claims", cmd_claims, "check every claim and print its verdict")
     c.add_argument("--only", type=_names, default=None, help="comma-separated claim ids")
     c.add_argument("--full", action="store_true", help="the full sizes of every claim (default: quick sizes)")
@@ -363,8 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", required=True)
     sw.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
     _scheduler_arg(sw)
-    b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all, gpu)")
-    b.add_argument("name", choices=["engine", "certificates", "exact_all", "scheduler", "gpu"])
+    b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all, scheduler, lowrank, gpu)")
+    b.add_argument("name", choices=["engine", "certificates", "exact_all", "scheduler", "lowrank", "gpu"])
     return p
 
 

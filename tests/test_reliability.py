@@ -15,7 +15,7 @@ from theory import Family, InfoNCE, etf_gram, gram_distance, tangent_gradient
 from theory.certificates import certify, full_batch_gap, recover_embeddings
 from simulations import (Config, SelectorSampler, all_batches_objective, batch_values, make_selector, objective,
                          osgd_batch, sampled_objective, simulate, spectral_partition)
-from simulations.engine._checks import exp_safe
+from simulations.engine._tensor_checks import exp_safe
 from simulations.engine._infonce import _Kernel
 from simulations.cli import main as cli_main
 from simulations.io import folder_lock, read_csv
@@ -185,7 +185,7 @@ def test_bad_input_raises_value_error_naming_the_parameter(call, msg):
 
 def test_full_batch_gap_accepts_a_scalar_eps():
     g = full_batch_gap(Family.all(4, 2), "infonce", eps=1e-3)
-    assert g["eps"] == [1e-3] and len(g["gaps"]) == 1
+    assert g.eps == (1e-3,) and len(g.gaps) == 1
 
 
 def test_sampler_length_past_the_index_range_is_a_clear_error():

@@ -40,6 +40,7 @@ from .batches import Family
 from .configurations import simplex_etf
 from .front import gram_gradient, objective, tangent_of
 from .balance import BALANCE_REL_TOL, etf_c, pair_weights
+from ._records import Record
 from .losses import Loss, as_loss, make_loss
 
 SOLVERS = ("auto", "CLARABEL", "SCS")
@@ -49,7 +50,7 @@ CLARABEL_MAX_N = 32
 
 
 @dataclass(frozen=True)
-class Certificate:
+class Certificate(Record):
     """Result of :func:`certify`.
 
     Attributes
@@ -90,9 +91,6 @@ class Certificate:
     Z: np.ndarray = field(repr=False)
     U: np.ndarray = field(repr=False)
     V: np.ndarray = field(repr=False)
-
-    def __getitem__(self, key):  # record access: cert["value"]
-        return getattr(self, key)
 
     def summary(self) -> dict:
         """JSON-ready scalars of the record."""
@@ -183,8 +181,18 @@ def _etf_gram(N: int) -> np.ndarray:
     return W @ W.T
 
 
+@dataclass(frozen=True)
+class SpreadResult(Record):
+    """Result of :func:`minimizer_spread`: ``spread`` (largest ``||M - M_ETF||_F / ||M_ETF||_F`` found), ``statuses``
+    (every solve's) and ``certified`` (all ``optimal``)."""
+
+    spread: float
+    statuses: tuple
+    certified: bool
+
+
 def minimizer_spread(family: Family, loss, *, eps: float, directions: int = 1, seed: int = 0,
-                     solver: str = "auto") -> dict:
+                     solver: str = "auto") -> SpreadResult:
     """How far the ``eps``-optimal set of the relaxation reaches from ``U = V = ETF``.
 
     For random symmetric ``C`` (``directions`` of them), minimise and maximise ``<C, M>`` over
@@ -205,8 +213,7 @@ def minimizer_spread(family: Family, loss, *, eps: float, directions: int = 1, s
 
     Returns
     -------
-    dict
-        ``spread``, ``statuses`` (every solve's), ``certified`` (all ``optimal``).
+    SpreadResult
     """
     loss = _relaxed_loss(loss)
     eps = check_positive_float("eps", eps)
@@ -226,7 +233,7 @@ def minimizer_spread(family: Family, loss, *, eps: float, directions: int = 1, s
             statuses.append(status)
             if status == cp.OPTIMAL and M.value is not None:
                 spread = max(spread, float(np.linalg.norm(M.value - Mstar) / np.linalg.norm(Mstar)))
-    return {"spread": spread, "statuses": statuses, "certified": all(s == cp.OPTIMAL for s in statuses)}
+    return SpreadResult(spread=spread, statuses=tuple(statuses), certified=all(s == cp.OPTIMAL for s in statuses))
 
 
 def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, int]:
@@ -333,7 +340,23 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
                        diag_violation=dviol, M=Mv, Z=Mv[:N, N:], U=U, V=V)
 
 
-def full_batch_gap(family: Family, loss, eps=(1e-2, 1e-3, 1e-4), *, solver: str = "auto") -> dict:
+@dataclass(frozen=True)
+class GapResult(Record):
+    """Result of :func:`full_batch_gap`: the family's certified value and status, the full-batch optimum and its
+    status (``'closed_form'`` or the solver's), and per ``eps`` the gap and the solve's status; ``certified`` when
+    every solve is ``optimal``."""
+
+    family_value: float
+    family_status: str
+    full_optimum: float
+    full_status: str
+    eps: tuple
+    gaps: tuple
+    statuses: tuple
+    certified: bool
+
+
+def full_batch_gap(family: Family, loss, eps=(1e-2, 1e-3, 1e-4), *, solver: str = "auto") -> GapResult:
     """How sub-optimal the family's minimizers are for the full-batch loss.
 
     Solves ``min L_full(M)`` subject to ``L_F(M) <= p*_F + eps`` for each ``eps`` and reports
@@ -351,9 +374,7 @@ def full_batch_gap(family: Family, loss, eps=(1e-2, 1e-3, 1e-4), *, solver: str 
 
     Returns
     -------
-    dict
-        ``family_value``, ``family_status``, ``full_optimum``, ``full_status``, ``eps`` (list), ``gaps``
-        (list), ``statuses``, ``certified``.
+    GapResult
     """
     eps = (eps,) if np.ndim(eps) == 0 else tuple(eps)
     if not eps:
@@ -378,10 +399,10 @@ def full_batch_gap(family: Family, loss, eps=(1e-2, 1e-3, 1e-4), *, solver: str 
         _, status, _, _ = _solve(prob, N, solver, None)
         statuses.append(status)
         gaps.append(float(prob.value) - full_opt if status == cp.OPTIMAL else float("nan"))
-    return {"family_value": base.value, "family_status": base.status, "full_optimum": full_opt,
-            "full_status": full_status, "eps": [float(e) for e in eps], "gaps": gaps, "statuses": statuses,
-            "certified": base.certified and full_status in ("closed_form", cp.OPTIMAL)
-            and all(s == cp.OPTIMAL for s in statuses)}
+    return GapResult(family_value=base.value, family_status=base.status, full_optimum=full_opt,
+                     full_status=full_status, eps=tuple(float(e) for e in eps), gaps=tuple(gaps),
+                     statuses=tuple(statuses), certified=bool(base.certified and full_status in ("closed_form", cp.OPTIMAL)
+                                                              and all(s == cp.OPTIMAL for s in statuses)))
 
 
 #: Relative tolerance of the ETF decisions: the tangent gradient, the dual certificate's complementary
@@ -439,7 +460,20 @@ def _etf_gradient(family: Family, loss: Loss):
     return W, g, G, scale
 
 
-def etf_dual_certificate(family: Family, loss, *, rel_tol: float = ETF_REL_TOL) -> dict:
+@dataclass(frozen=True)
+class DualCertificate(Record):
+    """Result of :func:`etf_dual_certificate` (all numbers relative to the gradient's scale)."""
+
+    certified: bool
+    slackness: float
+    min_eig: float
+    rank_Y: int
+    all_pairs_covered: bool
+    unique: bool | None
+    scale: float
+
+
+def etf_dual_certificate(family: Family, loss, *, rel_tol: float = ETF_REL_TOL) -> DualCertificate:
     r"""Analytic dual certificate that ``U = V = ETF`` solves the convex relaxation (hence is a global
     minimizer of ``L_F`` for every ``d >= N-1``), independent of any solver's accuracy.
 
@@ -469,10 +503,10 @@ def etf_dual_certificate(family: Family, loss, *, rel_tol: float = ETF_REL_TOL) 
 
     Returns
     -------
-    dict
-        ``certified``, ``slackness`` (``||Y M*||_F / ||G||_F``), ``min_eig`` (``lambda_min(Y) / ||G||_F``),
-        ``rank_Y``, ``all_pairs_covered``, ``unique`` (bool, or None where the loss does not decide it),
-        ``scale`` (the gradient's scale).
+    DualCertificate
+        ``certified``, ``slackness`` (``||Y M*||_F`` relative to the gradient's scale), ``min_eig``
+        (``lambda_min(Y)``, relative), ``rank_Y``, ``all_pairs_covered``, ``unique`` (bool, or None where the loss
+        does not decide it), ``scale`` (the gradient's scale).
 
     References
     ----------
@@ -496,8 +530,8 @@ def etf_dual_certificate(family: Family, loss, *, rel_tol: float = ETF_REL_TOL) 
     covered = bool(family.cooccurrence()[~np.eye(N, dtype=bool)].min() >= 1)
     certified = bool(slack <= rel_tol and lam[0] >= -rel_tol)
     unique = bool(certified and rank_Y == N + 1 and covered) if loss.face_strictly_convex else None
-    return {"certified": certified, "slackness": slack, "min_eig": float(lam[0]), "rank_Y": rank_Y,
-            "all_pairs_covered": covered, "unique": unique, "scale": scale}
+    return DualCertificate(certified=certified, slackness=slack, min_eig=float(lam[0]), rank_Y=rank_Y,
+                           all_pairs_covered=covered, unique=unique, scale=scale)
 
 
 def etf_gradient_ratio(family: Family, loss) -> float:
@@ -522,7 +556,7 @@ def etf_gradient_ratio(family: Family, loss) -> float:
 
 
 @dataclass(frozen=True)
-class ETFDecision:
+class ETFDecision(Record):
     """Result of :func:`etf_is_optimal`.
 
     Attributes
@@ -554,15 +588,14 @@ class ETFDecision:
     decided_by: str | None
     gradient_ratio: float
     etf_value: float
-    dual: dict | None = None
+    dual: DualCertificate | None = None
     certificate: Certificate | None = field(default=None, repr=False)
     excess: float | None = None
     closed_form: dict | None = None
 
     def summary(self) -> dict:
         """JSON-ready scalars of the record."""
-        out = {k: getattr(self, k) for k in ("N", "family", "loss", "optimal", "decided_by", "gradient_ratio",
-                                                 "etf_value", "dual", "excess", "closed_form")}
+        out = super().summary()
         if self.certificate is not None:
             out["certificate"] = self.certificate.summary()
         return out
@@ -628,7 +661,7 @@ def etf_is_optimal(family: Family, loss, *, rel_tol: float = ETF_REL_TOL, solver
 
 
 def kappa_dual_certificate(family: Family, tau: float = 1.0, symmetric: bool = True, *,
-                           rel_tol: float = BALANCE_REL_TOL) -> dict:
+                           rel_tol: float = BALANCE_REL_TOL) -> "KappaCertificate":
     """The dual certificate of InfoNCE's weighted pair-balance law (:mod:`theory.balance`), built from kappa alone
     and checked against the oracle.
 
@@ -646,7 +679,7 @@ def kappa_dual_certificate(family: Family, tau: float = 1.0, symmetric: bool = T
 
     Returns
     -------
-    dict
+    KappaCertificate
         ``balanced``, ``k``, ``offdiag_mismatch``, ``min_eig``, ``slackness`` (all relative),
         ``certified`` (balanced and every check within ``rel_tol``).
     """
@@ -669,5 +702,17 @@ def kappa_dual_certificate(family: Family, tau: float = 1.0, symmetric: bool = T
     Wst = np.vstack([W, W])
     slack = float(np.linalg.norm(Y @ (Wst @ Wst.T))) / scale
     min_eig = float(np.linalg.eigvalsh(Y)[0]) / scale
-    return {"balanced": balanced, "k": k, "offdiag_mismatch": mismatch, "min_eig": min_eig, "slackness": slack,
-            "certified": bool(balanced and mismatch <= rel_tol and slack <= rel_tol and min_eig >= -rel_tol)}
+    return KappaCertificate(balanced=balanced, k=k, offdiag_mismatch=mismatch, min_eig=min_eig, slackness=slack,
+                            certified=bool(balanced and mismatch <= rel_tol and slack <= rel_tol and min_eig >= -rel_tol))
+
+
+@dataclass(frozen=True)
+class KappaCertificate(Record):
+    """Result of :func:`kappa_dual_certificate` (numbers relative to ``||dL/dZ||_F`` at the ETF)."""
+
+    balanced: bool
+    k: float
+    offdiag_mismatch: float
+    min_eig: float
+    slackness: float
+    certified: bool

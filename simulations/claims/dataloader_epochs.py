@@ -73,7 +73,7 @@ def check_dataloader_epochs(cases=((5, 2), (7, 3), (6, 4), (7, 2), (10, 4), (9, 
                 f = etf_is_optimal(F, L)
                 val, closed = e.etf_value, optimum_all_mixture(E, tau, loss=L.mode)
                 point = {"loss": mode, "tau": tau, "expectation_etf_optimal": e.optimal,
-                         "expectation_unique": bool(e.dual and e.dual.get("unique")), "etf_value": val,
+                         "expectation_unique": bool(e.dual is not None and e.dual.unique), "etf_value": val,
                          "closed_form": closed, "fixed_epoch_etf_optimal": f.optimal,
                          "fixed_epoch_gradient_ratio": f.gradient_ratio}
                 row["by_point"].append(point)

@@ -32,13 +32,13 @@ from theory.losses import Loss, as_loss, evaluate
 
 from simulations.engine import _infonce
 from simulations.engine._autograd import StreamedValue
-from simulations.engine._checks import check_embeddings, compute_dtype
+from simulations.engine._tensor_checks import check_embeddings, compute_dtype
 from simulations.engine.batching import CHUNK_BYTES, _grouped_parts, _weighted_chunks, batch_chunks, check_batches, clear_caches  # noqa: F401
 from simulations.engine.limits import DEFAULT_MEMORY_BUDGET, STREAM_LIMIT
 
 #: Engine kernels by the name a loss declares in ``Loss.kernel``.
 KERNELS = {"infonce": _infonce.KERNEL}
-METHODS = ("auto", "enumerate", "pairwise", "formula")
+OBJECTIVE_METHODS = ("auto", "enumerate", "pairwise", "formula")
 
 
 def _kernel(loss: Loss):
@@ -159,8 +159,8 @@ def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method:
         all-``C(N,B)`` part above ``STREAM_LIMIT`` batches for a loss with no closed form.
     """
     loss = as_loss(loss)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in OBJECTIVE_METHODS:
+        raise ValueError(f"method must be one of {OBJECTIVE_METHODS}, got {method!r}")
     if not isinstance(family, Family):
         raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
     small = [b for b in family.batch_sizes if b < loss.min_batch]

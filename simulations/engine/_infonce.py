@@ -14,7 +14,7 @@ import torch
 from theory.batches import Family, Part
 
 from simulations.engine._autograd import StreamedValue
-from simulations.engine._checks import compute_dtype, exp_safe
+from simulations.engine._tensor_checks import compute_dtype, exp_safe
 from simulations.engine.batching import (CHUNK_BYTES, FLAT_CACHE_LIMIT, _cached_onehot, _grouped_parts, _weighted_chunks, flat_chunks,
                        flat_index)
 from simulations.engine.exact_all import all_batches_objective

@@ -57,7 +57,7 @@ from theory._checks import check_int, check_positive_float, check_tau
 from theory.losses import as_loss
 
 from simulations.engine._autograd import StreamedValue
-from simulations.engine._checks import check_embeddings
+from simulations.engine._tensor_checks import check_embeddings
 from simulations.engine.limits import DEFAULT_MEMORY_BUDGET, FORMULA_THREADS, intra_op_threads
 
 #: Trapezoid step in the mapped variable ``x`` (error ~ exp(-pi^2 / h)): 0.25 reaches ~1e-15

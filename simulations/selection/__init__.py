@@ -39,7 +39,7 @@ import torch
 from theory._checks import check_batch_size, check_int
 from theory.batches import Family
 
-from simulations.engine._checks import check_embeddings
+from simulations.engine._tensor_checks import check_embeddings
 from theory.losses import as_loss
 
 from simulations.engine import batch_chunks, batch_values, pair_loss_matrix

@@ -29,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from theory._checks import check_int
 from theory.losses import as_loss
 
-from simulations.engine._checks import check_embeddings
+from simulations.engine._tensor_checks import check_embeddings
 from simulations.engine import sc_affinity
 
 
