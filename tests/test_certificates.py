@@ -1,7 +1,6 @@
 """Certificates: the convex relaxation against closed forms and feasible points, the solver-free ETF decision for
 every loss against the solved relaxation, solver failures reported."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 

@@ -9,7 +9,7 @@ import pytest
 
 import numpy as np
 
-from simulations.claims import CLAIMS, REPO_ROOT, Verdict, run_claims, verdict_over_sweep
+from simulations.claims import CLAIMS, REPO_ROOT, Verdict, verdict_over_sweep
 from simulations.claims._families import families_up_to_relabelling
 from simulations.claims._verdict import VERDICTS
 from simulations.cli import main as cli_main

@@ -11,7 +11,6 @@ from simulations.claims._tables import sweep_files, sweep_records
 from simulations.claims.report import write_report
 from simulations.cli import main as cli_main
 from simulations.io import read_json, write_json
-from simulations.claims.reproduce import reproduce
 import figures
 
 #: A claim's report section is short: its lines, at most (the full sweep is in the files it links).

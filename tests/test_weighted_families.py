@@ -1,6 +1,5 @@
 """Weighted and mixed-size batch families: construction, every layer agrees on them, and the weighted
 pair-balance law (theory/balance.py) with its examples (a) and (b) and the DataLoader claim."""
-import itertools
 import json
 import math
 

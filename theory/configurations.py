@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp, quadratic_assignment
 from scipy.stats import ortho_group
 
-from ._checks import check_int, check_pair
+from ._checks import check_int
 from .batches import Family, uniform_partitions
 
 

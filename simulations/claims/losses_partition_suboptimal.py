@@ -3,7 +3,6 @@ and KCL full-batch sub-optimal?"""
 from __future__ import annotations
 
 from theory import DCL, DHEL, KCL, Family, SigLIP
-from theory.siglip import siglip_optimum
 
 from simulations.claims import BEYOND, Claim
 from simulations.claims._losses import DCL_NEGATIVES, shares_full_minimizer
@@ -25,9 +24,10 @@ def check_losses_partition_suboptimal(cases=((6, 2), (6, 3), (8, 2), (8, 4)), ta
             dec = shares_full_minimizer(fam, L)
             sub = dec["suboptimal"]
             r = {"loss": L.label, "N": N, "B": B, **dec}
-            if isinstance(L, SigLIP):
-                r.update(full_structure=siglip_optimum(N, L.tau, L.bias)["structure"],
-                         block_structure=siglip_optimum(B, L.tau, L.bias)["structure"] if B > 2 else "etf")
+            full_opt = L.closed_form_optimum(Family.full(N))           # SigLIP's double-constant optimum
+            if full_opt is not None and "structure" in full_opt and "lam" in full_opt:
+                r.update(full_structure=full_opt["structure"],
+                         block_structure=L.closed_form_optimum(Family.full(B))["structure"] if B > 2 else "etf")
             rows.append(r)
             holds[f"{L.label} N={N},B={B}"] = sub
     verdict, ok, bad = verdict_over_sweep(holds)

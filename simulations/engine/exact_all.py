@@ -53,7 +53,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from theory._checks import check_int, check_positive_float, check_tau
+from theory._checks import check_int, check_positive_float
 from theory.losses import as_loss
 
 from simulations.engine._autograd import StreamedValue

@@ -11,11 +11,9 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from simulations.io import folder_lock, read_csv, read_json, write_csv, write_json, write_npz
 from simulations.runtime.executor import Sequential, make_executor, run_isolated

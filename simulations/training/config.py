@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
 from theory._checks import check_batch_size, check_int, check_positive_float

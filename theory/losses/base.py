@@ -87,7 +87,7 @@ class Loss:
         ndarray or torch.Tensor, shape (n,)
             Of the same library as ``Z`` (differentiable for torch input).
         """
-        raise NotImplementedError(f"loss {self.name!r} must define batch_losses(Z, idx)")  # pragma: no cover
+        raise ValueError(f"loss {self.name!r} does not define batch_losses(Z, idx)")  # pragma: no cover
 
     # ---- optional capabilities (None: the loss does not have it) ----
     def cvx_batch_loss(self, Z, idx, UU=None, VV=None):
