@@ -515,8 +515,13 @@ def etf_dual_certificate(family: Family, loss, *, rel_tol: float = ETF_REL_TOL) 
     loss = _relaxed_loss(loss)
     family = _check_family(family)
     rel_tol = check_positive_float("rel_tol", rel_tol)
+    return _dual_at_etf(family, loss, _etf_gradient(family, loss), rel_tol)
+
+
+def _dual_at_etf(family: Family, loss: Loss, grad, rel_tol: float) -> DualCertificate:
+    """:func:`etf_dual_certificate` from the gradient at the ETF already computed (:func:`_etf_gradient`)."""
     N = family.N
-    _, _, G, scale = _etf_gradient(family, loss)
+    _, _, G, scale = grad
     Mstar = _etf_gram(N)
     GM = G @ Mstar
     y = -np.einsum("kl,kl->k", GM, Mstar) / np.einsum("kl,kl->k", Mstar, Mstar)
@@ -549,8 +554,12 @@ def etf_gradient_ratio(family: Family, loss) -> float:
     float
     """
     loss = as_loss(loss)
-    family = _check_family(family)
-    W, g, _, scale = _etf_gradient(family, loss)
+    return _ratio_at_etf(_etf_gradient(_check_family(family), loss))
+
+
+def _ratio_at_etf(grad) -> float:
+    """:func:`etf_gradient_ratio` from the gradient at the ETF already computed (:func:`_etf_gradient`)."""
+    W, g, _, scale = grad
     dU, dV = g.embedding_gradient(W, W)
     return float(np.sqrt(np.sum(tangent_of(W, dU) ** 2) + np.sum(tangent_of(W, dV) ** 2))) / scale
 
@@ -635,13 +644,14 @@ def etf_is_optimal(family: Family, loss, *, rel_tol: float = ETF_REL_TOL, solver
     family = _check_family(family)
     rel_tol = check_positive_float("rel_tol", rel_tol)
     N = family.N
-    W = simplex_etf(N, N - 1)
-    ratio = etf_gradient_ratio(family, loss)
+    grad = _etf_gradient(family, loss)                   # one gradient at the ETF for both tests
+    W = grad[0]
+    ratio = _ratio_at_etf(grad)
     dual = None
     if ratio > rel_tol:
         optimal, by = False, "tangent_gradient"
     elif loss.has_relaxation:
-        dual = etf_dual_certificate(family, loss, rel_tol=rel_tol)
+        dual = _dual_at_etf(family, loss, grad, rel_tol)
         if dual["certified"]:
             optimal, by = True, "dual_certificate"
         elif not loss.aligned and dual["slackness"] <= rel_tol and dual["min_eig"] < -rel_tol:

@@ -118,17 +118,12 @@ def spectral_partition(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonce",
     torch.Tensor
         LongTensor of shape (N/B, B) on the device of U; deterministic for a seed.
     """
-    check_embeddings(U, V)
     seed = check_int("seed", seed)
     n_init = check_int("n_init", n_init, low=1)
-    N = U.shape[0]
-    B = check_int("B", B, low=2, high=N)
-    if N % B:
-        raise ValueError(f"spectral_partition needs B to divide N; got N={N}, B={B}")
-    k = N // B
+    X = spectral_embedding(U, V, B, loss)                  # validates U, V, B (and B | N)
+    N, k = X.shape
     if k == 1:
         return torch.arange(N, device=U.device)[None, :]
-    X = spectral_embedding(U, V, B, loss)
     with torch.no_grad():
         g = torch.Generator().manual_seed(seed)
         C = kmeans(X.cpu(), k, generator=g, n_init=n_init)
