@@ -1,4 +1,4 @@
-"""A loss defined outside the package (examples/plugin_margin_infonce.py) works through every layer with no edit to the
+"""A loss defined outside the package (examples/plot_plugin_margin_infonce.py) works through every layer with no edit to the
 package, and a wrong plugin is refused with a ValueError naming the loss and the problem (CLI: exit 2)."""
 import json
 from dataclasses import dataclass
