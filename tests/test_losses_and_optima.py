@@ -1,4 +1,5 @@
-"""Claims of THEORY.md §3 on the numpy oracle: closed forms, lower bounds, invariances."""
+"""InfoNCE's closed forms on the numpy oracle (the theory notes, section :ref:`theory-infonce-closed-forms`): closed
+forms, lower bounds, invariances."""
 
 import numpy as np
 import pytest
@@ -32,8 +33,8 @@ def test_cross_polytope_values_match_closed_forms(N):
     assert_close(th.objective(X, X, Family.all(N, 2), InfoNCE(1.0)), cross_polytope_all_pairs_value(N), 1e-12, "pairs")
 
 
-def test_theory_md_example_values():
-    # independently stated to 6 decimals in THEORY.md §3
+def test_closed_forms_give_the_example_values_of_the_theory_notes():
+    # independently stated to 6 decimals in the theory notes, section :ref:`theory-infonce-closed-forms`
     for val, ref in [(optimum_full(4), 1.165315), (optimum_full(8), 2.346416), (optimum_full(16), 3.636902),
                      (optimum_all(8, 2), 0.553606), (optimum_all(8, 4), 1.342539), (optimum_partition(10, 2), 0.253856)]:
         assert abs(val - ref) < 1e-6

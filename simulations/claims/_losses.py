@@ -1,7 +1,8 @@
 """Shared sweeps, margins and decisions of the claims beyond InfoNCE (SigLIP, DCL, DHEL, KCL).
 
-Every answer comes from the convex relaxation of :func:`theory.certificates.certify` (certified only with
-status ``optimal``), compared with an independently derived value: ``L(ETF)`` from the oracle, or SigLIP's
+Every value comes from the convex relaxation of :func:`theory.certificates.certify` (certified only with
+status ``optimal``; uniqueness of a minimizer is probed numerically, and proven where the theory notes prove it),
+compared with an independently derived value: ``L(ETF)`` from the oracle, or SigLIP's
 double-constant optimum (:mod:`theory.siglip`). Solver agreement is judged with
 ``SOLVER_ATOL + SOLVER_RTOL |value|``; "shares the minimizer" is decided by
 :func:`theory.certificates.full_batch_gap` (minimise the full-batch loss over the family's ``eps``-optimal

@@ -37,7 +37,8 @@ CLAIM = Claim(
     "DCL (as published, both views of every other sample as negatives, Yeh et al. ECCV 2022 eq. 6, and the "
     "cross-view-only variant), DHEL and KCL: the all-C(N,B) family has the same minimizer as the full batch (the "
     "ETF, unique), as InfoNCE's does.",
-    "paper Thm. 4's question for these losses; Koromilas et al. (batch-level = asymptotic minimizers)",
+    "paper Thm. 4's question for these losses; answer: our derivation, certified (related: Koromilas et al., ICML 2024, "
+    "compare batch-level with N -> infinity minimizers, not all-C(N,B) families; KCL's batch-size independence is theirs)",
     check_losses_all_batches_etf,
     ("tests/test_loss_claims.py::test_decoupled_and_kernel_losses_are_minimised_by_the_etf",),
     {"tiny": dict(cases=((4, 2), (5, 3)), decoupled=TINY_DECOUPLED, kernels=TINY_KERNELS), "quick": {},
