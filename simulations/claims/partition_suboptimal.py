@@ -75,11 +75,11 @@ def check_partition_suboptimal(cases=((8, 2), (8, 4), (12, 3)), d_sweep_N: int =
                    "tau it is below the solver's resolution and is not used to decide. Lower d, N = 8, B = 2 "
                    "(evidence from multi-start L-BFGS, not a certificate): at d = N/2 = 4 the cross-polytope lies in the "
                    "partition's optimal set (antipodal pairs) and is the best full-batch configuration that multi-start "
-                   "search found (evidence, not a certificate), so there the general reading fails; a gap is found again "
+                   "search found, so there the general reading fails; a gap is found again "
                    "from d = 5 (evidence). "
-                   "For d >= N-1 the statement is a theorem (each block's unique minimizer is a B-point simplex ETF, which "
-                   "the full batch's unique minimizer, the N-point ETF, is not; see the theory notes, section "
-                   "theory-partitions). The paper's own statement (a strict subset *may* be sub-optimal) is existential "
+                   "For d >= N-1 the statement is a theorem: the partition's minimizers are block configurations (each "
+                   "block a B-point simplex ETF) and the full batch's unique minimizer, the N-point ETF, is none of them "
+                   "(the theory notes, section theory-partitions). The paper's own statement (a strict subset *may* be sub-optimal) is existential "
                    "and is confirmed; the general reading 'a fixed partition is sub-optimal' holds only in the range listed.")
 
 
