@@ -37,7 +37,6 @@ if __name__ == "__main__":
           f"{len(first['skipped'])} grid points refused (e.g. {first['skipped'][0]['reason'] if first['skipped'] else '-'})")
     print(f"second run: {again['seconds']:.2f} s, identical rows: {again['rows'] == rows}")
 
-    # %%
     # The verdicts by family kind: all ``C(N,B)`` batches keep the ETF optimal at every size and
     # temperature; partitions and random families do not, except at ``N = B = 4``, where the only
     # batch is the full batch.

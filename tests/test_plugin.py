@@ -15,7 +15,7 @@ from simulations.cli import main as cli_main
 from theory import Family
 from theory.losses import LOSSES, ops
 
-PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugin_margin_infonce.py"
+PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plot_plugin_margin_infonce.py"
 
 
 @pytest.fixture
