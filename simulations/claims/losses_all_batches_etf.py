@@ -29,7 +29,8 @@ def check_losses_all_batches_etf(cases=((4, 2), (5, 3), (6, 2), (6, 3), (8, 4)),
                    "two, e^{u_i.v_j/tau} and e^{u_i.u_j/tau}, which coincide there), and its minimizers form a face "
                    "(u_i = v_i, sum_i u_i = 0: e.g. the cross-polytope at N = 4) that contains the ETF but also "
                    "full-batch sub-optimal points (minimizer_spread >= 1), for both forms of DCL alike. (For KCL the "
-                   "identity of claim pair_sum_identities gives the same.)")
+                   "identity of claim pair_sum_identities gives the same.) Both answers are theorems (the theory notes, "
+                   "section theory-decoupled-all); the sweep checks the code against them.")
 
 
 CLAIM = Claim(

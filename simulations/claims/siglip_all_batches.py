@@ -72,7 +72,9 @@ def check_siglip_all_batches(cases=((6, 2), (6, 3), (8, 2), (8, 4)), taus=SIGLIP
                    "all-batches minimizer sits closer to the ETF and is full-batch sub-optimal by "
                    "'full_excess_of_all_minimizer'. Every all-batches relaxation value equals the closed form, and "
                    f"the certificate test of shares_full_minimizer (full_batch_gap down to eps = {GAP_EPS[-1]:g}, and the "
-                   "full-batch minimizer's value on the family) agrees with the rule at every point where it ran.")
+                   "full-batch minimizer's value on the family) agrees with the rule at every point where it ran. The "
+                   "rule is a theorem (the weighted slope exceeds the full one by (1-w)(N-2)/tau sigma(beta/tau + bias) > 0; "
+                   "the theory notes, section theory-siglip-all); the sweep checks the code against it.")
 
 
 def siglip_all_batches_table(v: dict) -> list[str]:
