@@ -55,8 +55,8 @@ print("one weighted epoch:  ", weighted_epoch())
 
 # %%
 # The relative spread of ``kappa`` (at ``tau = 1``) of the empirical families as the number of
-# epochs grows. The DataLoader's spread falls towards 0 like ``1/sqrt(epochs)``; the weighted
-# sampler's levels off at a positive value.
+# epochs grows. The DataLoader's spread falls towards 0 (at about the Monte Carlo rate
+# ``1/sqrt(epochs)`` once every pair has been seen); the weighted sampler's levels off at a positive value.
 epochs = [10, 30, 100, 300, 1000, 3000]
 spread_u = [balance.pair_weight_spread(empirical_family(uniform_epoch, n), TAU) for n in epochs]
 spread_w = [balance.pair_weight_spread(empirical_family(weighted_epoch, n), TAU) for n in epochs]
@@ -86,11 +86,12 @@ print("kappa of the pairs (0, j):", np.round(K[0, 1:], 4))
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
 ax[0].loglog(epochs, spread_u, "o-", label="DataLoader(shuffle, drop_last=False)")
 ax[0].loglog(epochs, spread_w, "s-", label="WeightedRandomSampler")
-ax[0].loglog(epochs, spread_u[0] * np.sqrt(epochs[0] / np.array(epochs)), ":", color="gray",
+ax[0].loglog(epochs, spread_u[-1] * np.sqrt(epochs[-1] / np.array(epochs)), ":", color="gray",
              label="1/sqrt(epochs)")
 ax[0].set(xlabel="epochs drawn", ylabel="relative spread of kappa", title="is the sampler pair-balanced?")
 ax[0].legend(fontsize=7)
-im = ax[1].imshow(K / K[~np.eye(N, dtype=bool)].mean(), cmap="coolwarm", vmin=0.5, vmax=1.5)
+shown = np.where(np.eye(N, dtype=bool), np.nan, K / K[~np.eye(N, dtype=bool)].mean())   # kappa_ii is undefined
+im = ax[1].imshow(shown, cmap="coolwarm", vmin=0.5, vmax=1.5)
 ax[1].set(title="weighted sampler: kappa / mean", xlabel="j", ylabel="i")
 fig.colorbar(im, ax=ax[1])
 fig.tight_layout()
