@@ -295,8 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("version", cmd_version, "print the version")
     c = add("certify", cmd_certify, "global optimum of a family objective by convex relaxation")
-    c.add_argument("--N", type=int, default=None, help="number of pairs, >= 2 (not needed with --family-file)")
-    c.add_argument("--B", type=int, default=None, help="batch size, 2 <= B <= N (families that have one)")
+    c.add_argument("--N", type=int, default=None, help="number of pairs, >= 2; no default: required unless "
+                   "--family-file gives it")
+    c.add_argument("--B", type=int, default=None, help="batch size, 2 <= B <= N; no default: required by the "
+                   "families that have one (all, partition, random, dataloader, dataloader_expectation)")
     c.add_argument("--family", default="all", help="the batch family: full, all (every C(N,B) batch), partition, random, "
                    "fano (N = 7, B = 3), affine_plane, dataloader (one seeded epoch), dataloader_expectation; default "
                    "%(default)s; ignored with --family-file")
@@ -350,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = add("reproduce", cmd_reproduce, "run every claim, experiment and figure; write verdicts.json")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true", help="the quick sweeps and experiments, under 10 minutes on 2 CPU cores (the default when neither is given)")
-    g.add_argument("--full", action="store_true", help="each claim's full sweep and the paper's sizes (hours)")
+    g.add_argument("--full", action="store_true", help="each claim's full sweep and the paper's sizes (hours); "
+                   "default off")
     r.add_argument("--device", default="cpu", help="cpu or cuda[:K] for the experiments; default %(default)s")
     r.add_argument("--out", default="reproduction", help="results folder (verdicts.json, CSV/JSON, figures; a rerun resumes); default %(default)s")
     r.add_argument("--report", default=None, help="also write the report (paper_reproduction.md) to this file, figures and full sweeps copied beside it; default none")

@@ -1,4 +1,4 @@
-"""A loss defined outside the package (examples/plugin_margin_infonce.py) works through every layer with no edit to the
+"""A loss defined outside the package (examples/plot_plugin_margin_infonce.py) works through every layer with no edit to the
 package, and a wrong plugin is refused with a ValueError naming the loss and the problem (CLI: exit 2)."""
 import json
 from dataclasses import dataclass
@@ -15,7 +15,7 @@ from simulations.cli import main as cli_main
 from theory import Family
 from theory.losses import LOSSES, ops
 
-PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugin_margin_infonce.py"
+PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plot_plugin_margin_infonce.py"
 
 
 @pytest.fixture

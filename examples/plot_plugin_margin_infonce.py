@@ -84,4 +84,4 @@ if __name__ == "__main__":
     plt.xlabel("margin m")
     plt.ylabel("certified optimum, all C(6,3) batches")
     plt.title("margin InfoNCE (a plugin loss), tau = 0.5")
-    plt.savefig("plugin_margin_infonce.png", dpi=100)
+    plt.show()
