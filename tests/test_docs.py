@@ -5,7 +5,8 @@ means, and the README's Python blocks run.
 Public, as the API page states it: a module is public when no component of its dotted name starts with ``_``; a
 function or class is public when a package exports it in ``__all__``, when a public module lists it in ``__all__``,
 or (a public module without ``__all__``) when that module defines it under a name without a leading ``_``. Methods
-of public classes count when their name has no leading ``_`` and the class body defines them.
+of public classes count when their name has no leading ``_`` and the class body defines them. A class may give its
+constructor's arguments under Attributes (a record's fields are both).
 """
 from __future__ import annotations
 
@@ -103,7 +104,8 @@ def docstring_problems(obj) -> list:
         return ["no docstring"]
     doc = inspect.cleandoc(doc)
     found, problems = sections(doc), []
-    if parameters(obj) and "Parameters" not in found:
+    # a class may list its constructor's arguments as Attributes (a record's fields are both)
+    if parameters(obj) and "Parameters" not in found and not (inspect.isclass(obj) and "Attributes" in found):
         problems.append("no Parameters section")
     if inspect.isfunction(obj) and returns_value(obj) and not ({"Returns", "Yields"} & found):
         problems.append("no Returns section")
