@@ -53,7 +53,8 @@ def public_objects() -> dict:
                 if not (inspect.isfunction(obj) or inspect.isclass(obj)) or id(obj) in seen:
                     continue
                 seen.add(id(obj))
-                qual = f"{obj.__module__}.{obj.__qualname__}" if not _private(obj.__module__) else f"{mod.__name__}.{name}"
+                canonical = not _private(obj.__module__) and "<locals>" not in obj.__qualname__   # not a wrapper's
+                qual = f"{obj.__module__}.{obj.__qualname__}" if canonical else f"{mod.__name__}.{name}"
                 out[qual] = obj
                 if inspect.isclass(obj):
                     for mname, member in vars(obj).items():

@@ -30,7 +30,18 @@ NEGATIVES = ("both", "cross")
 
 
 def lse_without_diagonal(xp, G):
-    """``log sum_{j != i} exp(G_ij)`` over the last axis of ``(n, b, b)`` blocks."""
+    """``log sum_{j != i} exp(G_ij)`` over the last axis of ``(n, b, b)`` blocks.
+
+    Parameters
+    ----------
+    xp : namespace
+        :func:`theory.losses.ops.namespace` of ``G``.
+    G : numpy.ndarray or torch.Tensor, shape (n, b, b)
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (n, b)
+    """
     return xp.logsumexp(_mask_diagonal(xp, G), -1)
 
 
@@ -86,6 +97,23 @@ class DCL(Loss):
         return out
 
     def cvx_family_loss(self, Z, UU, VV, family):
+        """The family objective as a DCP-convex cvxpy expression of the blocks of ``M`` (see
+        :meth:`theory.losses.Loss.cvx_family_loss`): log-sum-exps over the negatives, minus the positive term.
+
+        Parameters
+        ----------
+        Z : cvxpy.Expression, shape (N, N)
+            The block ``U V^T`` of the relaxation matrix ``M``.
+        UU, VV : cvxpy.Expression, shape (N, N)
+            The blocks ``U U^T`` and ``V V^T`` of ``M``.
+        family : Family
+            The batch family.
+
+        Returns
+        -------
+        cvxpy.Expression
+            A scalar expression, ``sum_S w_S L(S) / sum_S w_S``.
+        """
         from . import _cvx
         total = 0
         both = self.negatives == "both"

@@ -59,6 +59,23 @@ class DHEL(Loss):
         return out
 
     def cvx_family_loss(self, Z, UU, VV, family):
+        """The family objective as a DCP-convex cvxpy expression of the blocks of ``M`` (see
+        :meth:`theory.losses.Loss.cvx_family_loss`): log-sum-exps of the self Grams, minus the positive term.
+
+        Parameters
+        ----------
+        Z : cvxpy.Expression, shape (N, N)
+            The block ``U V^T`` of the relaxation matrix ``M``.
+        UU, VV : cvxpy.Expression, shape (N, N)
+            The blocks ``U U^T`` and ``V V^T`` of ``M``.
+        family : Family
+            The batch family.
+
+        Returns
+        -------
+        cvxpy.Expression
+            A scalar expression, ``sum_S w_S L(S) / sum_S w_S``.
+        """
         from . import _cvx
         total = 0
         for S, w in family.weighted_chunks(10**6):
