@@ -63,6 +63,13 @@ def _dump(obj) -> str:
 
 
 def cmd_version(args):
+    """``minibatch-cl version``: print the package version.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+    """
     from theory import __version__
     print(_dump({"version": __version__}) if args.json else f"minibatch-cl {__version__}")
 
@@ -134,6 +141,21 @@ def _loss_from_args(args):
 
 
 def cmd_certify(args):
+    """``minibatch-cl certify``: the family's certified optimum (:func:`theory.certify`) and the same facts for
+    every loss: the objective at the ETF, its excess over the certified optimum, the solver-free ETF decision
+    (:func:`theory.etf_is_optimal`), the rank and what it means, the closed form and the balance law where the loss
+    has them.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from theory import Family, make_family
     from theory.certificates import certify, etf_is_optimal
     if args.family_file:
@@ -189,6 +211,18 @@ def _print_verdicts(verdicts):
 
 
 def cmd_claims(args):
+    """``minibatch-cl claims``: run claims (:func:`simulations.claims.run_claims`) and print their verdicts.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from simulations.claims import check_ids, run_claims
     from simulations.training.config import check_device
     check_device(args.device)
@@ -203,6 +237,18 @@ def cmd_claims(args):
 
 
 def cmd_simulate(args):
+    """``minibatch-cl simulate``: training runs (:func:`simulations.simulate`) and their final metrics.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from simulations.training.config import Config
     from simulations.runtime.simulate import simulate
     loss = _loss_from_args(args)
@@ -224,12 +270,31 @@ def cmd_simulate(args):
 
 
 def cmd_figures(args):
+    """``minibatch-cl figures``: redraw every figure from a results folder.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+    """
     from figures import draw_all
     paths = draw_all(args.out)
     print(_dump({"figures": [str(p) for p in paths]}) if args.json else "\n".join(map(str, paths)))
 
 
 def cmd_reproduce(args):
+    """``minibatch-cl reproduce``: every claim, experiment and figure (:func:`simulations.claims.reproduce.reproduce`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from simulations.claims.reproduce import reproduce
     with _scheduler(args) as ex:
         res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json,
@@ -247,6 +312,18 @@ def _scheduler(args):
 
 
 def cmd_sweep(args):
+    """``minibatch-cl sweep``: a grid of tasks (:func:`simulations.runtime.sweep.run_sweep`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from simulations.runtime.sweep import SweepSpec, run_sweep
     if args.spec:
         spec = SweepSpec.from_json(args.spec)
@@ -265,6 +342,18 @@ def cmd_sweep(args):
 
 
 def cmd_bench(args):
+    """``minibatch-cl bench``: run one of the repository's benchmark scripts.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     import runpy
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{args.name}.py"
     if not path.exists():
@@ -283,6 +372,12 @@ def _scheduler_arg(sp, default="local"):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``minibatch-cl`` argument parser: one subparser per command, each option with its help line.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     p = argparse.ArgumentParser(prog="minibatch-cl", description="Check the theory of mini-batch contrastive loss "
                                 "and reproduce the synthetic experiments of Cho et al. (TMLR 2024).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -386,6 +481,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run ``minibatch-cl`` with ``argv``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for bad input (a message naming the parameter, no traceback), 1 for a
+        diverged run, 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
