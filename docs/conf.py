@@ -56,7 +56,6 @@ suppress_warnings = ["myst.xref_missing"]      # links to repository files outsi
 autosummary_generate = True
 autosummary_imported_members = False
 autosummary_ignore_module_all = True
-autodoc_default_options = {"members": False}
 autodoc_typehints = "none"                     # the numpydoc Parameters section says the types
 autodoc_member_order = "bysource"
 autoclass_content = "class"

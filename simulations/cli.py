@@ -1,5 +1,7 @@
 """``minibatch-cl``: a thin command line over the Python API.
 
+::
+
     minibatch-cl version
     minibatch-cl certify --N 7 --B 3 --family fano [--loss infonce] [--tau 1] [--json]
     minibatch-cl certify --N 8 --B 4 --family all --loss siglip --tau 0.1 --bias -10   (also dcl, dhel, kcl --t --gamma)
@@ -9,8 +11,8 @@
                           --lr 0.5 --seeds 0,1,2 --device cpu --out runs/X [--resume] [--json]
     minibatch-cl figures --out DIR
     minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--report FILE] [--scheduler S] [--workers K] [--json]
-    minibatch-cl sweep (--spec FILE | --kind certificate|simulation --N 4,6 --B 2,3 ...) --out DIR [--scheduler S] [--json]
-    minibatch-cl bench {engine,certificates,exact_all,scheduler,gpu}
+    minibatch-cl sweep (--spec FILE | --kind certificate|simulation --N 4,6 --B 2,3 ... --epochs E) --out DIR [--scheduler S] [--json]
+    minibatch-cl bench {engine,certificates,exact_all,scheduler,lowrank,gpu}
 
 Every command with ``--json`` prints one JSON object on stdout. Bad arguments exit with status 2
 and a message naming the parameter.

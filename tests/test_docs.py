@@ -206,9 +206,11 @@ def test_the_readme_is_a_front_door():
         assert (ROOT / page).exists(), page
 
 
+@pytest.mark.slow
 def test_the_readme_python_blocks_run(tmp_path):
     """Every ``python`` block of the README, in order, in one fresh interpreter (a block may use an earlier one's
-    names), from a scratch folder so that nothing is written into the checkout."""
+    names), from a scratch folder so that nothing is written into the checkout. (``py`` blocks are excerpts of files
+    that run elsewhere: the gallery and its tests.)"""
     script = "\n".join(readme_python_blocks())
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "MPLBACKEND": "Agg"}
     (tmp_path / "examples").symlink_to(ROOT / "examples")

@@ -14,15 +14,15 @@ one common weight. ``.B`` and a 2-D ``.batches`` exist only for uniform (one-siz
 
 One type, :class:`Family`, covers every kind used by the paper and by the claims:
 
-==================  =====================================================
-``Family.full(N)``         the single batch ``[N]`` (full-batch loss)
-``Family.all(N, B)``       all ``C(N, B)`` batches, enumerated lazily
-``Family.partition``       ``N/B`` disjoint batches (contiguous, or random)
-``Family.from_batches``    an explicit list (also ``Family.from_json``)
-``Family.random``          ``n`` uniform random batches (with a seed)
-``Family.fano()``          the Fano plane, a 2-(7, 3, 1) design
-``Family.affine_plane(q)`` AG(2, q) for prime q, a 2-(q^2, q, 1) design
-==================  =====================================================
+==========================  =====================================================
+``Family.full(N)``          the single batch ``[N]`` (full-batch loss)
+``Family.all(N, B)``        all ``C(N, B)`` batches, enumerated lazily
+``Family.partition``        ``N/B`` disjoint batches (contiguous, or random)
+``Family.from_batches``     an explicit list (also ``Family.from_json``)
+``Family.random``           ``n`` uniform random batches (with a seed)
+``Family.fano()``           the Fano plane, a 2-(7, 3, 1) design
+``Family.affine_plane(q)``  AG(2, q) for prime q, a 2-(q^2, q, 1) design
+==========================  =====================================================
 
 References
 ----------

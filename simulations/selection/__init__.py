@@ -2,20 +2,20 @@
 
 A selector decides, epoch by epoch, which objective each gradient update descends:
 
-=========  ==========================================================================  ============
-name       each update                                                                 updates/epoch
-=========  ==========================================================================  ============
-full       the full-batch loss                                                         1
-all        the all-C(N,B) objective (exact; streamed, pairwise or formula)             1
-fixed      one batch of a partition drawn once for the whole run                       N/B
-shuffle    one batch of a fresh uniformly random partition each epoch (SGD w/o repl.)  N/B
-replace    one uniformly random batch (SGD with replacement)                           N/B
-dataloader one batch of a reshuffled epoch cut into batches of B, the short last batch  ceil(N/B)
-           kept (``DataLoader(shuffle=True, drop_last=False)``; any N, B)
-osgd       the arg-max-loss batch over all C(N,B) at the current embeddings            N/B
-           (or, with ``candidates=k``, the ``top`` highest of k random batches)
-sc         one batch of the spectral-clustering partition, recomputed each epoch      N/B
-=========  ==========================================================================  ============
+==========  ===========================================================================  =============
+name        each update                                                                  updates/epoch
+==========  ===========================================================================  =============
+full        the full-batch loss                                                          1
+all         the all-C(N,B) objective (exact; streamed, pairwise or formula)              1
+fixed       one batch of a partition drawn once for the whole run                        N/B
+shuffle     one batch of a fresh uniformly random partition each epoch (SGD w/o repl.)   N/B
+replace     one uniformly random batch (SGD with replacement)                            N/B
+dataloader  one batch of a reshuffled epoch cut into batches of B, the short last batch  ceil(N/B)
+            kept (``DataLoader(shuffle=True, drop_last=False)``; any N, B)
+osgd        the arg-max-loss batch over all C(N,B) at the current embeddings             N/B
+            (or, with ``candidates=k``, the ``top`` highest of k random batches)
+sc          one batch of the spectral-clustering partition, recomputed each epoch        N/B
+==========  ===========================================================================  =============
 
 ``selector.epoch(embed)`` yields targets: a :class:`theory.Family` (``full``/``all``) or a
 LongTensor ``(1, B)`` / ``(q, B)`` of batches whose mean loss is the update's objective.
