@@ -222,3 +222,15 @@ def test_the_readme_python_blocks_run(tmp_path):
 @pytest.mark.parametrize("block", range(len(readme_python_blocks())))
 def test_each_readme_block_is_complete_code(block):
     ast.parse(readme_python_blocks()[block])
+
+
+@pytest.mark.parametrize("loss", ["infonce", "siglip", "dcl", "dhel", "kcl"])
+def test_certify_reads_n_from_the_family_file_and_prints_the_same_facts_for_every_loss(loss, tmp_path, capsys):
+    from simulations.cli import main
+    family = tmp_path / "family.json"
+    family.write_text('{"N": 5, "batches": [[0, 1, 2], [2, 3, 4], [0, 3], [1, 4], [0, 4, 1]], "weights": [1, 2, 1, 1, 0.5]}')
+    assert main(["certify", "--family-file", str(family), "--loss", loss]) == 0
+    out = capsys.readouterr().out
+    for fact in ("value:", "rank:", "the optimum in every d >= rank", "L(ETF) =", "excess over the certified optimum",
+                 "U = V = simplex ETF (d >= N-1):"):
+        assert fact in out, (fact, out)
