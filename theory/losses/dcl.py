@@ -52,7 +52,7 @@ def _mask_diagonal(xp, G):
 @register_loss("dcl")
 @dataclass(frozen=True)
 class DCL(Loss):
-    """Decoupled contrastive loss.
+    r"""Decoupled contrastive loss.
 
     Parameters
     ----------
@@ -62,6 +62,21 @@ class DCL(Loss):
         Add the v-anchored term.
     negatives : {'both', 'cross'}, default='both'
         ``'both'``: both views of every other sample (Yeh et al., eq. 6); ``'cross'``: the other modality only.
+
+    Notes
+    -----
+    For a batch ``S`` of size ``b``, anchor ``u_i`` (``negatives='both'``; ``'cross'`` drops the ``u_i^T u_j`` terms):
+
+    .. math::
+
+        \ell_u(i) = -\frac{u_i^T v_i}{\tau}
+            + \log\Big(\sum_{j \in S, j \ne i} e^{u_i^T v_j / \tau} + \sum_{j \in S, j \ne i} e^{u_i^T u_j / \tau}\Big),
+
+    and ``L(S) = (1/b) sum_i [l_u(i) + l_v(i)]`` (symmetric) or ``(1/b) sum_i l_u(i)``.
+
+    References
+    ----------
+    Yeh, Hong, Hsu, Liu, Chen & LeCun, *Decoupled Contrastive Learning*, ECCV 2022, eq. (6) (arXiv 2110.06848).
     """
 
     tau: float = 1.0

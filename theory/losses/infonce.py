@@ -30,7 +30,7 @@ from .base import Loss, check_bool, check_tau, register_loss, set_field
 @register_loss("infonce")
 @dataclass(frozen=True)
 class InfoNCE(Loss):
-    """InfoNCE / CLIP loss.
+    r"""InfoNCE / CLIP loss.
 
     Parameters
     ----------
@@ -38,6 +38,20 @@ class InfoNCE(Loss):
         Temperature, > 0.
     symmetric : bool, default=True
         Add the column (v-anchored) term (CLIP); False: the one-sided loss ``L_u``.
+
+    Notes
+    -----
+    For a batch ``S`` of size ``b`` with ``z_ij = u_i^T v_j / tau``:
+
+    .. math::
+
+        L_u(S) = \frac{1}{b} \sum_{i \in S} \Big[\log \sum_{j \in S} e^{z_{ij}} - z_{ii}\Big],
+
+    and ``L = L_u + L_v`` (``L_v`` the same over columns) or ``L_u`` alone (one-sided).
+
+    References
+    ----------
+    Oord, Li & Vinyals, arXiv 1807.03748, eq. (4); Radford et al., ICML 2021; Cho et al., TMLR 2024, Sec. 2.
     """
 
     tau: float = 1.0

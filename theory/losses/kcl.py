@@ -31,7 +31,7 @@ from .base import Loss, check_positive, register_loss, set_field
 @register_loss("kcl")
 @dataclass(frozen=True)
 class KCL(Loss):
-    """Kernel contrastive loss (Gaussian kernel).
+    r"""Kernel contrastive loss (Gaussian kernel).
 
     Parameters
     ----------
@@ -39,6 +39,19 @@ class KCL(Loss):
         Kernel scale, > 0.
     gamma : float, default=1.0
         Weight of the uniformity term, > 0.
+
+    Notes
+    -----
+    With ``k(x, y) = exp(-2t (1 - x^T y))``, for a batch ``S`` of size ``b``:
+
+    .. math::
+
+        L(S) = -\frac{1}{b} \sum_{i \in S} k(u_i, v_i)
+            + \frac{\gamma}{b (b-1)} \sum_{i \ne j \in S} \big[k(u_i, u_j) + k(v_i, v_j)\big].
+
+    References
+    ----------
+    Koromilas, Bouritsas, Giannakopoulos, Nicolaou & Panagakis, ICML 2024 (arXiv 2405.18045).
     """
 
     t: float = 2.0

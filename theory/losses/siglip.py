@@ -29,7 +29,7 @@ from .base import Loss, check_finite, check_tau, register_loss, set_field
 @register_loss("siglip")
 @dataclass(frozen=True)
 class SigLIP(Loss):
-    """Sigmoid (SigLIP) loss.
+    r"""Sigmoid (SigLIP) loss.
 
     Parameters
     ----------
@@ -37,6 +37,16 @@ class SigLIP(Loss):
         Temperature ``1/t``, > 0 (Zhai et al. initialise ``t = 10``: ``tau = 0.1``).
     bias : float, default=0.0
         The logit bias ``b``, finite (Zhai et al. initialise ``-10``).
+
+    Notes
+    -----
+    For a batch ``S`` of size ``b`` with ``x_ij = u_i^T v_j / tau + bias``, ``y_ii = 1`` and ``y_ij = -1`` otherwise:
+
+    .. math:: L(S) = \frac{1}{b} \sum_{i, j \in S} \log\big(1 + e^{-y_{ij} x_{ij}}\big).
+
+    References
+    ----------
+    Zhai, Mustafa, Kolesnikov & Beyer, ICCV 2023, eq. (1); Lee, Chang & Sohn, AISTATS 2024 (arXiv 2402.12613).
     """
 
     tau: float = 1.0
