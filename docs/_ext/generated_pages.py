@@ -80,9 +80,12 @@ API reference
 **What is public.** A module is public when no component of its dotted name starts with ``_``. A
 function or class is public when it is exported in a package's ``__all__``, or listed in a public
 module's ``__all__``, or (for a public module without ``__all__``) defined in that module under a
-name that does not start with ``_``. Every public name has a numpydoc docstring with Parameters,
-Returns and Raises; ``tests/test_docs.py`` walks the same names and fails for any that lacks them.
-Names starting with ``_`` may change without notice.
+name that does not start with ``_``; so are the methods a public class defines under a name without a
+leading ``_``. Every public name has a numpydoc docstring: Parameters for a callable that takes
+parameters (a record class may list its fields under Attributes), Returns (or Yields) for a function
+that returns a value, and Raises where it raises on bad input; ``tests/test_docs.py`` walks the same
+names and fails for any docstring missing, or missing its Parameters or Returns section. Names
+starting with ``_`` may change without notice.
 
 The fronts
 ----------
