@@ -164,12 +164,16 @@ def cmd_certify(args):
         if not Path(args.family_file).is_file():
             raise ValueError(f"--family-file {args.family_file}: no such file")
         fam = Family.from_json(args.family_file)
+        given = [flag for flag, v in (("--B", args.B), ("--family", args.family), ("--seed", args.seed),
+                                      ("--drop-last", args.drop_last or None)) if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} set with --family-file, which holds the batches: leave them out")
         if args.N is not None and fam.N != args.N:
             raise ValueError(f"--N {args.N} does not match the family file's N = {fam.N} (leave --N out: the file holds it)")
     else:
         if args.N is None:
             raise ValueError("--N is required unless --family-file is given")
-        fam = make_family(args.family, args.N, args.B, seed=args.seed, drop_last=args.drop_last)
+        fam = make_family(args.family or "all", args.N, args.B, seed=args.seed, drop_last=args.drop_last)
     loss = _loss_from_args(args)
     c = certify(fam, loss, method=args.method, **({} if args.method == "lowrank" else {"solver": args.solver}))
     try:
@@ -396,15 +400,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "--family-file gives it")
     c.add_argument("--B", type=int, default=None, help="batch size, 2 <= B <= N; no default: required by the "
                    "families that have one (all, partition, random, dataloader, dataloader_expectation)")
-    c.add_argument("--family", default="all", help="the batch family: full, all (every C(N,B) batch), partition, random, "
+    c.add_argument("--family", default=None, help="the batch family: full, all (every C(N,B) batch), partition, random, "
                    "fano (N = 7, B = 3), affine_plane, dataloader (one seeded epoch), dataloader_expectation; default "
-                   "%(default)s; ignored with --family-file")
+                   "all; not with --family-file")
     c.add_argument("--family-file", default=None, help='a family of your own: JSON file {"N": .., "batches": [[..], ..], "weights": [..]} '
-                   '(sizes may differ; weights optional, positive); it fixes N, so --N, --B and --family are not needed; '
-                   'default none')
+                   '(sizes may differ; weights optional, positive); it holds N and the batches, so --N is not needed and '
+                   '--B, --family, --seed, --drop-last are refused; default none')
     c.add_argument("--drop-last", action="store_true", help="dataloader families: drop the short last batch "
                    "(drop_last=True); default off (the short batch is kept)")
-    c.add_argument("--seed", type=int, default=None, help="seed of a random partition, random family or dataloader epoch, >= 0; default none (a fresh random draw)")
+    c.add_argument("--seed", type=int, default=None, help="seed, >= 0, of a random partition (default: the contiguous "
+                   "partition), a random family or a dataloader epoch (default 0)")
     _add_loss_args(c)
     c.add_argument("--method", default="auto", choices=["auto", "sdp", "lowrank"],
                    help="sdp: the semidefinite relaxation (cvxpy); lowrank: Burer-Monteiro with a KKT certificate "

@@ -234,3 +234,12 @@ def test_certify_reads_n_from_the_family_file_and_prints_the_same_facts_for_ever
     for fact in ("value:", "rank:", "the optimum in every d >= rank", "L(ETF) =", "excess over the certified optimum",
                  "U = V = simplex ETF (d >= N-1):"):
         assert fact in out, (fact, out)
+
+
+def test_certify_refuses_a_batch_option_beside_a_family_file(tmp_path, capsys):
+    from simulations.cli import main
+    family = tmp_path / "family.json"
+    family.write_text('{"N": 4, "batches": [[0, 1, 2], [1, 2, 3], [0, 3]]}')
+    assert main(["certify", "--family-file", str(family), "--B", "3"]) == 2
+    assert "--B set with --family-file" in capsys.readouterr().err
+    assert main(["certify", "--family-file", str(family), "--family", "all", "--seed", "1"]) == 2
