@@ -280,14 +280,6 @@ class Family:
     N : int
     kind : str
     parts : tuple of Part
-
-    Parameters
-    ----------
-    N : int
-        Number of pairs, >= 2.
-    kind : str
-        The family's label (one of the kinds above).
-    parts : tuple of Part
         The one-size parts, in order.
     """
 
