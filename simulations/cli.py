@@ -1,5 +1,7 @@
 """``minibatch-cl``: a thin command line over the Python API.
 
+::
+
     minibatch-cl version
     minibatch-cl certify --N 7 --B 3 --family fano [--loss infonce] [--tau 1] [--json]
     minibatch-cl certify --N 8 --B 4 --family all --loss siglip --tau 0.1 --bias -10   (also dcl, dhel, kcl --t --gamma)
@@ -9,8 +11,8 @@
                           --lr 0.5 --seeds 0,1,2 --device cpu --out runs/X [--resume] [--json]
     minibatch-cl figures --out DIR
     minibatch-cl reproduce [--quick | --full] [--device cpu] [--out DIR] [--report FILE] [--scheduler S] [--workers K] [--json]
-    minibatch-cl sweep (--spec FILE | --kind certificate|simulation --N 4,6 --B 2,3 ...) --out DIR [--scheduler S] [--json]
-    minibatch-cl bench {engine,certificates,exact_all,scheduler,gpu}
+    minibatch-cl sweep (--spec FILE | --kind certificate|simulation --N 4,6 --B 2,3 ... --epochs E) --out DIR [--scheduler S] [--json]
+    minibatch-cl bench {engine,certificates,exact_all,scheduler,lowrank,gpu}
 
 Every command with ``--json`` prints one JSON object on stdout. Bad arguments exit with status 2
 and a message naming the parameter.
@@ -63,6 +65,13 @@ def _dump(obj) -> str:
 
 
 def cmd_version(args):
+    """``minibatch-cl version``: print the package version.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+    """
     from theory import __version__
     print(_dump({"version": __version__}) if args.json else f"minibatch-cl {__version__}")
 
@@ -95,7 +104,8 @@ def _add_loss_args(sp, sweep: bool = False) -> None:
                     help="registered loss name" + ("s" if sweep else "") + ": infonce (default; CLIP), siglip, dcl, dhel, "
                     "kcl, or one registered by --plugin")
     sp.add_argument("--plugin", action="append", default=[], metavar="FILE",
-                    help="a Python file that registers losses with theory.register_loss (repeatable)")
+                    help="a Python file that registers losses with theory.register_loss (repeatable); "
+                    "default none")
     conv = _floats if sweep else float
     sp.add_argument("--tau", type=conv, default=None, help="temperature, > 0; default 1 (siglip: 1/t; Zhai et al. "
                     "initialise tau 0.1, bias -10)" + many)
@@ -104,12 +114,12 @@ def _add_loss_args(sp, sweep: bool = False) -> None:
                     "default 2" + many)
     sp.add_argument("--gamma", type=conv, default=None, help="kcl's uniformity weight, > 0; default 1" + many)
     sp.add_argument("--one-sided", action="store_true", help="infonce, dcl, dhel: the anchor-side term only "
-                    "(symmetric=False)")
+                    "(symmetric=False); default off (symmetric)")
     sp.add_argument("--negatives", default=None, choices=["both", "cross"], help="dcl: both views of every other sample "
-                    "as negatives (default; Yeh et al. eq. 6) or the other modality only")
+                    "as negatives (Yeh et al. eq. 6) or the other modality only; default both")
     sp.add_argument("--loss-param", dest="loss_param", action="append", default=[], type=_loss_param,
                     metavar="NAME=VALUE", help="any other parameter of the loss (e.g. a plugin's margin=0.2; "
-                    "repeatable" + ("; comma-separated values" if sweep else "") + ")")
+                    "repeatable; default none" + ("; comma-separated values" if sweep else "") + ")")
 
 
 def _loss_params_from_args(args, sweep: bool = False) -> dict:
@@ -133,18 +143,37 @@ def _loss_from_args(args):
 
 
 def cmd_certify(args):
+    """``minibatch-cl certify``: the family's certified optimum (:func:`theory.certify`) and the same facts for
+    every loss: the objective at the ETF, its excess over the certified optimum, the solver-free ETF decision
+    (:func:`theory.etf_is_optimal`), the rank and what it means, the closed form and the balance law where the loss
+    has them.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from theory import Family, make_family
     from theory.certificates import certify, etf_is_optimal
     if args.family_file:
         if not Path(args.family_file).is_file():
             raise ValueError(f"--family-file {args.family_file}: no such file")
         fam = Family.from_json(args.family_file)
+        given = [flag for flag, v in (("--B", args.B), ("--family", args.family), ("--seed", args.seed),
+                                      ("--drop-last", args.drop_last or None)) if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} set with --family-file, which holds the batches: leave them out")
         if args.N is not None and fam.N != args.N:
             raise ValueError(f"--N {args.N} does not match the family file's N = {fam.N} (leave --N out: the file holds it)")
     else:
         if args.N is None:
             raise ValueError("--N is required unless --family-file is given")
-        fam = make_family(args.family, args.N, args.B, seed=args.seed, drop_last=args.drop_last)
+        fam = make_family(args.family or "all", args.N, args.B, seed=args.seed, drop_last=args.drop_last)
     loss = _loss_from_args(args)
     c = certify(fam, loss, method=args.method, **({} if args.method == "lowrank" else {"solver": args.solver}))
     try:
@@ -188,6 +217,18 @@ def _print_verdicts(verdicts):
 
 
 def cmd_claims(args):
+    """``minibatch-cl claims``: run claims (:func:`simulations.claims.run_claims`) and print their verdicts.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from simulations.claims import check_ids, run_claims
     from simulations.training.config import check_device
     check_device(args.device)
@@ -202,6 +243,18 @@ def cmd_claims(args):
 
 
 def cmd_simulate(args):
+    """``minibatch-cl simulate``: training runs (:func:`simulations.simulate`) and their final metrics.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from simulations.training.config import Config
     from simulations.runtime.simulate import simulate
     loss = _loss_from_args(args)
@@ -223,12 +276,31 @@ def cmd_simulate(args):
 
 
 def cmd_figures(args):
+    """``minibatch-cl figures``: redraw every figure from a results folder.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+    """
     from figures import draw_all
     paths = draw_all(args.out)
     print(_dump({"figures": [str(p) for p in paths]}) if args.json else "\n".join(map(str, paths)))
 
 
 def cmd_reproduce(args):
+    """``minibatch-cl reproduce``: every claim, experiment and figure (:func:`simulations.claims.reproduce.reproduce`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from simulations.claims.reproduce import reproduce
     with _scheduler(args) as ex:
         res = reproduce(args.out, mode="full" if args.full else "quick", device=args.device, progress=not args.json,
@@ -246,6 +318,18 @@ def _scheduler(args):
 
 
 def cmd_sweep(args):
+    """``minibatch-cl sweep``: a grid of tasks (:func:`simulations.runtime.sweep.run_sweep`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     from simulations.runtime.sweep import SweepSpec, run_sweep
     if args.spec:
         spec = SweepSpec.from_json(args.spec)
@@ -264,6 +348,18 @@ def cmd_sweep(args):
 
 
 def cmd_bench(args):
+    """``minibatch-cl bench``: run one of the repository's benchmark scripts.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments of the subcommand.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments (:func:`main` turns it into exit status 2).
+    """
     import runpy
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{args.name}.py"
     if not path.exists():
@@ -282,26 +378,38 @@ def _scheduler_arg(sp, default="local"):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``minibatch-cl`` argument parser: one subparser per command, each option with its help line.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     p = argparse.ArgumentParser(prog="minibatch-cl", description="Check the theory of mini-batch contrastive loss "
                                 "and reproduce the synthetic experiments of Cho et al. (TMLR 2024).")
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name, fn, help):
         sp = sub.add_parser(name, help=help, description=help)
-        sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        sp.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of text; default off")
         sp.set_defaults(fn=fn)
         return sp
 
     add("version", cmd_version, "print the version")
     c = add("certify", cmd_certify, "global optimum of a family objective by convex relaxation")
-    c.add_argument("--N", type=int, default=None, help="number of pairs, >= 2 (not needed with --family-file)")
-    c.add_argument("--B", type=int, default=None, help="batch size, 2 <= B <= N (families that have one)")
-    c.add_argument("--family", default="all", help="full, all, partition, random, fano, affine_plane, dataloader "
-                   "(one seeded epoch), dataloader_expectation")
-    c.add_argument("--family-file", default=None, help='JSON file {"N": .., "batches": [[..], ..], "weights": [..]} '
-                   '(sizes may differ; weights optional)')
-    c.add_argument("--drop-last", action="store_true", help="dataloader families: drop the short last batch")
-    c.add_argument("--seed", type=int, default=None, help="seed of a random partition / random family")
+    c.add_argument("--N", type=int, default=None, help="number of pairs, >= 2; no default: required unless "
+                   "--family-file gives it")
+    c.add_argument("--B", type=int, default=None, help="batch size, 2 <= B <= N; no default: required by the "
+                   "families that have one (all, partition, random, dataloader, dataloader_expectation)")
+    c.add_argument("--family", default=None, help="the batch family: full, all (every C(N,B) batch), partition, random, "
+                   "fano (N = 7, B = 3), affine_plane, dataloader (one seeded epoch), dataloader_expectation; default "
+                   "all; not with --family-file")
+    c.add_argument("--family-file", default=None, help='a family of your own: JSON file {"N": .., "batches": [[..], ..], "weights": [..]} '
+                   '(sizes may differ; weights optional, positive); it holds N and the batches, so --N is not needed and '
+                   '--B, --family, --seed, --drop-last are refused; default none')
+    c.add_argument("--drop-last", action="store_true", help="dataloader families: drop the short last batch "
+                   "(drop_last=True); default off (the short batch is kept)")
+    c.add_argument("--seed", type=int, default=None, help="seed, >= 0, of a random partition (default: the contiguous "
+                   "partition), a random family or a dataloader epoch (default 0)")
     _add_loss_args(c)
     c.add_argument("--method", default="auto", choices=["auto", "sdp", "lowrank"],
                    help="sdp: the semidefinite relaxation (cvxpy); lowrank: Burer-Monteiro with a KKT certificate "
@@ -309,11 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--solver", default="auto", choices=["auto", "CLARABEL", "SCS"],
                    help="the SDP's solver (auto: Clarabel for N <= 32, SCS above); default auto")
     c = add("claims", cmd_claims, "check every claim and print its verdict")
-    c.add_argument("--only", type=_names, default=None, help="comma-separated claim ids")
-    c.add_argument("--full", action="store_true", help="the full sizes of every claim (default: quick sizes)")
-    c.add_argument("--device", default="cpu")
-    c.add_argument("--out", default=None, help="keep the claims' results here (default: a temporary folder)")
-    c.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    c.add_argument("--only", type=_names, default=None, help="comma-separated claim ids (see the verdict table); "
+                   "default: every claim")
+    c.add_argument("--full", action="store_true", help="the full sweep of every claim; default off (the quick sweeps)")
+    c.add_argument("--device", default="cpu", help="cpu or cuda[:K] for the torch parts; default %(default)s")
+    c.add_argument("--out", default=None, help="folder that keeps the claims' results (rerunning resumes); default: a temporary folder")
+    c.add_argument("--workers", type=int, default=None, help="local worker processes, >= 1; default: one per core")
     _scheduler_arg(c)
     s = add("simulate", cmd_simulate, "run the paper's synthetic optimisation experiments")
     s.add_argument("--N", type=int, required=True, help="number of pairs, >= 2")
@@ -327,52 +436,71 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lr", type=float, default=0.5, help="SGD learning rate, > 0; default 0.5")
     s.add_argument("--seeds", type=_ints, default=(0,), help="comma-separated distinct seeds, >= 0; default 0")
     _add_loss_args(s)
-    s.add_argument("--device", default="cpu", help="cpu or cuda[:K]; default cpu")
-    s.add_argument("--dtype", default="float64", help="float64 or float32; default float64")
-    s.add_argument("--align", default="epochs", help="epochs (authors' x-axis) or updates (equal update counts); "
-                   "default epochs")
+    s.add_argument("--device", default="cpu", help="cpu or cuda[:K]; default %(default)s")
+    s.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="floating-point type of the embeddings; default %(default)s")
+    s.add_argument("--align", default="epochs", choices=["epochs", "updates"], help="compare methods at equal epochs (the authors' x-axis) or at equal numbers of updates; "
+                   "default %(default)s")
     s.add_argument("--log-every", type=int, default=1, help="log metrics every K epochs, >= 1; default 1")
-    s.add_argument("--osgd-candidates", type=int, default=None, help="OSGD's sampled variant: score K uniform batches "
-                   "per update (default: all C(N,B))")
-    s.add_argument("--osgd-top", type=int, default=1, help="OSGD's sampled variant: step on the top K candidates; "
+    s.add_argument("--osgd-candidates", type=int, default=None, help="OSGD's sampled variant: score K >= 1 uniform batches "
+                   "per update; default: all C(N,B) (exact OSGD)")
+    s.add_argument("--osgd-top", type=int, default=1, help="OSGD: step on the top K >= 1 candidates; "
                    "default 1")
-    s.add_argument("--out", default=None, help="results folder (default: none written)")
-    s.add_argument("--resume", action="store_true", help="continue the runs found in --out")
-    s.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    s.add_argument("--out", default=None, help="results folder (config, metrics CSV, checkpoints); default: nothing written")
+    s.add_argument("--resume", action="store_true", help="continue the runs found in --out from their checkpoints; default off")
+    s.add_argument("--workers", type=int, default=None, help="local worker processes, >= 1; default: one per core")
     _scheduler_arg(s, default="sequential")     # in process: mid-run checkpoints, so --resume continues a run
     f = add("figures", cmd_figures, "redraw every figure from the results of a reproduce run")
-    f.add_argument("--out", default="reproduction")
+    f.add_argument("--out", default="reproduction", help="the results folder of a reproduce run (figures are written into it); default %(default)s")
     r = add("reproduce", cmd_reproduce, "run every claim, experiment and figure; write verdicts.json")
     g = r.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true", help="small seeds/steps, under 10 minutes on 2 CPU cores (default)")
-    g.add_argument("--full", action="store_true", help="the paper's sizes")
-    r.add_argument("--device", default="cpu")
-    r.add_argument("--out", default="reproduction")
-    r.add_argument("--report", default=None, help="also write paper_reproduction.md here (figures copied beside it)")
-    r.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    g.add_argument("--quick", action="store_true", help="the quick sweeps and experiments, under 10 minutes on 2 CPU cores (the default when neither is given)")
+    g.add_argument("--full", action="store_true", help="each claim's full sweep and the paper's sizes (hours); "
+                   "default off")
+    r.add_argument("--device", default="cpu", help="cpu or cuda[:K] for the experiments; default %(default)s")
+    r.add_argument("--out", default="reproduction", help="results folder (verdicts.json, CSV/JSON, figures; a rerun resumes); default %(default)s")
+    r.add_argument("--report", default=None, help="also write the report (paper_reproduction.md) to this file, figures and full sweeps copied beside it; default none")
+    r.add_argument("--workers", type=int, default=None, help="local worker processes, >= 1; default: one per core")
     _scheduler_arg(r)
     sw = add("sweep", cmd_sweep, "a grid of certificate or simulation tasks on any scheduler; one tidy table")
     sw.add_argument("--spec", default=None, help="JSON spec file (keys: kind, N, B, d, loss, loss_params, plugins, family, "
-                    "method, lr, seeds, steps, solver); flags are ignored when given")
-    sw.add_argument("--kind", default=None, help="certificate (default) or simulation")
-    for name, conv, what in (("N", _ints, "numbers of pairs, >= 2"), ("B", _ints, "batch sizes, >= 2"),
-                             ("d", _ints, "dimensions, >= 1 (simulations)"),
-                             ("family", _names, "family kinds: full, all, partition, random, fano, affine_plane, dataloader, "
-                              "dataloader_expectation"), ("method", _names, "selection methods (simulations)"),
-                             ("lr", _floats, "learning rates, > 0"), ("seeds", _ints, "seeds, >= 0")):
-        sw.add_argument(f"--{name}", dest=name, type=conv, default=None, help=f"comma-separated {what}")
+                    "method, lr, seeds, steps (epochs), solver); the grid flags are ignored when given; default none")
+    sw.add_argument("--kind", default=None, choices=["certificate", "simulation"], help="certificate tasks (a family's relaxation and ETF decision) or simulation tasks (training runs); default certificate")
+    for name, conv, what, dflt in (("N", _ints, "numbers of pairs, >= 2", "6"), ("B", _ints, "batch sizes, >= 2", "2"),
+                                   ("d", _ints, "dimensions, >= 1 (simulations)", "8"),
+                                   ("family", _names, "family kinds (certificates): full, all, partition, random, fano, "
+                                    "affine_plane, dataloader, dataloader_expectation", "all"),
+                                   ("method", _names, "selection methods (simulations): full, all, fixed, shuffle, "
+                                    "replace, dataloader, osgd, sc", "shuffle"),
+                                   ("lr", _floats, "learning rates, > 0 (simulations)", "0.5"),
+                                   ("seeds", _ints, "seeds, >= 0", "0")):
+        sw.add_argument(f"--{name}", dest=name, type=conv, default=None, help=f"comma-separated {what}; default {dflt}")
     _add_loss_args(sw, sweep=True)
-    sw.add_argument("--steps", type=int, default=None, help="epochs of each simulation, >= 1; default 100")
-    sw.add_argument("--no-solver", action="store_true", help="certificates: skip the convex relaxation")
-    sw.add_argument("--out", required=True)
-    sw.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    sw.add_argument("--epochs", dest="steps", type=int, default=None, metavar="EPOCHS", help="epochs of each simulation, >= 1 (an epoch "
+                    "is N/B updates for the partition methods, one for full and all); default 100")
+    sw.add_argument("--no-solver", action="store_true", help="certificates: skip the convex relaxation (the ETF decision only); default off")
+    sw.add_argument("--out", required=True, help="results folder: one file per task and results.csv (a rerun resumes); required")
+    sw.add_argument("--workers", type=int, default=None, help="local worker processes, >= 1; default: one per core")
     _scheduler_arg(sw)
     b = add("bench", cmd_bench, "run a benchmark script (engine, certificates, exact_all, scheduler, lowrank, gpu)")
-    b.add_argument("name", choices=["engine", "certificates", "exact_all", "scheduler", "lowrank", "gpu"])
+    b.add_argument("name", choices=["engine", "certificates", "exact_all", "scheduler", "lowrank", "gpu"],
+                   help="the benchmark script benchmarks/NAME.py (repository checkout only)")
     return p
 
 
 def main(argv=None) -> int:
+    """Run ``minibatch-cl`` with ``argv``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for bad input (a message naming the parameter, no traceback), 1 for a
+        diverged run, 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -55,20 +55,51 @@ def _finite_or_none(o):
 
 
 def write_json(path, obj) -> None:
-    """Atomic, strict JSON: NaN and infinities are written as null, never as bare ``NaN``."""
+    """Atomic, strict JSON: NaN and infinities are written as null, never as bare ``NaN``.
+
+    Parameters
+    ----------
+    path : str or path-like
+    obj : object
+        JSON-serialisable (numpy scalars and arrays converted; NaN and inf become null).
+    """
     text = json.dumps(_finite_or_none(obj), indent=2, default=_default, allow_nan=False)
     _atomic_write_bytes(path, (text + "\n").encode())
 
 
 def write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file, then a rename).
+
+    Parameters
+    ----------
+    path : str or path-like
+    text : str
+    """
     _atomic_write_bytes(path, text.encode())
 
 
 def read_json(path):
+    """Read a JSON file.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    object
+    """
     return json.loads(Path(path).read_text())
 
 
 def write_csv(path, rows: list[dict]) -> None:
+    """Write ``rows`` as a CSV file atomically (columns: the first row's keys; an empty file for no rows).
+
+    Parameters
+    ----------
+    path : str or path-like
+    rows : list of dict
+    """
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
@@ -78,6 +109,16 @@ def write_csv(path, rows: list[dict]) -> None:
 
 
 def read_csv(path) -> list[dict]:
+    """Read a CSV file written by :func:`write_csv` (values that parse as int, else float, are converted).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    list of dict
+    """
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     out = []
@@ -96,12 +137,26 @@ def read_csv(path) -> list[dict]:
 
 
 def write_npz(path, **arrays) -> None:
+    """Write numpy arrays to an ``.npz`` file atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+    **arrays : numpy.ndarray
+    """
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     _atomic_write_bytes(path, buf.getvalue())
 
 
 def write_torch(path, obj) -> None:
+    """Write a torch object (``torch.save``) atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+    obj : object
+    """
     import torch
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -114,6 +169,21 @@ def folder_lock(folder):
 
     A second process asking for the same folder gets ValueError at once (the CLI exits 2), so two
     writers can never interleave their files. The lock dies with the process (no stale locks).
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Created if missing.
+
+    Yields
+    ------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    ValueError
+        If another process holds the lock.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():

@@ -54,11 +54,22 @@ def check_batch_size(N: int, B: int) -> tuple[int, int]:
 
 
 def normalize_rows(X) -> np.ndarray:
-    """Return ``X / ||X||`` row-wise (float64); zero or non-finite rows raise.
+    """The rows of ``X`` scaled to unit Euclidean norm, :math:`x_i / \\lVert x_i \\rVert_2`, in float64.
 
     Parameters
     ----------
     X : array_like, shape (N, d)
+        Finite rows, none of them zero.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+        The normalised rows (float64).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D, holds NaN or inf, or has a zero row.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:

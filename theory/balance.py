@@ -56,13 +56,36 @@ def _check(family) -> Family:
 
 
 def etf_c(N: int, tau: float) -> float:
-    """``c = exp(-N/((N-1) tau))``, the softmax weight of a negative relative to the positive at the ETF."""
+    """``c = exp(-N/((N-1) tau))``, the softmax weight of a negative relative to the positive at the ETF.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    tau : float
+        Temperature, > 0.
+
+    Returns
+    -------
+    float
+        ``c`` in ``(0, 1)``.
+    """
     return math.exp(-N / ((N - 1) * check_tau(tau)))
 
 
 def size_cooccurrence(family: Family) -> dict:
     """``{b: C_b}``: for each batch size ``b >= 2``, the ``(N, N)`` sum of the weights of the batches of
-    size b holding both i and j (zero diagonal)."""
+    size b holding both i and j (zero diagonal).
+
+    Parameters
+    ----------
+    family : Family
+
+    Returns
+    -------
+    dict of int to numpy.ndarray
+        ``{b: C_b}``, ``C_b`` of shape ``(N, N)``.
+    """
     family = _check(family)
     out = {}
     for p in family.parts:
@@ -75,7 +98,22 @@ def size_cooccurrence(family: Family) -> dict:
 
 def pair_weights(family: Family, tau: float) -> np.ndarray:
     """The kappa matrix ``(N, N)`` of the weighted pair-balance law (zero diagonal):
-    ``kappa_ij = sum_{S containing i, j} w_S / (|S| (1 + (|S|-1) c)) / sum_S w_S``."""
+    ``kappa_ij = sum_{S containing i, j} w_S / (|S| (1 + (|S|-1) c)) / sum_S w_S``.
+
+    Parameters
+    ----------
+    family : Family
+    tau : float
+        Temperature, > 0.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, N)
+
+    References
+    ----------
+    The law is this toolkit's derivation; it sharpens Cho et al., TMLR 2024, Thm. 5.
+    """
     family = _check(family)
     c = etf_c(family.N, tau)
     K = np.zeros((family.N, family.N))
@@ -85,14 +123,39 @@ def pair_weights(family: Family, tau: float) -> np.ndarray:
 
 
 def pair_weight_spread(family: Family, tau: float) -> float:
-    """``(max - min) / max`` of ``kappa_ij`` over pairs ``i != j`` (0 for a balanced family; 1 if a pair is uncovered)."""
+    """``(max - min) / max`` of ``kappa_ij`` over pairs ``i != j`` (0 for a balanced family; 1 if a pair is uncovered).
+
+    Parameters
+    ----------
+    family : Family
+    tau : float
+        Temperature, > 0.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``.
+    """
     K = pair_weights(family, tau)
     off = K[~np.eye(family.N, dtype=bool)]
     return float((off.max() - off.min()) / off.max()) if off.max() > 0 else 1.0
 
 
 def is_balanced(family: Family, tau: float, rel_tol: float = BALANCE_REL_TOL) -> bool:
-    """The balance test of the weighted law: ``kappa_ij`` equal (to ``rel_tol`` relative) and positive for all pairs."""
+    """The balance test of the weighted law: ``kappa_ij`` equal (to ``rel_tol`` relative) and positive for all pairs.
+
+    Parameters
+    ----------
+    family : Family
+    tau : float
+        Temperature, > 0.
+    rel_tol : float, default=1e-09
+        Relative tolerance of the equality, > 0.
+
+    Returns
+    -------
+    bool
+    """
     rel_tol = check_positive_float("rel_tol", rel_tol)
     return pair_weight_spread(family, tau) <= rel_tol
 
@@ -127,6 +190,17 @@ def critical_taus(family: Family, rel_tol: float = 1e-9):
     polynomial in ``c`` of degree < the number of sizes; balance at ``c`` means all pairs' polynomials
     agree there. The roots in ``(0, 1)`` of each pair's difference with a reference pair are
     intersected (checked relative to the polynomials' scale) and mapped to ``tau = -N / ((N-1) ln c)``.
+
+    Parameters
+    ----------
+    family : Family
+    rel_tol : float, default=1e-09
+        Relative tolerance of the root check.
+
+    Returns
+    -------
+    str or list of float
+        ``'all'``, or the sorted temperatures.
     """
     family = _check(family)
     rel_tol = check_positive_float("rel_tol", rel_tol)
@@ -171,7 +245,17 @@ def critical_taus(family: Family, rel_tol: float = 1e-9):
 def cyclic_triples_and_pairs(N: int = 5) -> Family:
     """Example (a): the cyclic triples ``{i, i+1, i+2}`` and the pairs ``{i, i+2}`` (mod N). For N = 5 every
     pair co-occurs twice and every point lies in 5 batches, yet kappa is not constant: the plain
-    pair count misleads once sizes differ."""
+    pair count misleads once sizes differ.
+
+    Parameters
+    ----------
+    N : int, default=5
+        Number of points, >= 5.
+
+    Returns
+    -------
+    Family
+    """
     trip = [[i, (i + 1) % N, (i + 2) % N] for i in range(N)]
     pairs = [[i, (i + 2) % N] for i in range(N)]
     return Family.from_batches(trip + pairs, N)
@@ -179,7 +263,13 @@ def cyclic_triples_and_pairs(N: int = 5) -> Family:
 
 def tau_critical_example() -> Family:
     """Example (b): N = 4, batches {0,1,2} twice, {0,3}, {1,3}, {2,3}. Balanced exactly where
-    ``2 / (3 (1 + 2c)) = 1 / (2 (1 + c))``, i.e. ``c = 1/2``, ``tau = 4 / (3 ln 2)``."""
+    ``2 / (3 (1 + 2c)) = 1 / (2 (1 + c))``, i.e. ``c = 1/2``, ``tau = 4 / (3 ln 2)``.
+
+    Returns
+    -------
+    Family
+        N = 4, five batches of weight 1.
+    """
     return Family.from_batches([[0, 1, 2], [0, 1, 2], [0, 3], [1, 3], [2, 3]], 4)
 
 
@@ -187,7 +277,24 @@ def balanced_at(triples, N: int, tau: float, slack: float = 0.25) -> Family:
     """A family balanced at exactly ``tau`` (and generically at no other tau): the given triples
     (weight 1) plus every pair ``{i, j}`` with the weight that makes ``kappa`` constant,
     ``w_ij = 2 (1 + c) (k - n_ij / (3 (1 + 2c)))`` with ``k = (1 + slack) max_ij n_ij / (3 (1 + 2c))``
-    (``n_ij`` the number of triples holding i and j)."""
+    (``n_ij`` the number of triples holding i and j).
+
+    Parameters
+    ----------
+    triples : sequence of sequence of int
+        Batches of size 3 on ``[0, N)``.
+    N : int
+        Number of points.
+    tau : float
+        The temperature to balance at, > 0.
+    slack : float, default=0.25
+        How far ``k`` lies above the smallest value that keeps every pair weight positive, > 0.
+
+    Returns
+    -------
+    Family
+        The triples (weight 1) and the weighted pairs.
+    """
     c = etf_c(N, tau)
     trip = Family.from_batches(triples, N)
     if trip.batch_sizes != (3,):

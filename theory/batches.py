@@ -14,15 +14,15 @@ one common weight. ``.B`` and a 2-D ``.batches`` exist only for uniform (one-siz
 
 One type, :class:`Family`, covers every kind used by the paper and by the claims:
 
-==================  =====================================================
-``Family.full(N)``         the single batch ``[N]`` (full-batch loss)
-``Family.all(N, B)``       all ``C(N, B)`` batches, enumerated lazily
-``Family.partition``       ``N/B`` disjoint batches (contiguous, or random)
-``Family.from_batches``    an explicit list (also ``Family.from_json``)
-``Family.random``          ``n`` uniform random batches (with a seed)
-``Family.fano()``          the Fano plane, a 2-(7, 3, 1) design
-``Family.affine_plane(q)`` AG(2, q) for prime q, a 2-(q^2, q, 1) design
-==================  =====================================================
+==========================  =====================================================
+``Family.full(N)``          the single batch ``[N]`` (full-batch loss)
+``Family.all(N, B)``        all ``C(N, B)`` batches, enumerated lazily
+``Family.partition``        ``N/B`` disjoint batches (contiguous, or random)
+``Family.from_batches``     an explicit list (also ``Family.from_json``)
+``Family.random``           ``n`` uniform random batches (with a seed)
+``Family.fano()``           the Fano plane, a 2-(7, 3, 1) design
+``Family.affine_plane(q)``  AG(2, q) for prime q, a 2-(q^2, q, 1) design
+==========================  =====================================================
 
 References
 ----------
@@ -47,12 +47,26 @@ ENUMERATION_LIMIT = 2_000_000
 
 
 def combinations_range(N: int, B: int, start: int, stop: int) -> np.ndarray:
-    """Batches number ``start .. stop-1`` of all ``C(N, B)`` subsets, shape ``(stop-start, B)``.
+    """Batches number ``start`` to ``stop - 1`` of all ``C(N, B)`` subsets, shape ``(stop-start, B)``.
 
     Uses the combinatorial number system (colexicographic order): rank
     ``r = sum_k C(c_k, k+1)`` with ``c_0 < c_1 < ... < c_{B-1}``, decoded for all ranks
     at once with ``B`` vectorised searches. Chunks of any range can therefore be
     generated independently (streaming without materialising all batches).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs (indices ``0..N-1``), >= 2.
+    B : int
+        Batch size, ``1 <= B <= N``.
+    start, stop : int
+        The range of ranks, ``0 <= start <= stop <= C(N, B)``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (stop - start, B)
+        int64, each row increasing.
     """
     total = math.comb(N, B)
     if not 0 <= start <= stop <= total:
@@ -74,6 +88,18 @@ def uniform_partitions(N: int, B: int):
     """Every partition of ``[0, N)`` into ``N/B`` unordered blocks of size ``B`` (as ``(N/B, B)`` arrays).
 
     There are ``N! / ((B!)^(N/B) (N/B)!)`` of them (105 for N = 8, B = 2).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs (indices ``0..N-1``), >= 2.
+    B : int
+        Block size; must divide ``N``.
+
+    Yields
+    ------
+    numpy.ndarray, shape (N/B, B)
+        One partition.
     """
     N, B = check_batch_size(N, B)
     if N % B:
@@ -116,17 +142,48 @@ def _check_weights(weights, n: int) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class Part:
     """Batches of one size ``B``: ``stored`` (``(n, B)`` int64) with per-batch ``weights`` (``(n,)``),
-    or, with ``stored=None``, all ``C(N, B)`` batches each of weight ``weights`` (a float)."""
+    or, with ``stored=None``, all ``C(N, B)`` batches each of weight ``weights`` (a float).
+
+    Parameters
+    ----------
+    B : int
+        The batch size.
+    stored : numpy.ndarray of shape (n, B), or None
+        The batches, or None for all ``C(N, B)``.
+    weights : numpy.ndarray of shape (n,), or float
+        Per-batch weights, or the common weight of all ``C(N, B)`` batches.
+    """
 
     B: int
     stored: np.ndarray | None
     weights: np.ndarray | float
 
     def n_batches(self, N: int) -> int:
+        """Number of batches of the part.
+
+        Parameters
+        ----------
+        N : int
+            The family's number of pairs.
+
+        Returns
+        -------
+        int
+        """
         return math.comb(N, self.B) if self.stored is None else int(self.stored.shape[0])
 
     def total_weight(self, N: int) -> float:
-        """``sum_S w_S`` over the part (``inf`` if it exceeds the float range, e.g. all C(1100, 550))."""
+        """``sum_S w_S`` over the part (``inf`` if it exceeds the float range, e.g. all C(1100, 550)).
+
+        Parameters
+        ----------
+        N : int
+            The family's number of pairs.
+
+        Returns
+        -------
+        float
+        """
         if self.stored is not None:
             return float(np.sum(self.weights))
         try:                                   # exact for C(N, B) < 2^53
@@ -135,12 +192,35 @@ class Part:
             return math.inf
 
     def batch_weights(self, N: int) -> np.ndarray:
+        """The weight of every batch of the part, in order.
+
+        Parameters
+        ----------
+        N : int
+            The family's number of pairs.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,)
+        """
         if self.stored is None:
             return np.full(self.n_batches(N), float(self.weights))
         return self.weights
 
     def cooccurrence(self, N: int, weighted: bool = False) -> np.ndarray:
-        """``(N, N)`` float: number (``weighted``: total weight) of this part's batches holding i and j."""
+        """``(N, N)`` float: number (``weighted``: total weight) of this part's batches holding i and j.
+
+        Parameters
+        ----------
+        N : int
+            The family's number of pairs.
+        weighted : bool, default=False
+            Sum the weights instead of counting.
+
+        Returns
+        -------
+        numpy.ndarray, shape (N, N)
+        """
         if self.stored is None:
             w = float(self.weights) if weighted else 1.0
             return w * (math.comb(N - 2, self.B - 2) * (1 - np.eye(N)) + math.comb(N - 1, self.B - 1) * np.eye(N))
@@ -149,10 +229,34 @@ class Part:
         return (X * (self.weights[:, None] if weighted else 1.0)).T @ X
 
     def scaled(self, a: float) -> "Part":
+        """The same batches with every weight multiplied by ``a``.
+
+        Parameters
+        ----------
+        a : float
+            The factor, > 0.
+
+        Returns
+        -------
+        Part
+        """
         return Part(self.B, self.stored, self.weights * a)
 
     def chunks(self, N: int, size: int):
-        """Yield ``(batches (n, B), weights (n,))`` in consecutive chunks of at most ``size`` rows."""
+        """Yield ``(batches (n, B), weights (n,))`` in consecutive chunks of at most ``size`` rows.
+
+        Parameters
+        ----------
+        N : int
+            The family's number of pairs.
+        size : int
+            Largest number of rows per chunk, >= 1.
+
+        Yields
+        ------
+        tuple of numpy.ndarray
+            ``(batches (n, B), weights (n,))``.
+        """
         n = self.n_batches(N)
         for start in range(0, n, size):
             stop = min(start + size, n)
@@ -176,6 +280,7 @@ class Family:
     N : int
     kind : str
     parts : tuple of Part
+        The one-size parts, in order.
     """
 
     N: int
@@ -191,13 +296,42 @@ class Family:
 
     @classmethod
     def full(cls, N: int) -> "Family":
-        """The single batch ``[0, N)``: the full-batch loss."""
+        """The single batch ``[0, N)``: the full-batch loss.
+
+        Parameters
+        ----------
+        N : int
+            Number of pairs (indices ``0..N-1``), >= 2.
+
+        Returns
+        -------
+        Family
+            One batch of weight 1.
+        """
         N = check_int("N", N, low=2)
         return cls._uniform(N, "full", np.arange(N, dtype=np.int64)[None, :])
 
     @classmethod
     def all(cls, N: int, B: int) -> "Family":
-        """All ``C(N, B)`` batches (lazy: no enumeration at construction)."""
+        """All ``C(N, B)`` batches (lazy: no enumeration at construction).
+
+        Parameters
+        ----------
+        N : int
+            Number of pairs (indices ``0..N-1``), >= 2.
+        B : int
+            Batch size, ``2 <= B <= N``.
+
+        Returns
+        -------
+        Family
+            Every ``B``-subset once, weight 1 each.
+
+        Raises
+        ------
+        ValueError
+            If ``B`` is out of range.
+        """
         N, B = check_batch_size(N, B)
         if B == N:
             return cls.full(N)
@@ -209,6 +343,24 @@ class Family:
 
         ``seed=None`` gives the contiguous partition ``[0..B-1], [B..2B-1], ...``;
         an integer seed gives a uniformly random partition.
+
+        Parameters
+        ----------
+        N : int
+            Number of pairs (indices ``0..N-1``), >= 2.
+        B : int
+            Batch size; must divide ``N``.
+        seed : int or None, default=0
+            Seed of the random partition; None for the contiguous one.
+
+        Returns
+        -------
+        Family
+
+        Raises
+        ------
+        ValueError
+            If ``B`` does not divide ``N`` or is out of range.
         """
         N, B = check_batch_size(N, B)
         if N % B:
@@ -227,6 +379,16 @@ class Family:
         N : int
         weights : sequence of n finite numbers > 0, optional (default: all 1)
         kind : str, the label kept in ``kind`` (sampler kinds may hold batches of size 1)
+
+        Returns
+        -------
+        Family
+
+        Raises
+        ------
+        ValueError
+            For an index outside ``[0, N)``, a repeated index in a batch, a batch of size < 2 (outside sampler kinds)
+            or a weight that is not finite and > 0.
         """
         N = check_int("N", N, low=2)
         rows = cls._parse_rows(batches, N)
@@ -275,13 +437,45 @@ class Family:
     @classmethod
     def from_json(cls, path) -> "Family":
         """Read a family written by :meth:`to_json`: ``{"N": 5, "batches": [[0, 1, 2], [0, 2]], "weights": [1, 0.5]}``
-        (``weights`` optional) or ``{"N": 9, "parts": [{"B": 3, "all": true, "weight": 0.1}, {"batches": ...}]}``."""
+        (``weights`` optional) or ``{"N": 9, "parts": [{"B": 3, "all": true, "weight": 0.1}, {"batches": ...}]}``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The JSON file.
+
+        Returns
+        -------
+        Family
+
+        Raises
+        ------
+        ValueError
+            If the file is missing, not JSON, or does not describe a valid family.
+        """
         data = json.loads(Path(path).read_text())
         return cls.from_dict(data, source=str(path))
 
     @classmethod
     def from_dict(cls, data, source: str = "family") -> "Family":
-        """The inverse of :meth:`to_json` (a dict)."""
+        """The inverse of :meth:`to_json` (a dict).
+
+        Parameters
+        ----------
+        data : dict
+            As written by :meth:`to_json`.
+        source : str, default='family'
+            What to call the data in error messages (e.g. the file name).
+
+        Returns
+        -------
+        Family
+
+        Raises
+        ------
+        ValueError
+            If ``data`` does not describe a valid family.
+        """
         if not isinstance(data, dict) or "N" not in data or ("batches" not in data and "parts" not in data):
             raise ValueError(f"{source}: expected a JSON object with keys 'N' and 'batches' (optional 'weights') "
                              "or 'N' and 'parts'")
@@ -309,7 +503,23 @@ class Family:
 
     @classmethod
     def random(cls, N: int, B: int, n_batches: int, seed: int = 0) -> "Family":
-        """``n_batches`` independent uniform random ``B``-subsets (repeats possible)."""
+        """``n_batches`` independent uniform random ``B``-subsets (repeats possible).
+
+        Parameters
+        ----------
+        N : int
+            Number of pairs (indices ``0..N-1``), >= 2.
+        B : int
+            Batch size, ``2 <= B <= N``.
+        n_batches : int
+            Number of batches, >= 1.
+        seed : int, default=0
+            Seed of ``numpy.random.default_rng``.
+
+        Returns
+        -------
+        Family
+        """
         N, B = check_batch_size(N, B)
         n_batches = check_int("n_batches", n_batches, low=1)
         rng = np.random.default_rng(seed)
@@ -318,7 +528,13 @@ class Family:
 
     @classmethod
     def fano(cls) -> "Family":
-        """The Fano plane: 7 lines of 3 points on 7 points, every pair in exactly one line."""
+        """The Fano plane: 7 lines of 3 points on 7 points, every pair in exactly one line.
+
+        Returns
+        -------
+        Family
+            N = 7, B = 3, seven batches of weight 1 (a 2-(7, 3, 1) design: pair-balanced).
+        """
         lines = [[(i + s) % 7 for s in (0, 1, 3)] for i in range(7)]  # difference set {0, 1, 3} mod 7
         return cls.from_batches(lines, 7, kind="fano")
 
@@ -328,6 +544,21 @@ class Family:
 
         Point ``(x, y)`` has index ``q x + y``. Lines are ``{y = m x + c}`` and ``{x = c}``;
         every pair of points lies on exactly one line (a 2-(q^2, q, 1) design).
+
+        Parameters
+        ----------
+        q : int
+            A prime.
+
+        Returns
+        -------
+        Family
+            N = q^2, B = q (a 2-(q^2, q, 1) design: pair-balanced).
+
+        Raises
+        ------
+        ValueError
+            If ``q`` is not a prime.
         """
         q = check_int("q", q, low=2)
         if any(q % p == 0 for p in range(2, int(q**0.5) + 1)):
@@ -345,6 +576,21 @@ class Family:
         and ``r = N mod B > 0``) a last batch of the ``r`` left-over indices. Every step has weight 1,
         as in SGD. With ``r = 1`` the last batch is a single pair (loss 0, it still counts as a step).
         The permutation comes from ``numpy.random.default_rng(seed)``, not from torch's generator.
+
+        Parameters
+        ----------
+        N : int
+            Number of pairs (indices ``0..N-1``), >= 2.
+        B : int
+            Batch size, ``2 <= B <= N``.
+        drop_last : bool, default=False
+            Drop the short last batch.
+        seed : int, default=0
+            Seed of the permutation.
+
+        Returns
+        -------
+        Family
         """
         N, B = check_batch_size(N, B)
         check_int("seed", seed)
@@ -366,6 +612,19 @@ class Family:
         ``r``-subset, so ``E[L_epoch] = (q L_all(B) + L_all(r)) / (q + 1)``: the mixture of all
         ``C(N, B)`` batches with total weight ``q`` and all ``C(N, r)`` with total weight 1 (for
         ``r = 1`` the N singletons, loss 0, weight ``1/N`` each).
+
+        Parameters
+        ----------
+        N : int
+            Number of pairs (indices ``0..N-1``), >= 2.
+        B : int
+            Batch size, ``2 <= B <= N``.
+        drop_last : bool, default=False
+            Drop the short last batch (then the expectation is the all-``C(N, B)`` family).
+
+        Returns
+        -------
+        Family
         """
         N, B = check_batch_size(N, B)
         if not isinstance(drop_last, bool):
@@ -379,7 +638,24 @@ class Family:
 
     @classmethod
     def union(cls, *families: "Family", kind: str = "union") -> "Family":
-        """All batches of the given families (same N), each keeping its weight."""
+        """All batches of the given families (same N), each keeping its weight.
+
+        Parameters
+        ----------
+        *families : Family
+            Families over the same ``N``.
+        kind : str, default='union'
+            The label of the result.
+
+        Returns
+        -------
+        Family
+
+        Raises
+        ------
+        ValueError
+            If no family is given or their ``N`` differ.
+        """
         if not families or not all(isinstance(f, Family) for f in families):
             raise ValueError("union needs one or more theory.Family objects")
         N = families[0].N
@@ -389,7 +665,26 @@ class Family:
 
     @classmethod
     def mixture(cls, families, weights, *, kind: str = "mixture") -> "Family":
-        """``sum_k a_k L_{F_k} / sum_k a_k``: each family's batch weights rescaled to total ``a_k``."""
+        """``sum_k a_k L_{F_k} / sum_k a_k``: each family's batch weights rescaled to total ``a_k``.
+
+        Parameters
+        ----------
+        families : sequence of Family
+            Families over the same ``N``.
+        weights : sequence of float
+            The ``a_k``, finite and > 0, one per family.
+        kind : str, default='mixture'
+            The label of the result.
+
+        Returns
+        -------
+        Family
+
+        Raises
+        ------
+        ValueError
+            If the lengths differ, a weight is not finite and > 0, or the ``N`` differ.
+        """
         families = list(families)
         if not families or not all(isinstance(f, Family) for f in families):
             raise ValueError("mixture needs a non-empty list of theory.Family objects")
@@ -462,12 +757,34 @@ class Family:
                                combinations_range(self.N, B, 0, p.n_batches(self.N)) for p in self.parts]).reshape(-1, B)
 
     def batch_list(self) -> list:
-        """All batches as a list of 1-D index arrays (the ragged view; any sizes)."""
+        """All batches as a list of 1-D index arrays (the ragged view; any sizes).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One int64 index array per batch, in order.
+        """
         self._check_enumerable()
         return [row for p in self.parts for b, _ in p.chunks(self.N, max(1, p.n_batches(self.N))) for row in b]
 
     def chunks(self, size: int):
-        """Yield the batches of a uniform family in consecutive arrays of at most ``size`` rows (streams ``'all'``)."""
+        """Yield the batches of a uniform family in consecutive arrays of at most ``size`` rows (streams ``'all'``).
+
+        Parameters
+        ----------
+        size : int
+            Largest number of rows per chunk, >= 1.
+
+        Yields
+        ------
+        numpy.ndarray, shape (n, B)
+            Consecutive batches.
+
+        Raises
+        ------
+        ValueError
+            For a family of mixed sizes (use :meth:`weighted_chunks`).
+        """
         self.B
         for b, _ in self.weighted_chunks(size):
             yield b
@@ -475,7 +792,23 @@ class Family:
     def weighted_chunks(self, size: int):
         """Yield ``(batches (n, b), weights (n,))`` over every part in order, at most ``size`` rows each
         (the sizes ``b`` may change between chunks). Refuses more than :data:`ENUMERATION_LIMIT` batches
-        (the engine streams larger families part by part)."""
+        (the engine streams larger families part by part).
+
+        Parameters
+        ----------
+        size : int
+            Largest number of rows per chunk, >= 1.
+
+        Yields
+        ------
+        tuple of numpy.ndarray
+            ``(batches (n, b), weights (n,))``.
+
+        Raises
+        ------
+        ValueError
+            If the family has more than :data:`ENUMERATION_LIMIT` batches.
+        """
         size = check_int("size", size, low=1)
         self._check_enumerable()
         for p in self.parts:
@@ -483,14 +816,34 @@ class Family:
 
     def cooccurrence(self, weighted: bool = False) -> np.ndarray:
         """``(N, N)``: entry ``(i, j)`` = number of batches holding both i and j (diagonal: holding i);
-        with ``weighted=True`` the sum of their weights ``w_S`` instead."""
+        with ``weighted=True`` the sum of their weights ``w_S`` instead.
+
+        Parameters
+        ----------
+        weighted : bool, default=False
+            Sum the batch weights instead of counting batches.
+
+        Returns
+        -------
+        numpy.ndarray, shape (N, N)
+        """
         C = sum(p.cooccurrence(self.N, weighted) for p in self.parts)
         return C if weighted else np.rint(C).astype(np.int64)
 
     def is_pair_balanced(self) -> bool:
         """Equal batch sizes: True iff every pair ``i != j`` has the same positive total weight of batches
         holding both (unweighted: the same count ``lambda >= 1``, a 2-design). For mixed sizes the
-        criterion depends on tau: use :func:`theory.balance.is_balanced`."""
+        criterion depends on tau: use :func:`theory.balance.is_balanced`.
+
+        Returns
+        -------
+        bool
+
+        Raises
+        ------
+        ValueError
+            For a family of mixed sizes.
+        """
         if not self.is_uniform:
             raise ValueError(f"mixed batch sizes {self.batch_sizes}: pair balance depends on tau; "
                              "use theory.balance.is_balanced(family, tau)")
@@ -500,7 +853,13 @@ class Family:
 
     def to_json(self) -> dict:
         """``{"N", "kind", "batches", ["weights"], ["B"]}`` when every batch is stored (``B`` for one size,
-        ``weights`` when weighted), else ``{"N", "kind", "parts": [...]}``; read back by :meth:`from_dict`."""
+        ``weights`` when weighted), else ``{"N", "kind", "parts": [...]}``; read back by :meth:`from_dict`.
+
+        Returns
+        -------
+        dict
+            JSON-ready.
+        """
         out = {"N": self.N, "kind": self.kind}
         if all(p.stored is not None for p in self.parts):
             if self.is_uniform:
@@ -522,7 +881,32 @@ class Family:
 def make_family(kind: str, N: int, B: int | None = None, *, seed: int | None = 0, n_batches: int | None = None,
                 drop_last: bool = False) -> Family:
     """Build a family by name (used by the CLI): full, all, partition, random, fano, affine_plane,
-    dataloader (one seeded epoch), dataloader_expectation."""
+    dataloader (one seeded epoch), dataloader_expectation.
+
+    Parameters
+    ----------
+    kind : str
+        One of the names above.
+    N : int
+        Number of pairs (indices ``0..N-1``), >= 2.
+    B : int or None, default=None
+        Batch size; required by every kind except ``full``, ``fano`` and ``affine_plane``.
+    seed : int or None, default=0
+        Seed of ``partition`` (None: contiguous), ``random`` and ``dataloader``.
+    n_batches : int or None, default=None
+        Number of batches of ``random`` (default ``N``).
+    drop_last : bool, default=False
+        ``dataloader`` kinds: drop the short last batch.
+
+    Returns
+    -------
+    Family
+
+    Raises
+    ------
+    ValueError
+        For an unknown kind or a missing or invalid size.
+    """
     kinds = ("full", "all", "partition", "random", "fano", "affine_plane", "dataloader", "dataloader_expectation")
     if kind == "full":
         return Family.full(N)

@@ -93,7 +93,13 @@ class Certificate(Record):
     V: np.ndarray = field(repr=False)
 
     def summary(self) -> dict:
-        """JSON-ready scalars of the record."""
+        """JSON-ready scalars of the record.
+
+        Returns
+        -------
+        dict
+            Scalars and strings only (no arrays).
+        """
         keys = ("N", "family", "loss", "value", "status", "certified", "solver", "solve_time",
                 "iterations", "rank", "feasible_value", "gap", "psd_violation", "diag_violation")
         return {k: getattr(self, k) for k in keys}
@@ -116,7 +122,25 @@ def _relaxed_loss(loss) -> Loss:
 def family_objective_expr(M, family: Family, loss):
     """cvxpy expression of ``L_F = sum_S w_S L(S) / sum_S w_S`` on the relaxation matrix ``M`` (``2N x 2N``),
     from the loss's :meth:`~theory.losses.Loss.cvx_family_loss` (blocks ``Z = M[:N, N:]``, ``UU = M[:N, :N]``,
-    ``VV = M[N:, N:]``); the loss's :meth:`~theory.losses.Loss.cvx_constraints` must hold (see :func:`certify`)."""
+    ``VV = M[N:, N:]``); the loss's :meth:`~theory.losses.Loss.cvx_constraints` must hold (see :func:`certify`).
+
+    Parameters
+    ----------
+    M : cvxpy.Variable, shape (2N, 2N)
+        The relaxation matrix (PSD, unit diagonal).
+    family : Family
+    loss : Loss or str
+
+    Returns
+    -------
+    cvxpy.Expression
+        A scalar DCP-convex expression.
+
+    Raises
+    ------
+    ValueError
+        If the family has a batch smaller than the loss's ``min_batch`` or the loss has no relaxation.
+    """
     loss = _relaxed_loss(loss)
     family = _check_family(family)
     small = [b for b in family.batch_sizes if b < loss.min_batch]
@@ -184,7 +208,17 @@ def _etf_gram(N: int) -> np.ndarray:
 @dataclass(frozen=True)
 class SpreadResult(Record):
     """Result of :func:`minimizer_spread`: ``spread`` (largest ``||M - M_ETF||_F / ||M_ETF||_F`` found), ``statuses``
-    (every solve's) and ``certified`` (all ``optimal``)."""
+    (every solve's) and ``certified`` (all ``optimal``).
+
+    Parameters
+    ----------
+    spread : float
+        The largest relative distance found.
+    statuses : tuple of str
+        The solver status of every solve.
+    certified : bool
+        True when every status is ``'optimal'``.
+    """
 
     spread: float
     statuses: tuple
@@ -344,7 +378,27 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
 class GapResult(Record):
     """Result of :func:`full_batch_gap`: the family's certified value and status, the full-batch optimum and its
     status (``'closed_form'`` or the solver's), and per ``eps`` the gap and the solve's status; ``certified`` when
-    every solve is ``optimal``."""
+    every solve is ``optimal``.
+
+    Parameters
+    ----------
+    family_value : float
+        The family's certified optimum.
+    family_status : str
+        Its solve's status.
+    full_optimum : float
+        The full-batch optimum.
+    full_status : str
+        ``'closed_form'`` or the solver's status.
+    eps : tuple of float
+        The tolerances of the family's eps-optimal set.
+    gaps : tuple of float
+        Per ``eps``: the smallest full-batch loss over the eps-optimal set minus the full-batch optimum.
+    statuses : tuple of str
+        Per ``eps``: the solve's status.
+    certified : bool
+        True when every solve is ``'optimal'``.
+    """
 
     family_value: float
     family_status: str
@@ -462,7 +516,26 @@ def _etf_gradient(family: Family, loss: Loss):
 
 @dataclass(frozen=True)
 class DualCertificate(Record):
-    """Result of :func:`etf_dual_certificate` (all numbers relative to the gradient's scale)."""
+    """Result of :func:`etf_dual_certificate` (all numbers relative to the gradient's scale).
+
+    Parameters
+    ----------
+    certified : bool
+        ``Y`` is PSD and ``Y M* = 0`` within the tolerance (the ETF is a global minimizer of the relaxation).
+    slackness : float
+        ``||Y M*||_F``, relative.
+    min_eig : float
+        ``lambda_min(Y)``, relative.
+    rank_Y : int
+        Numerical rank of ``Y``.
+    all_pairs_covered : bool
+        Every pair ``i != j`` lies in some batch.
+    unique : bool or None
+        The minimizer's Gram is unique (``rank_Y = N + 1``, every pair covered, a face-strictly-convex loss);
+        None where the loss does not decide it.
+    scale : float
+        ``||G||_F``, the gradient's scale.
+    """
 
     certified: bool
     slackness: float
@@ -603,7 +676,14 @@ class ETFDecision(Record):
     closed_form: dict | None = None
 
     def summary(self) -> dict:
-        """JSON-ready scalars of the record."""
+        """JSON-ready scalars of the record.
+
+        Returns
+        -------
+        dict
+            Scalars and strings only (no arrays), with the solver's certificate's
+            summary under ``certificate`` when there is one.
+        """
         out = super().summary()
         if self.certificate is not None:
             out["certificate"] = self.certificate.summary()
@@ -718,7 +798,23 @@ def kappa_dual_certificate(family: Family, tau: float = 1.0, symmetric: bool = T
 
 @dataclass(frozen=True)
 class KappaCertificate(Record):
-    """Result of :func:`kappa_dual_certificate` (numbers relative to ``||dL/dZ||_F`` at the ETF)."""
+    """Result of :func:`kappa_dual_certificate` (numbers relative to ``||dL/dZ||_F`` at the ETF).
+
+    Parameters
+    ----------
+    balanced : bool
+        ``kappa_ij`` is constant over pairs.
+    k : float
+        Its mean value.
+    offdiag_mismatch : float
+        Relative mismatch between ``Y``'s off-diagonal blocks and the gradient's.
+    min_eig : float
+        ``lambda_min(Y)``, relative.
+    slackness : float
+        ``||Y M*||_F``, relative.
+    certified : bool
+        Balanced and every check within ``rel_tol``.
+    """
 
     balanced: bool
     k: float

@@ -33,7 +33,7 @@ def _embed(W: np.ndarray, d: int, seed: int | None) -> np.ndarray:
 
 
 def simplex_etf(N: int, d: int, seed: int | None = None) -> np.ndarray:
-    """Simplex equiangular tight frame: ``N`` unit vectors in ``R^d`` with ``w_i . w_j = -1/(N-1)``.
+    """Simplex equiangular tight frame: ``N`` unit vectors in ``R^d`` with ``w_i^T w_j = -1/(N-1)``.
 
     Built as the centred basis vectors ``e_i - 1/N`` expressed in an orthonormal basis of the
     hyperplane ``1^T x = 0`` and normalised; needs ``d >= N - 1``. With ``seed`` the frame is
@@ -42,6 +42,20 @@ def simplex_etf(N: int, d: int, seed: int | None = None) -> np.ndarray:
     Returns
     -------
     W : ndarray, shape (N, d)
+
+    Parameters
+    ----------
+    N : int
+        Number of points, >= 2.
+    d : int
+        Dimension, >= N - 1.
+    seed : int or None, default=None
+        With a seed, the configuration is rotated by a seeded random orthogonal matrix of ``R^d``.
+
+    Raises
+    ------
+    ValueError
+        If ``d < N - 1``.
     """
     N = check_int("N", N, low=2)
     d = check_int("d", d, low=1)
@@ -55,7 +69,17 @@ def simplex_etf(N: int, d: int, seed: int | None = None) -> np.ndarray:
 
 
 def etf_gram(N: int) -> np.ndarray:
-    """Gram matrix of the simplex ETF: 1 on the diagonal, ``-1/(N-1)`` elsewhere."""
+    """Gram matrix of the simplex ETF: 1 on the diagonal, ``-1/(N-1)`` elsewhere.
+
+    Parameters
+    ----------
+    N : int
+        Number of points, >= 2.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, N)
+    """
     N = check_int("N", N, low=2)
     return (N / (N - 1)) * np.eye(N) - np.ones((N, N)) / (N - 1)
 
@@ -64,6 +88,24 @@ def cross_polytope(N: int, d: int, seed: int | None = None) -> np.ndarray:
     """Cross-polytope points ``e_1, -e_1, e_2, -e_2, ...`` (the first N of them), needs ``N <= 2d``.
 
     Rows ``2k`` and ``2k+1`` are antipodal; Gram: 1 on the diagonal, -1 within each pair, 0 elsewhere.
+
+    Parameters
+    ----------
+    N : int
+        Number of points, >= 2.
+    d : int
+        Dimension, >= N/2.
+    seed : int or None, default=None
+        With a seed, the configuration is rotated by a seeded random orthogonal matrix of ``R^d``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+
+    Raises
+    ------
+    ValueError
+        If ``N > 2d``.
     """
     N = check_int("N", N, low=2)
     d = check_int("d", d, low=1)
@@ -78,7 +120,19 @@ def cross_polytope(N: int, d: int, seed: int | None = None) -> np.ndarray:
 def icosahedron(d: int = 3, seed: int | None = None) -> np.ndarray:
     """The 12 vertices of the regular icosahedron, ``(0, +-1, +-phi)`` and its cyclic shifts normalised
     (``phi`` the golden ratio), in ``R^d`` (``d >= 3``). Gram: 1, -1 (antipodes) and ``+-1/sqrt(5)``.
-    A universally optimal code on ``S^2`` (Cohn & Kumar 2007)."""
+    A universally optimal code on ``S^2`` (Cohn & Kumar 2007).
+
+    Parameters
+    ----------
+    d : int, default=3
+        Dimension, >= 3 (zero-padded).
+    seed : int or None, default=None
+        With a seed, the configuration is rotated by a seeded random orthogonal matrix of ``R^d``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (12, d)
+    """
     d = check_int("d", d, low=3)
     phi = (1.0 + np.sqrt(5.0)) / 2.0
     base = [(0.0, a, b * phi) for a in (1.0, -1.0) for b in (1.0, -1.0)]
@@ -93,6 +147,24 @@ def block_configuration(family: Family, d: int, seed: int | None = None) -> np.n
     the partition objective); needs ``d >= B_max - 1``. For ``B = 2`` every batch is an antipodal
     pair. Mixed sizes (e.g. a ``DataLoader`` epoch with a short last batch) are allowed; a batch of
     size 1 gets the frame's first vertex.
+
+    Parameters
+    ----------
+    family : Family
+        A family whose batches partition ``[0, N)``.
+    d : int
+        Dimension, >= ``B_max - 1``.
+    seed : int or None, default=None
+        With a seed, the configuration is rotated by a seeded random orthogonal matrix of ``R^d``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+
+    Raises
+    ------
+    ValueError
+        If the batches do not partition ``[0, N)`` or ``d`` is too small.
     """
     if family.kind != "partition" and not _is_partition(family):
         raise ValueError("block_configuration needs a family whose batches partition [0, N)")
@@ -121,6 +193,19 @@ def regular_polygon(n_vertices: int, repeat: int = 1, phase: float = 0.0) -> np.
 
     Row ``r`` is vertex ``r // repeat`` at angle ``phase + 2 pi (r // repeat) / n_vertices``.
     ``regular_polygon(5, repeat=2)`` is the doubled pentagon (the d = 2 counterexample of the claim low_dimension_counterexample).
+
+    Parameters
+    ----------
+    n_vertices : int
+        Number of distinct vertices, >= 2.
+    repeat : int, default=1
+        How many rows each vertex fills, >= 1.
+    phase : float, default=0.0
+        Angle of vertex 0 (radians).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_vertices * repeat, 2)
     """
     n_vertices = check_int("n_vertices", n_vertices, low=2)
     repeat = check_int("repeat", repeat, low=1)
@@ -153,6 +238,16 @@ def gram_distance(Z, Z_target) -> float:
     * any other target with ``N <= 8``: all ``N!`` relabellings.
 
     Otherwise the quadratic-assignment heuristic FAQ (with restarts) gives an upper bound.
+
+    Parameters
+    ----------
+    Z, Z_target : array_like, shape (N, N)
+        Gram matrices (``Z`` is typically ``U V^T``).
+
+    Returns
+    -------
+    float
+        The distance (exact in the cases above, else an upper bound).
     """
     Z, T, invariant = _gram_inputs(Z, Z_target)
     N = Z.shape[0]
@@ -236,6 +331,21 @@ def best_relabelling(Z, Z_target) -> np.ndarray:
     ETF-like targets (``a I + b 11^T``): the identity (every labelling is optimal). Pairing targets:
     the best matching's pairs are placed on the target's pairs. Other targets: ``N <= 8`` only
     (enumeration); larger raises ValueError.
+
+    Parameters
+    ----------
+    Z, Z_target : array_like, shape (N, N)
+        Gram matrices.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+        The permutation ``p``.
+
+    Raises
+    ------
+    ValueError
+        For a target that is neither ETF-like nor a pairing, with ``N > 8``.
     """
     Z, T, invariant = _gram_inputs(Z, Z_target)
     N = Z.shape[0]

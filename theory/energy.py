@@ -81,6 +81,18 @@ def gegenbauer_derivatives_at_one(D: int, d: int) -> tuple[np.ndarray, np.ndarra
 
     From the Gegenbauer equation ``(1 - s^2) y'' - (2 lam + 1) s y' + k (k + 2 lam) y = 0`` at ``s = 1`` and its
     derivative: ``y'(1) = k (k + 2 lam) / (2 lam + 1)``, ``y''(1) = (k (k + 2 lam) - 2 lam - 1) y'(1) / (2 lam + 3)``.
+
+    Parameters
+    ----------
+    D : int
+        Highest degree, >= 0.
+    d : int
+        Dimension of the ambient space (``lam = (d - 2)/2``), >= 2.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(P'(1), P''(1))``, each of shape ``(D + 1,)``, for the Gegenbauer polynomials normalised to ``P_k(1) = 1``.
     """
     D = check_int("D", D, low=0)
     d = check_int("d", d, low=2)
@@ -100,7 +112,19 @@ def _values(f, s: np.ndarray) -> np.ndarray:
 
 
 def pair_energy(X, f) -> float:
-    """``E_f(X) = sum_{i != j} f(<x_i, x_j>)`` for unit rows ``X: (N, d)`` and a vectorised ``f``."""
+    """``E_f(X) = sum_{i != j} f(<x_i, x_j>)`` for unit rows ``X: (N, d)`` and a vectorised ``f``.
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (N, d)
+        Unit rows.
+    f : callable
+        The potential, applied elementwise to an array of inner products.
+
+    Returns
+    -------
+    float
+    """
     X = check_embedding("X", X)
     G = np.clip(X @ X.T, -1.0, 1.0)
     return float(np.sum(_values(f, G[~np.eye(X.shape[0], dtype=bool)])))

@@ -114,18 +114,40 @@ def objective(U, V, family: Family, loss, *, reduction: str = "mean") -> float:
 @dataclass(frozen=True)
 class GramGradient:
     """``dL_F`` with respect to the Gram matrices: ``Z = U V^T`` and (for losses with self Grams) ``U U^T``,
-    ``V V^T`` (each ``(N, N)``, entries as the loss reads them, not symmetrised; ``UU``, ``VV`` zero otherwise)."""
+    ``V V^T`` (each ``(N, N)``, entries as the loss reads them, not symmetrised; ``UU``, ``VV`` zero otherwise).
+
+    Parameters
+    ----------
+    Z, UU, VV : numpy.ndarray, shape (N, N)
+        The gradient blocks.
+    """
 
     Z: np.ndarray
     UU: np.ndarray
     VV: np.ndarray
 
     def embedding_gradient(self, U, V) -> tuple[np.ndarray, np.ndarray]:
-        """``(dL/dU, dL/dV)`` by the chain rule."""
+        """``(dL/dU, dL/dV)`` by the chain rule.
+
+        Parameters
+        ----------
+        U, V : array_like, shape (N, d)
+            Unit-norm rows.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(dL/dU, dL/dV)``, each ``(N, d)``: ``dZ V + (dUU + dUU^T) U`` and ``dZ^T U + (dVV + dVV^T) V``.
+        """
         return self.Z @ V + (self.UU + self.UU.T) @ U, self.Z.T @ U + (self.VV + self.VV.T) @ V
 
     def relaxation_gradient(self) -> np.ndarray:
-        """The symmetric ``2N x 2N`` matrix ``G`` with ``dL = <G, dM>`` for ``M = [U; V][U; V]^T``."""
+        """The symmetric ``2N x 2N`` matrix ``G`` with ``dL = <G, dM>`` for ``M = [U; V][U; V]^T``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (2N, 2N)
+        """
         N = self.Z.shape[0]
         G = np.zeros((2 * N, 2 * N))
         G[:N, :N] = (self.UU + self.UU.T) / 2
@@ -224,12 +246,24 @@ def _difference_check(loss: Loss, blocks: list, S: np.ndarray, g: list) -> None:
 
 
 def tangent_of(X: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """The tangent part ``g_i - (g_i . x_i) x_i`` of each row of ``G`` at the unit rows of ``X``."""
+    """The tangent part ``g_i - (g_i^T x_i) x_i`` of each row of ``G`` at the unit rows of ``X``.
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (N, d)
+        Unit-norm rows (the points).
+    G : numpy.ndarray, shape (N, d)
+        Euclidean gradient rows.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+    """
     return G - np.sum(G * X, axis=1, keepdims=True) * X
 
 
 def tangent_gradient(U, V, family: Family, loss) -> tuple[np.ndarray, np.ndarray]:
-    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i . u_i) u_i`` per row.
+    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i^T u_i) u_i`` per row.
 
     Parameters
     ----------

@@ -226,7 +226,13 @@ class LowRankCertificate:
         return self.U @ self.V.T
 
     def summary(self) -> dict:
-        """JSON-ready scalars of the record."""
+        """JSON-ready scalars of the record.
+
+        Returns
+        -------
+        dict
+            Scalars and strings only (no arrays).
+        """
         keys = ("N", "family", "loss", "value", "lower_bound", "gap", "certified", "rank", "min_eig_rel",
                 "residual_rel", "scale", "rel_tol", "iterations", "evaluations", "seconds")
         out = {k: getattr(self, k) for k in keys}

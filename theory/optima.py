@@ -34,7 +34,32 @@ def _check_d(d, need: int, what: str):
 
 
 def optimum_full(N: int, tau: float = 1.0, *, loss: str = "symmetric", d: int | None = None) -> float:
-    """Minimum of the full-batch loss: ``2 log(1 + (N-1) exp(-N/((N-1) tau)))``, attained at the ETF."""
+    """Minimum of the full-batch loss: ``2 log(1 + (N-1) exp(-N/((N-1) tau)))``, attained at the ETF.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    tau : float, default=1.0
+        Temperature, > 0.
+    loss : {'symmetric', 'one_sided'}, default='symmetric'
+        InfoNCE's form (the one-sided value is half the symmetric one).
+    d : int or None, default=None
+        The dimension, if given checked to be >= N - 1 (where the value is attained).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For ``N < 2``, ``tau <= 0``, or ``d < N - 1``.
+
+    References
+    ----------
+    Cho et al., *Mini-Batch Optimization of Contrastive Loss*, TMLR 2024, Thm. 1.
+    """
     N = check_int("N", N, low=2)
     tau = check_tau(tau)
     _check_d(d, N - 1, "the full batch")
@@ -42,7 +67,34 @@ def optimum_full(N: int, tau: float = 1.0, *, loss: str = "symmetric", d: int | 
 
 
 def optimum_all(N: int, B: int, tau: float = 1.0, *, loss: str = "symmetric", d: int | None = None) -> float:
-    """Minimum of the all-``C(N,B)`` objective: ``2 log(1 + (B-1) exp(-N/((N-1) tau)))``, at the ETF."""
+    """Minimum of the all-``C(N,B)`` objective: ``2 log(1 + (B-1) exp(-N/((N-1) tau)))``, at the ETF.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    tau : float, default=1.0
+        Temperature, > 0.
+    loss : {'symmetric', 'one_sided'}, default='symmetric'
+        InfoNCE's form (the one-sided value is half the symmetric one).
+    d : int or None, default=None
+        The dimension, if given checked to be >= N - 1 (where the value is attained).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For sizes out of range, ``tau <= 0``, or ``d < N - 1``.
+
+    References
+    ----------
+    Cho et al., *Mini-Batch Optimization of Contrastive Loss*, TMLR 2024, Thm. 4 (arXiv v1).
+    """
     N, B = check_batch_size(N, B)
     tau = check_tau(tau)
     _check_d(d, N - 1, "all C(N,B) batches")
@@ -50,7 +102,34 @@ def optimum_all(N: int, B: int, tau: float = 1.0, *, loss: str = "symmetric", d:
 
 
 def optimum_partition(N: int, B: int, tau: float = 1.0, *, loss: str = "symmetric", d: int | None = None) -> float:
-    """Minimum of a disjoint-partition objective: ``2 log(1 + (B-1) exp(-B/((B-1) tau)))``, at a block configuration."""
+    """Minimum of a disjoint-partition objective: ``2 log(1 + (B-1) exp(-B/((B-1) tau)))``, at a block configuration.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, dividing ``N``.
+    tau : float, default=1.0
+        Temperature, > 0.
+    loss : {'symmetric', 'one_sided'}, default='symmetric'
+        InfoNCE's form (the one-sided value is half the symmetric one).
+    d : int or None, default=None
+        The dimension, if given checked to be >= B - 1 (where the value is attained).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``B`` does not divide ``N``, ``tau <= 0``, or ``d < B - 1``.
+
+    References
+    ----------
+    Cho et al., *Mini-Batch Optimization of Contrastive Loss*, TMLR 2024, Thm. 5 (arXiv v1).
+    """
     N, B = check_batch_size(N, B)
     if N % B:
         raise ValueError(f"a partition needs B to divide N; got N={N}, B={B}")
@@ -60,7 +139,19 @@ def optimum_partition(N: int, B: int, tau: float = 1.0, *, loss: str = "symmetri
 
 
 def cross_polytope_full_value(N: int, *, loss: str = "symmetric") -> float:
-    """Full-batch loss of the cross-polytope (U = V, N = 2d, tau = 1): ``2 log(1 + (N-2)/e + 1/e^2)``."""
+    """Full-batch loss of the cross-polytope (U = V, N = 2d, tau = 1): ``2 log(1 + (N-2)/e + 1/e^2)``.
+
+    Parameters
+    ----------
+    N : int
+        Number of points, even, >= 2.
+    loss : {'symmetric', 'one_sided'}, default='symmetric'
+        InfoNCE's form (the one-sided value is half the symmetric one).
+
+    Returns
+    -------
+    float
+    """
     N = check_int("N", N, low=2)
     if N % 2:
         raise ValueError(f"the cross-polytope value needs N even, got N={N}")
@@ -69,7 +160,19 @@ def cross_polytope_full_value(N: int, *, loss: str = "symmetric") -> float:
 
 def cross_polytope_all_pairs_value(N: int, *, loss: str = "symmetric") -> float:
     """All-pairs (B = 2) objective of the cross-polytope (tau = 1):
-    ``2 [ (N-2)/(N-1) log(1 + 1/e) + 1/(N-1) log(1 + 1/e^2) ]``."""
+    ``2 [ (N-2)/(N-1) log(1 + 1/e) + 1/(N-1) log(1 + 1/e^2) ]``.
+
+    Parameters
+    ----------
+    N : int
+        Number of points, even, >= 2.
+    loss : {'symmetric', 'one_sided'}, default='symmetric'
+        InfoNCE's form (the one-sided value is half the symmetric one).
+
+    Returns
+    -------
+    float
+    """
     N = check_int("N", N, low=2)
     if N % 2:
         raise ValueError(f"the cross-polytope value needs N even, got N={N}")
@@ -89,6 +192,26 @@ def optimum_all_mixture(family, tau: float = 1.0, *, loss: str = "symmetric", d:
     sum of their minima as value; it is unique (up to rotation) as soon as one part has ``b >= 2``.
     Parts of stored batches (other than the full batch and the N singletons) are refused: they are
     not all-``C(N, b)`` families.
+
+    Parameters
+    ----------
+    family : Family
+        A mixture of all-``C(N, b)`` parts (and possibly the full batch and the N singletons).
+    tau : float, default=1.0
+        Temperature, > 0.
+    loss : {'symmetric', 'one_sided'}, default='symmetric'
+        InfoNCE's form (the one-sided value is half the symmetric one).
+    d : int or None, default=None
+        The dimension, if given checked to be >= N - 1 (where the value is attained).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For a part of stored batches other than the full batch and the singletons, ``tau <= 0`` or ``d < N - 1``.
     """
     from .batches import Family
     if not isinstance(family, Family):

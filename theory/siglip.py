@@ -59,7 +59,19 @@ STRUCTURES = ("etf", "interior", "antipodal")
 
 def trivial_bound(tau: float, bias: float) -> float:
     """``sp(-(1/tau + b))``: the positive terms alone at ``z_ii = 1`` — a lower bound on every SigLIP family
-    objective. A certificate's value is informative only well above it (claims use it as the resolution scale)."""
+    objective. A certificate's value is informative only well above it (claims use it as the resolution scale).
+
+    Parameters
+    ----------
+    tau : float
+        Temperature, > 0.
+    bias : float
+        SigLIP's bias ``b``.
+
+    Returns
+    -------
+    float
+    """
     return float(np.logaddexp(0, -(1.0 / check_tau(tau) + bias)))
 
 
@@ -70,7 +82,28 @@ def _check_w(w) -> float:
 
 
 def ccem_point(N: int, lam: float) -> tuple[float, float]:
-    """``(alpha, beta)``: positive and negative inner products at ``lambda`` in ``[0, 1]`` on the ETF-antipodal edge."""
+    """``(alpha, beta)``: positive and negative inner products at ``lambda`` in ``[0, 1]`` on the ETF-antipodal edge.
+
+    With ``lambda = 0`` the ETF (``alpha = 1``, ``beta = -1/(N-1)``), with ``lambda = 1`` the antipodal point
+    (``alpha = -1``, ``beta = -1``): ``alpha = 1 - 2 lambda``, ``beta = -1/(N-1) - lambda (N-2)/(N-1)``.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    lam : float
+        Position on the edge, in ``[0, 1]``.
+
+    Returns
+    -------
+    tuple of float
+        ``(alpha, beta)``.
+
+    Raises
+    ------
+    ValueError
+        If ``lam`` is outside ``[0, 1]``.
+    """
     N = check_int("N", N, low=2)
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"lam must be in [0, 1], got {lam!r}")
@@ -78,7 +111,20 @@ def ccem_point(N: int, lam: float) -> tuple[float, float]:
 
 
 def ccem_embeddings(N: int, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-norm ``U, V: (N, N)`` with ``u_i . v_i = alpha(lambda)``, ``u_i . v_j = beta(lambda)`` (``N >= 2``)."""
+    """Unit-norm ``U, V: (N, N)`` with ``u_i^T v_i = alpha(lambda)``, ``u_i^T v_j = beta(lambda)`` (``N >= 2``).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    lam : float
+        Position on the ETF-antipodal edge, in ``[0, 1]``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(U, V)``, each ``(N, N)``.
+    """
     N = check_int("N", N, low=2)
     ccem_point(N, lam)
     W = np.hstack([simplex_etf(N, N - 1), np.zeros((N, 1))])
@@ -89,7 +135,25 @@ def ccem_embeddings(N: int, lam: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ccem_value(N: int, lam: float, tau: float, bias: float, w: float = 1.0) -> float:
-    """``L_w`` at the double-constant point ``lambda``: ``sp(-(alpha/tau + b)) + w (N-1) sp(beta/tau + b)``."""
+    """``L_w`` at the double-constant point ``lambda``: ``sp(-(alpha/tau + b)) + w (N-1) sp(beta/tau + b)``.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    lam : float
+        Position on the ETF-antipodal edge, in ``[0, 1]``.
+    tau : float
+        Temperature, > 0.
+    bias : float
+        SigLIP's bias.
+    w : float, default=1.0
+        Weight of the negatives (1: the full batch; ``(B-1)/(N-1)``: all ``C(N, B)`` batches).
+
+    Returns
+    -------
+    float
+    """
     a, b = ccem_point(N, lam)
     tau = check_tau(tau)
     return float(np.logaddexp(0, -(a / tau + bias)) + _check_w(w) * (N - 1) * np.logaddexp(0, b / tau + bias))
@@ -109,6 +173,21 @@ def siglip_optimum(N: int, tau: float, bias: float, w: float = 1.0) -> dict:
     dict with ``lam`` (``lambda*``), ``alpha``, ``beta``, ``value``, ``structure`` (one of ``STRUCTURES``),
     ``rank`` (of ``[U; V][U; V]^T`` at the optimum: ``N-1``, ``N`` or 1) and the two slopes ``slope_etf``
     (``tau g'(0)``, >= 0 iff the ETF is optimal) and ``slope_antipodal`` (``tau g'(1)``, <= 0 iff antipodal).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    tau : float
+        Temperature, > 0.
+    bias : float
+        SigLIP's bias.
+    w : float, default=1.0
+        Weight of the negatives, > 0.
+
+    References
+    ----------
+    Lee, Chang & Sohn, *Analysis of Using Sigmoid Loss for Contrastive Learning*, AISTATS 2024 (arXiv 2402.12613).
     """
     N = check_int("N", N, low=2)
     tau = check_tau(tau)
@@ -135,7 +214,16 @@ def family_negative_weight(family) -> float | None:
     (``C_b``: weighted co-occurrence of the batches of size ``b``, ``W = sum_S w_S``); with
     ``K = sum_b C_b / b``, ``sum_i K_ii = W`` always, so it equals ``L_w`` iff ``K`` has a constant diagonal
     and a constant off-diagonal, and then ``w = K_ij / K_ii``. Decided from the family's structure, never
-    from its ``kind`` label (relative tolerance 1e-12)."""
+    from its ``kind`` label (relative tolerance 1e-12).
+
+    Parameters
+    ----------
+    family : Family
+
+    Returns
+    -------
+    float or None
+    """
     N = family.N
     K = sum(p.cooccurrence(N, weighted=True) / p.B for p in family.parts)
     d = np.diag(K)
@@ -149,7 +237,22 @@ def family_negative_weight(family) -> float | None:
 def lee_thresholds(N: int) -> dict:
     """Lee, Chang & Sohn's thresholds on their inverse temperature ``t`` when their bias equals ``t``
     (``tau = 1/t``, our ``bias = -t``): ETF iff ``t >= ((N-1)/N) log(N-3)``, antipodal iff
-    ``t <= (1/2) log((N-2)/2)`` (``N >= 4``; as printed in the authors' public code)."""
+    ``t <= (1/2) log((N-2)/2)`` (``N >= 4``; as printed in the authors' public code).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 4.
+
+    Returns
+    -------
+    dict
+        ``{"etf_t": ..., "antipodal_t": ...}`` (``etf_t = 0`` at ``N = 4``).
+
+    References
+    ----------
+    Lee, Chang & Sohn, AISTATS 2024 (arXiv 2402.12613).
+    """
     N = check_int("N", N, low=4)
     return {"etf_t": (N - 1) / N * math.log(N - 3) if N > 4 else 0.0,
             "antipodal_t": 0.5 * math.log((N - 2) / 2)}
@@ -158,7 +261,21 @@ def lee_thresholds(N: int) -> dict:
 def threshold_from_slopes(N: int, structure: str, w: float = 1.0) -> float | None:
     """The ``t`` (= ``1/tau``, with bias ``-t``) where the slope condition of ``structure`` ('etf' / 'antipodal')
     changes sign, by root-finding (independent of :func:`lee_thresholds`); None if it has one sign on
-    ``t`` in ``(1e-9, 1e6)``."""
+    ``t`` in ``(1e-9, 1e6)``.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 3.
+    structure : {'etf', 'antipodal'}
+        Which slope condition.
+    w : float, default=1.0
+        Weight of the negatives, > 0.
+
+    Returns
+    -------
+    float or None
+    """
     N = check_int("N", N, low=3)
     if structure not in ("etf", "antipodal"):
         raise ValueError(f"structure must be 'etf' or 'antipodal', got {structure!r}")
@@ -190,6 +307,20 @@ def constellation_margin(U, V) -> tuple[float, float]:
     ``L_full < log(2)/N`` at some ``(tau, b)`` then every term is below ``sp(0) = log 2``, every logit has the
     right sign, and ``(U, V)`` is a constellation around ``r = -b tau`` (this needs ``T = 1/tau > 0``, which
     :class:`theory.SigLIP` enforces: with a negative T every sign flips).
+
+    Parameters
+    ----------
+    U, V : array_like, shape (N, d)
+        Unit-norm rows, ``N >= 2``.
+
+    Returns
+    -------
+    tuple of float
+        ``(m, r)``.
+
+    References
+    ----------
+    Bangachev, Bresler, Noman & Polyanskiy, NeurIPS 2025 (arXiv 2509.18552).
     """
     from ._checks import check_pair
     U, V = check_pair(U, V)

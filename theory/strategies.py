@@ -15,33 +15,97 @@ from .batches import Family
 
 
 def unit_rows(N: int, d: int, seed: int) -> np.ndarray:
-    """``(N, d)`` Gaussian rows normalised to unit norm, from ``seed``."""
+    """``(N, d)`` Gaussian rows normalised to unit norm, from ``seed``.
+
+    Parameters
+    ----------
+    N : int
+        Number of rows.
+    d : int
+        Dimension, >= 1.
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, d)
+    """
     return normalize_rows(np.random.default_rng(seed).standard_normal((N, d)))
 
 
 @st.composite
 def sizes(draw, max_N: int = 12, min_N: int = 2):
-    """``(N, B)`` with ``2 <= B <= N <= max_N``."""
+    """``(N, B)`` with ``2 <= B <= N <= max_N``.
+
+    Parameters
+    ----------
+    max_N : int, default=12
+        Largest ``N``.
+    min_N : int, default=2
+        Smallest ``N``, >= 2.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     N = draw(st.integers(min_N, max_N))
     return N, draw(st.integers(2, N))
 
 
 @st.composite
 def embedding_pairs(draw, N: int, d: int | None = None, max_d: int = 16):
-    """``(U, V)``, each ``(N, d)`` with unit rows; ``d`` drawn in ``[1, max_d]`` unless given."""
+    """``(U, V)``, each ``(N, d)`` with unit rows; ``d`` drawn in ``[1, max_d]`` unless given.
+
+    Parameters
+    ----------
+    N : int
+        Number of rows.
+    d : int or None, default=None
+        The dimension; drawn when None.
+    max_d : int, default=16
+        Largest drawn dimension.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     d = draw(st.integers(1, max_d)) if d is None else d
     seed = draw(st.integers(0, 2**32 - 1))
     return unit_rows(N, d, seed), unit_rows(N, d, seed + 1)
 
 
 def taus(low: float = 0.05, high: float = 5.0):
-    """Temperatures, log-uniform in ``[low, high]``."""
+    """Temperatures, log-uniform in ``[low, high]``.
+
+    Parameters
+    ----------
+    low, high : float, default=0.05, 5.0
+        The range, ``0 < low < high``.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     return st.floats(math.log(low), math.log(high)).map(math.exp)
 
 
 @st.composite
 def families(draw, N: int, B: int, max_batches: int = 20):
-    """A family over ``(N, B)``: full, all, a random partition (if B | N) or random batches."""
+    """A family over ``(N, B)``: full, all, a random partition (if B | N) or random batches.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs.
+    B : int
+        Batch size.
+    max_batches : int, default=20
+        Largest number of random batches.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     kinds = ["all", "random"] + (["partition"] if N % B == 0 else []) + (["full"] if B == N else [])
     kind = draw(st.sampled_from(kinds))
     seed = draw(st.integers(0, 2**16))
@@ -81,7 +145,17 @@ def pair_balanced_families(draw):
 
 @st.composite
 def unbalanced_families(draw, max_N: int = 9):
-    """A family of equal-size random batches that is *not* pair-balanced (rejection-sampled)."""
+    """A family of equal-size random batches that is *not* pair-balanced (rejection-sampled).
+
+    Parameters
+    ----------
+    max_N : int, default=9
+        Largest ``N``.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     N = draw(st.integers(3, max_N))
     B = draw(st.integers(2, N - 1))
     fam = Family.random(N, B, draw(st.integers(1, 3 * N)), seed=draw(st.integers(0, 2**31)))
@@ -93,7 +167,17 @@ def unbalanced_families(draw, max_N: int = 9):
 def weighted_families(draw, max_N: int = 8):
     """A weighted and/or mixed-size family: explicit batches of 1-3 sizes with random weights (log-uniform
     or integer repeats), a DataLoader epoch or its expectation, a union or a mixture of two families,
-    or a family balanced at one drawn tau (:func:`theory.balance.balanced_at`)."""
+    or a family balanced at one drawn tau (:func:`theory.balance.balanced_at`).
+
+    Parameters
+    ----------
+    max_N : int, default=8
+        Largest ``N``.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     from .balance import balanced_at
     N = draw(st.integers(3, max_N))
     kind = draw(st.sampled_from(["explicit", "explicit", "dataloader", "expectation", "union", "mixture", "balanced_at"]))

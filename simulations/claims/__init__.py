@@ -50,6 +50,29 @@ class Claim:
     markdown lines of its report table (:meth:`table`); ``expected_tiny`` is the verdict the claim gives at
     its tiny size and ``expected_fails_tiny`` the sweep points where it then fails (``numbers["fails_for"]``;
     empty: not pinned), both asserted by the test-suite.
+
+    Parameters
+    ----------
+    id : str
+        The claim's id (its module's name).
+    statement : str
+        What is claimed, as exactly as the evidence allows.
+    source : str
+        Where it comes from (a section or figure of a paper, or "our derivation").
+    check : callable
+        The check; returns a :class:`Verdict`.
+    extra_tests : tuple of str
+        Tests that guard the claim beyond the tiny-size run (``path::name``).
+    sizes : dict
+        ``{"tiny", "quick", "full"}``: the check's keyword arguments at each size (``{}``: its defaults).
+    figure : str, default=''
+        The figure's file name, if it has one.
+    section : str, default="Claims about InfoNCE (the paper's loss)"
+        The report's section.
+    order : int, default=0
+    tables : callable or None, default=None
+    expected_tiny : str, default=''
+    expected_fails_tiny : tuple, default=()
     """
 
     id: str
@@ -86,17 +109,46 @@ class Claim:
         return f"{path.as_posix()}::{self.check.__qualname__}"
 
     def table(self, verdict: dict) -> list[str]:
-        """Markdown lines of the key numbers of ``verdict`` (a Verdict record, as in verdicts.json); none by default."""
+        """Markdown lines of the key numbers of ``verdict`` (a Verdict record, as in verdicts.json); none by default.
+
+        Parameters
+        ----------
+        verdict : dict
+
+        Returns
+        -------
+        list of str
+        """
         return list(self.tables(verdict)) if self.tables is not None else []
 
     def settings(self, size: str, device: str = "cpu") -> dict:
-        """The check's keyword arguments at ``size`` on ``device`` (empty: the check's defaults)."""
+        """The check's keyword arguments at ``size`` on ``device`` (empty: the check's defaults).
+
+        Parameters
+        ----------
+        size : {'tiny', 'quick', 'full'}
+        device : str, default='cpu'
+
+        Returns
+        -------
+        dict
+        """
         if size not in SIZES:
             raise ValueError(f"size must be one of {SIZES}, got {size!r}")
         key = "full_cpu" if size == "full" and "full_cpu" in self.sizes and not device.startswith("cuda") else size
         return dict(self.sizes.get(key, {}))
 
     def command(self, size: str) -> str:
+        """The command that reruns the claim alone at ``size``.
+
+        Parameters
+        ----------
+        size : {'tiny', 'quick', 'full'}
+
+        Returns
+        -------
+        str
+        """
         return f"minibatch-cl claims --only {self.id} --json" + (" --full" if size == "full" else "")
 
     @property
@@ -108,6 +160,27 @@ class Claim:
 
     def run(self, size: str = "quick", *, out=None, device: str = "cpu", progress: bool = False,
             workers: int | None = None, scheduler=None) -> Verdict:
+        """Run the claim's check at ``size`` and fill the verdict's declaration fields.
+
+        Parameters
+        ----------
+        size : {'tiny', 'quick', 'full'}, default='quick'
+        out : str or path-like, optional
+            Results folder (checks that write files).
+        device : str, default='cpu'
+        progress : bool, default=False
+        workers : int or None, default=None
+        scheduler : str, distributed.Client or None, default=None
+
+        Returns
+        -------
+        Verdict
+
+        Raises
+        ------
+        RuntimeError
+            If the check returns the verdict of another claim.
+        """
         kwargs = self.settings(size, device)
         workers = (1 if size == "tiny" else default_workers()) if workers is None else workers
         context = {"out": out, "device": device, "progress": progress, "workers": workers, "scheduler": scheduler}
@@ -140,7 +213,21 @@ def _discover() -> dict[str, Claim]:
 
 
 def check_ids(ids) -> list[str]:
-    """Validate claim ids (ValueError naming the unknown ones and the known ones)."""
+    """Validate claim ids (ValueError naming the unknown ones and the known ones).
+
+    Parameters
+    ----------
+    ids : sequence of str
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        For unknown ids.
+    """
     ids = list(ids)
     bad = [i for i in ids if i not in CLAIMS]
     if bad:
@@ -149,7 +236,16 @@ def check_ids(ids) -> list[str]:
 
 
 def claim_task(params: dict) -> dict:
-    """One shippable claim as a task: ``{"id", "size", "device"}`` -> the verdict record (JSON)."""
+    """One shippable claim as a task: ``{"id", "size", "device"}`` -> the verdict record (JSON).
+
+    Parameters
+    ----------
+    params : dict
+
+    Returns
+    -------
+    dict
+    """
     return CLAIMS[params["id"]].run(params["size"], device=params["device"], workers=1).to_json()
 
 
@@ -160,6 +256,26 @@ def run_claims(only=None, *, size: str = "quick", out=None, device: str = "cpu",
     Experiment claims write into ``out`` (a temporary folder, removed afterwards, when None).
     ``scheduler``: where the tasks run (:func:`simulations.runtime.executor.make_executor`; default ``'local'``,
     ``'sequential'`` at the tiny size).
+
+    Parameters
+    ----------
+    only : sequence of str or None, default=None
+        Claim ids.
+    size : {'tiny', 'quick', 'full'}, default='quick'
+    out : str or path-like, optional
+    device : str, default='cpu'
+    progress : bool, default=False
+    workers : int or None, default=None
+    scheduler : str, distributed.Client or None, default=None
+
+    Returns
+    -------
+    list of Verdict
+
+    Raises
+    ------
+    ValueError
+        For an unknown id or size, or a locked ``out``.
     """
     ids = check_ids(only) if only else list(CLAIMS)
     kw = dict(size=size, device=device, progress=progress, workers=workers, scheduler=scheduler)
@@ -177,6 +293,20 @@ def run_claims_unlocked(ids, *, size: str, out: Path, device: str, progress: boo
     Shippable claims (:attr:`Claim.shippable`) run as tasks on the executor, cached in
     ``out/claims/tasks`` under their content address (code version included); the others run here,
     one after another, and send their own tasks (training runs) to the same executor.
+
+    Parameters
+    ----------
+    ids : sequence of str
+    size : {'tiny', 'quick', 'full'}
+    out : pathlib.Path
+    device : str
+    progress : bool
+    workers : int or None
+    scheduler : str, distributed.Client or None, default=None
+
+    Returns
+    -------
+    list of Verdict
     """
     if scheduler is None and size == "tiny":
         scheduler = "sequential"

@@ -27,7 +27,25 @@ TAUS = (0.05, 0.2, 1.0, 5.0)
 class Verdict:
     """One claim's result. A check fills ``id``, ``verdict``, ``numbers``, ``detail``; :meth:`Claim.run`
     (:mod:`simulations.claims`) fills ``statement``, ``source``, ``command``, ``code``, ``test`` and
-    ``figure`` from the claim's declaration."""
+    ``figure`` from the claim's declaration.
+
+    Parameters
+    ----------
+    id : str
+        The claim's id.
+    verdict : {'confirmed', 'qualified', 'refuted', 'inconclusive', 'not reproducible here'}
+    numbers : dict, default={}
+        Every number of the sweep (JSON-ready).
+    detail : str, default=''
+        The reasoning.
+    statement, source, command, code, test, figure : str, default=''
+        Filled from the claim's declaration.
+
+    Raises
+    ------
+    ValueError
+        For an unknown verdict.
+    """
 
     id: str
     verdict: str
@@ -45,6 +63,12 @@ class Verdict:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
     def to_json(self) -> dict:
+        """The record as a dict (as in ``verdicts.json``).
+
+        Returns
+        -------
+        dict
+        """
         return asdict(self)
 
 
@@ -53,6 +77,23 @@ def verdict_over_sweep(holds: dict, what: str = "") -> tuple[str, list, list]:
 
     ``holds`` maps a sweep-point label to True / False (None = undecided: ``inconclusive``
     unless some point already fails). Returns ``(verdict, points that hold, points that fail)``.
+
+    Parameters
+    ----------
+    holds : dict
+        ``{label: True, False or None}``.
+    what : str, default=''
+        A label of the sweep (not used in the decision).
+
+    Returns
+    -------
+    tuple
+        ``(verdict, holds_for, fails_for)``.
+
+    Raises
+    ------
+    TypeError
+        For a value that is not True, False or None.
     """
     bad_type = {k: type(v).__name__ for k, v in holds.items() if not (v is None or isinstance(v, (bool, np.bool_)))}
     if bad_type:

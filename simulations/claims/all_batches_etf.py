@@ -13,7 +13,25 @@ from simulations.claims._verdict import TAUS, Verdict, solver_close, value_close
 
 def check_all_batches_etf(cases=((4, 2), (6, 2), (6, 3), (8, 2), (8, 4), (10, 3), (12, 4)), taus=TAUS,
                           solver_cases=((6, 3), (8, 4), (12, 4))) -> Verdict:
-    """All-C(N,B): the same unique minimizer as the full batch (the ETF), value ``optimum_all``."""
+    """All-C(N,B): the same unique minimizer as the full batch (the ETF), value ``optimum_all``.
+
+    Parameters
+    ----------
+    cases : tuple of (N, B), default=((4, 2), (6, 2), (6, 3), (8, 2), (8, 4), (10, 3), (12, 4))
+    taus : tuple of float, default=(0.05, 0.2, 1.0, 5.0)
+        Temperatures swept.
+    solver_cases : tuple of (N, B), default=((6, 3), (8, 4), (12, 4))
+        Where the solver's optimum is compared with the closed form.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Thm. 4 (arXiv v1).
+    """
     rows, holds, solver = [], {}, []
     for N, B in cases:
         fam = Family.all(N, B)

@@ -46,6 +46,23 @@ def check_dataloader_epochs(cases=((5, 2), (7, 3), (6, 4), (7, 2), (10, 4), (9, 
     :func:`theory.optima.optimum_all_mixture`. Fixed epoch: the ETF is not stationary; the gap is the
     ETF's excess over the family's optimum and the full-batch gap of its minimizers (solver, at
     ``gap_taus``, a measurement). ``losses``: InfoNCE's forms (``'symmetric'``, ``'one_sided'``).
+
+    Parameters
+    ----------
+    cases : tuple of (N, B), default=((5, 2), (7, 3), (6, 4), (7, 2), (10, 4), (9, 4))
+        Sizes with ``N mod B != 0``.
+    taus : tuple of float, default=(0.05, 0.2, 1.0, 5.0)
+        Temperatures swept.
+    losses : tuple of str, default=('symmetric', 'one_sided')
+    enumerate_N : int, default=7
+    seed : int, default=0
+        Seed of the fixed epochs.
+    gap_taus : tuple of float, default=(1.0,)
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
     """
     rng = np.random.default_rng(seed)
     rows, holds = [], {}
@@ -107,6 +124,18 @@ def check_dataloader_epochs(cases=((5, 2), (7, 3), (6, 4), (7, 2), (10, 4), (9, 
 
 
 def dataloader_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = []
     for c in v["numbers"]["cases"]:
         pts = c["by_point"]

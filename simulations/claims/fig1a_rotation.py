@@ -19,7 +19,24 @@ FIG1A_READOFF_PRECISION = 0.003
 
 
 def check_fig1a(out, *, n_angles: int = 721) -> Verdict:
-    """Fig. 1(a): N = 10, d = 2, B = 2, regular 10-gon, ``u_1`` rotated; one-sided losses vs angle."""
+    """Fig. 1(a): N = 10, d = 2, B = 2, regular 10-gon, ``u_1`` rotated; one-sided losses vs angle.
+
+    Parameters
+    ----------
+    out : str or path-like
+        The results folder (its task files are reused on a rerun).
+    n_angles : int, default=721
+        Rotation angles in ``[0, 360]`` degrees.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Fig. 1(a).
+    """
     X = regular_polygon(10)
     full, pairs = Family.full(10), Family.all(10, 2)
     loss = InfoNCE(1.0, symmetric=False)
@@ -55,6 +72,18 @@ def check_fig1a(out, *, n_angles: int = 721) -> Verdict:
 
 
 def fig1a_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     ks = ("full_min", "full_max", "pairs_min", "pairs_max")
     return table([""] + list(ks), [["measured"] + [n["measured"][k] for k in ks],

@@ -15,6 +15,22 @@ def check_full_batch_etf(Ns=range(3, 17), taus=TAUS, solver_Ns=(3, 5, 8, 12, 16)
     Decided for every ``N`` and ``tau`` by the analytic dual certificate (solver-free); the
     solver's optimum is compared with the closed form at tau = 1 for ``solver_Ns``, and the one-sided
     loss at N = 6.
+
+    Parameters
+    ----------
+    Ns : iterable of int, default=range(3, 17)
+    taus : tuple of float, default=(0.05, 0.2, 1.0, 5.0)
+        Temperatures swept.
+    solver_Ns : tuple of int, default=(3, 5, 8, 12, 16)
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Thm. 1.
     """
     rows, holds = [], {}
     for N in Ns:

@@ -42,7 +42,29 @@ def check_kcl_low_dimension(ts=(0.5, 1.0, 2.0, 4.0), gammas=(1.0, 16.0), Ns_poly
     :func:`theory.energy.lp_energy_bound` (rigorous over ``[-1, 1]``); the upper bound is the oracle's
     ``L(X, X)``. The Gaussian is completely monotone in the squared distance, so Cohn & Kumar predict the
     bound is sharp at these codes. Uniqueness of the minimizer is not checked. A d = N-1 control (the simplex,
-    N = 5, d = 4) must agree with the relaxation's certificate of claim losses_full_batch_etf."""
+    N = 5, d = 4) must agree with the relaxation's certificate of claim losses_full_batch_etf.
+
+    Parameters
+    ----------
+    ts : tuple of float, default=(0.5, 1.0, 2.0, 4.0)
+        Kernel widths.
+    gammas : tuple of float, default=(1.0, 16.0)
+        Uniformity weights.
+    Ns_polygon : tuple of int, default=(4, 5, 6, 8, 12)
+        Sizes of the regular polygons (d = 2).
+    grid : int, default=20001
+        Grid points of the LP bound's check on ``[-1, 1]``.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cohn & Kumar, *Universally optimal distribution of points on spheres*, J. AMS 2007;
+    Koromilas et al., ICML 2024 (arXiv 2405.18045).
+    """
     if not ts or not gammas:
         raise ValueError(f"ts and gammas must be non-empty, got ts={ts!r}, gammas={gammas!r}")
     rows, holds, low, control = [], {}, [], {}
@@ -96,6 +118,18 @@ def check_kcl_low_dimension(ts=(0.5, 1.0, 2.0, 4.0), gammas=(1.0, 16.0), Ns_poly
 
 
 def kcl_low_dimension_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = v["numbers"]["cases"]
 
     def worst(g):                          # the kernel of the largest gap (the control's certificate row has none)

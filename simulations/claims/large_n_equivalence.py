@@ -27,6 +27,21 @@ def minimise_all_batches(N: int, B: int, d: int | None = None, *, seed: int = 0,
     L-BFGS with a strong-Wolfe line search on raw vectors (normalised inside the objective), from a
     seeded Gaussian start. Returns the final value, its gap to the closed form, the Gram distance
     of ``U V^T`` to the ETF Gram, the number of objective evaluations and the time.
+
+    Parameters
+    ----------
+    N : int
+    B : int
+    d : int or None, default=None
+        Dimension (None: ``N``).
+    seed : int, default=0
+    max_iter : int, default=400
+    device : str, default='cpu'
+    tau : float, default=1.0
+
+    Returns
+    -------
+    dict
     """
     d = N if d is None else d
     loss = InfoNCE(tau)
@@ -63,6 +78,21 @@ def check_large_n_equivalence(out=None, *, grid=((64, 2), (64, 8), (128, 2), (25
     """L-BFGS on the exact all-C(N,B) objective (d = N) reaches the ETF with the closed-form value.
 
     Each (N, B) result is cached in ``out/large_n_equivalence/`` and reused on a rerun.
+
+    Parameters
+    ----------
+    out : str or path-like, optional
+        Cache folder.
+    grid : tuple of (N, B), default=((64, 2), (64, 8), (128, 2), (256, 2))
+    not_run : tuple of (N, B), default=()
+        Sizes reported as not run at this size.
+    device : str, default='cpu'
+    progress : bool, default=False
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
     """
     rows, holds = [], {}
     for N, B in grid:
@@ -89,6 +119,18 @@ def check_large_n_equivalence(out=None, *, grid=((64, 2), (64, 8), (128, 2), (25
 
 
 def large_n_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     return table(["N", "B", "method", "value - closed form", "||UV^T - G_ETF||_F", "evaluations", "seconds"],
                  [[c["N"], c["B"], c["method"], c["gap"], c["gram_distance_to_etf"], c["evaluations"], c["seconds"]]
                   for c in v["numbers"]["cases"]])

@@ -12,7 +12,21 @@ from simulations.claims._verdict import Verdict, verdict_over_sweep
 def check_losses_all_batches_etf(cases=((4, 2), (5, 3), (6, 2), (6, 3), (8, 4)), decoupled=DECOUPLED,
                                  kernels=KERNELS) -> Verdict:
     """DCL (as published and cross-view only), DHEL and KCL: the all-C(N,B) objective has the full-batch minimizer
-    (the ETF) as its unique minimizer."""
+    (the ETF) as its unique minimizer.
+
+    Parameters
+    ----------
+    cases : tuple of (N, B), default=((4, 2), (5, 3), (6, 2), (6, 3), (8, 4))
+    decoupled : tuple of Loss
+        The DCL (both variants, symmetric and one-sided) and DHEL losses swept (default: tau in 0.1, 0.3, 1, 3).
+    kernels : tuple of KCL
+        The KCL losses swept (default: t in 0.5, 1, 2 and gamma in 1, 16).
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+    """
     rows, holds, low = [], {}, []
     for N, B in cases:
         r, h, lo = etf_rows(decoupled + kernels, (N,), lambda n: Family.all(n, B), lambda n: f"N={n},B={B}")

@@ -12,7 +12,25 @@ from simulations.claims._verdict import Verdict, verdict_over_sweep
 def check_losses_full_batch_etf(Ns=(3, 4, 5, 6, 8), decoupled=DECOUPLED, kernels=KERNELS) -> Verdict:
     """DCL (as published and cross-view only), DHEL (symmetric and one-sided) and KCL: for d >= N-1 the full-batch
     minimum is attained at U = V = simplex ETF (certified relaxation value = L(ETF)), uniquely, at every
-    temperature / kernel width of the sweep."""
+    temperature / kernel width of the sweep.
+
+    Parameters
+    ----------
+    Ns : tuple of int, default=(3, 4, 5, 6, 8)
+    decoupled : tuple of Loss
+        The DCL (both variants, symmetric and one-sided) and DHEL losses swept (default: tau in 0.1, 0.3, 1, 3).
+    kernels : tuple of KCL
+        The KCL losses swept (default: t in 0.5, 1, 2 and gamma in 1, 16).
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Yeh et al., *Decoupled Contrastive Learning*, ECCV 2022, eq. 6; Koromilas et al., ICML 2024 (arXiv 2405.18045).
+    """
     rows, holds, low = etf_rows(decoupled + kernels, Ns, Family.full, lambda N: f"N={N}")
     verdict, _, bad = verdict_over_sweep(holds)
     return Verdict("losses_full_batch_etf", verdict, {"cases": rows, "failed_points": bad, "below_resolution": low},

@@ -18,7 +18,19 @@ def check_losses_pair_balanced(taus=(0.3, 1.0), siglip_points=((0.1, -10.0), (1.
     SigLIP's objective is the full batch with negatives weighted ``w = E_W[b - 1]/(N-1)`` (its certified optimum
     is the closed form at that ``w``); KCL's is the full batch (ETF); DCL (as published and cross-view only) and
     DHEL are minimised by the ETF. The unbalanced control (the Fano plane plus one triple) must *not* leave the ETF
-    optimal for DCL, DHEL and KCL."""
+    optimal for DCL, DHEL and KCL.
+
+    Parameters
+    ----------
+    taus : tuple of float, default=(0.3, 1.0)
+        Temperatures of DCL and DHEL (KCL: its widths).
+    siglip_points : tuple of (tau, bias), default=((0.1, -10.0), (1.0, 0.0), (0.3, 3.0))
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+    """
     balanced = [("fano (2-(7,3,1) design)", Family.fano()), ("affine plane AG(2,3)", Family.affine_plane(3)),
                 ("mixture all(6,2)+all(6,4) 1:3", Family.mixture([Family.all(6, 2), Family.all(6, 4)], [1.0, 3.0]))]
     control = ("fano + one triple (unbalanced)", fano_plus_one_triple())
@@ -58,6 +70,18 @@ def check_losses_pair_balanced(taus=(0.3, 1.0), siglip_points=((0.1, -10.0), (1.
 
 
 def pair_balanced_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = v["numbers"]["cases"]
     etf = [r for r in rows if "etf_excess" in r]
     sig = [r for r in rows if "etf_excess" not in r]

@@ -14,7 +14,19 @@ def check_losses_partition_suboptimal(cases=((6, 2), (6, 3), (8, 2), (8, 4)), ta
                                       siglip_points=((0.1, -10.0), (1.0, 0.0), (0.3, 3.0), (3.0, -1.0), (0.3, 5.0))) -> Verdict:
     """With a fixed partition, are the minimizers full-batch sub-optimal? Decided per loss and point by
     :func:`~simulations.claims._losses.shares_full_minimizer` (certificates both ways). DCL is swept as
-    published (both views as negatives) and cross-view only."""
+    published (both views as negatives) and cross-view only.
+
+    Parameters
+    ----------
+    cases : tuple of (N, B), default=((6, 2), (6, 3), (8, 2), (8, 4))
+    taus : tuple of float, default=(0.3, 1.0)
+    siglip_points : tuple of (tau, bias), default=((0.1, -10.0), (1.0, 0.0), (0.3, 3.0), (3.0, -1.0), (0.3, 5.0))
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+    """
     losses = ([DCL(tau=t, negatives=n) for n in DCL_NEGATIVES for t in taus] + [DHEL(tau=t) for t in taus]
               + [KCL(t=2.0, gamma=1.0), KCL(t=0.5, gamma=16.0)] + [SigLIP(tau=t, bias=b) for t, b in siglip_points])
     rows, holds = [], {}
@@ -40,6 +52,18 @@ def check_losses_partition_suboptimal(cases=((6, 2), (6, 3), (8, 2), (8, 4)), ta
 
 
 def partition_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = v["numbers"]["cases"]
     keys = ["loss", "N", "B", "suboptimal", "gap_lower_bound", "full_minimizer_excess_on_family", "margin",
             "full_structure", "block_structure"]

@@ -40,7 +40,21 @@ def _angle_hessian_min_eig(theta: np.ndarray, fam: Family, h: float = 1e-5) -> f
 
 def check_low_dimension_counterexample(starts: int = 10, coincidence_N: int = 8, coincidence_d=(4, 5, 6)) -> Verdict:
     """In d < N-1 the full-batch and all-C(N,B) minimizers *can* differ (N = 10, d = 2, B = 2); they need not
-    (N = 8, B = 2, d = 4..6). Local search and Hessians: evidence, not certificates."""
+    (N = 8, B = 2, d = 4..6). Local search and Hessians: evidence, not certificates.
+
+    Parameters
+    ----------
+    starts : int, default=10
+        L-BFGS starts per objective.
+    coincidence_N : int, default=8
+    coincidence_d : tuple of int, default=(4, 5, 6)
+        Dimensions where the two minimizers are checked to coincide.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+    """
     from theory.local_search import minimize_family
     full, pairs = Family.full(10), Family.all(10, 2)
     loss = infonce()
@@ -84,6 +98,18 @@ def check_low_dimension_counterexample(starts: int = 10, coincidence_N: int = 8,
 
 
 def low_dimension_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     keys = list(n["regular_10gon"])
     return (table(["configuration"] + keys, [[name] + [n[name][k] for k in keys]

@@ -18,6 +18,24 @@ def check_not_proportional(N: int = 8, Bs=(2, 4), n: int = 50, d: int = 4, seed:
     point. Reported: the range of the ratio ``L_full / L_all`` and the largest angle between the
     Riemannian gradients over random configurations, with ``B = N`` as the negative control
     (identical objectives: ratio 1, angle 0), which shows the test can fail.
+
+    Parameters
+    ----------
+    N : int, default=8
+    Bs : tuple of int, default=(2, 4)
+    n : int, default=50
+        Random configurations.
+    d : int, default=4
+    seed : int, default=0
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Prop. 1 (arXiv v1).
     """
     rng = np.random.default_rng(seed)
     configs = [(normalize_rows(rng.standard_normal((N, d))), normalize_rows(rng.standard_normal((N, d)))) for _ in range(n)]

@@ -29,7 +29,35 @@ def check_convergence(out, *, settings=SETTINGS, lrs=(0.05, 0.2, 1.0), seeds=tup
                       log_every: int = 5, reference_lr: float = 0.5, workers: int = 1, scheduler=None,
                       device: str = "cpu", progress: bool = False) -> Verdict:
     """OSGD and SC vs reshuffled SGD at equal update counts (B = 2), swept over (N, d) and the learning
-    rate; the fixed partition's distance to the target counted per seed."""
+    rate; the fixed partition's distance to the target counted per seed.
+
+    Parameters
+    ----------
+    out : str or path-like
+        The results folder (its task files are reused on a rerun).
+    settings : tuple of (N, d), default=((4, 2), (4, 8), (8, 4), (8, 16), (16, 8), (16, 32))
+    lrs : tuple of float, default=(0.05, 0.2, 1.0)
+    seeds : tuple of int, default=range(20)
+    steps : int, default=100
+        Epochs per run.
+    log_every : int, default=5
+    reference_lr : float, default=0.5
+    workers : int, default=1
+        Local processes for the training tasks, >= 1.
+    scheduler : str, distributed.Client or None, default=None
+        Where the training tasks run (:func:`simulations.runtime.executor.make_executor`).
+    device : str, default='cpu'
+    progress : bool, default=False
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Sec. 5-6.
+    """
     common = dict(B=2, steps=steps, log_every=log_every, align="updates", device=device, checkpoint_every=10**6, **LOSS)
     tasks = [dict(common, N=N, d=d, methods=(m,), lr=lr, seeds=(s,)) for N, d in settings for lr in lrs
              for m in COMPARED for s in seeds]
@@ -107,6 +135,18 @@ def _heatmap_panels(by, settings, lrs, seed, reference_lr) -> list[dict]:
 
 
 def convergence_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = []
     for k, s in v["numbers"]["summary"].items():
         m, c = s["methods"], s["log10_distance_minus_shuffle"]

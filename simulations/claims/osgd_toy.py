@@ -23,7 +23,32 @@ TOY_ANGLES = (10.0, -10.0, 190.0, 170.0)
 def check_osgd_toy(out, *, lrs=(0.05, 0.1, 0.2, 0.3, 0.5, 1.0), seeds=tuple(range(20)), max_steps: int = 1000,
                    workers: int = 1, scheduler=None, device: str = "cpu", progress: bool = False) -> Verdict:
     """N = 4, d = 2, B = 2 toy (u = v at +-10 deg around +-e_1): updates until the Gram distance to the
-    square is <= THRESHOLD, for OSGD, shuffle and replace, swept over the learning rate."""
+    square is <= THRESHOLD, for OSGD, shuffle and replace, swept over the learning rate.
+
+    Parameters
+    ----------
+    out : str or path-like
+        The results folder (its task files are reused on a rerun).
+    lrs : tuple of float, default=(0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+    seeds : tuple of int, default=range(20)
+    max_steps : int, default=1000
+        Updates before a run counts as "never reached".
+    workers : int, default=1
+        Local processes for the training tasks, >= 1.
+    scheduler : str, distributed.Client or None, default=None
+        Where the training tasks run (:func:`simulations.runtime.executor.make_executor`).
+    device : str, default='cpu'
+    progress : bool, default=False
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Sec. 5.
+    """
     methods = ("osgd", "shuffle", "replace")
     base = dict(N=4, d=2, B=2, steps=max_steps, init="angles", init_angles_deg=TOY_ANGLES, target="cross_polytope",
                 stop_distance=THRESHOLD, device=device, checkpoint_every=10**6, **LOSS)
@@ -68,6 +93,18 @@ def check_osgd_toy(out, *, lrs=(0.05, 0.1, 0.2, 0.3, 0.5, 1.0), seeds=tuple(rang
 
 
 def osgd_toy_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = []
     for lr, r in v["numbers"]["per_lr"].items():
         m = r["methods"]

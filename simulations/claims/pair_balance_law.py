@@ -49,6 +49,31 @@ def check_pair_balance_law(exhaustive_N=(3, 4, 5), sizes=(2, 3), subsample: int 
     :attr:`theory.InfoNCE.mode`). The balance test (kappa, a formula) is compared with the
     decision from the oracle (tangent gradient, else the generic dual certificate), both at relative
     tolerance ``rel_tol``; the margins on both sides are reported.
+
+    Parameters
+    ----------
+    exhaustive_N : tuple of int, default=(3, 4, 5)
+    sizes : tuple of int, default=(2, 3)
+    subsample : int, default=1
+    exhaustive_uniform : tuple of (N, B), default=()
+        Also every one-size family of these sizes up to relabelling.
+    n_random : int, default=100
+    n_critical : int, default=20
+    taus : tuple of float, default=(0.05, 0.2, 1.0, 5.0)
+        Temperatures swept.
+    losses : tuple of str, default=('symmetric', 'one_sided')
+    seed : int, default=0
+    rel_tol : float, default=1e-10
+    solver_taus : tuple of float, default=(1.0,)
+    n_excess : int, default=40
+        Families whose ETF excess is measured by the solver.
+    n_tau : int, default=15
+        Temperatures of the sweep of the critical-tau example.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
     """
     rng = np.random.default_rng(seed)
     fams = []
@@ -189,6 +214,18 @@ def check_pair_balance_law(exhaustive_N=(3, 4, 5), sizes=(2, 3), subsample: int 
 
 
 def pair_balance_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     ex = n["examples"]
     crit = n["critical"]

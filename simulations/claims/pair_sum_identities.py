@@ -22,7 +22,19 @@ def _pair_form(loss, U, V):
 def pair_sum_objective(loss, U, V, family: Family) -> float:
     """The family objective of a pair-sum loss from the family's per-size co-occurrence, without enumerating:
     ``sum_b [a_b sum_i D_i C_b[i, i] + c_b sum_{i != j} O_ij C_b[i, j]] / sum_S w_S`` (``C_b``: weighted
-    co-occurrence of the batches of size ``b``). ``O(N^2)`` per size for ``Family.all`` parts."""
+    co-occurrence of the batches of size ``b``). ``O(N^2)`` per size for ``Family.all`` parts.
+
+    Parameters
+    ----------
+    loss : Loss
+        A pair-sum loss (one with ``pair_form``).
+    U, V : numpy.ndarray, shape (N, d)
+    family : Family
+
+    Returns
+    -------
+    float
+    """
     D, O, coef = _pair_form(loss, U, V)
     total = 0.0
     for part in family.parts:
@@ -34,7 +46,19 @@ def pair_sum_objective(loss, U, V, family: Family) -> float:
 
 def all_batches_pair_sum(loss, U, V, B: int) -> float:
     """Exact all-``C(N,B)`` objective of a pair-sum loss at any N:
-    ``a_B (B/N) sum_i D_i + c_B B(B-1)/(N(N-1)) sum_{i != j} O_ij``."""
+    ``a_B (B/N) sum_i D_i + c_B B(B-1)/(N(N-1)) sum_{i != j} O_ij``.
+
+    Parameters
+    ----------
+    loss : Loss
+        A pair-sum loss.
+    U, V : numpy.ndarray, shape (N, d)
+    B : int
+
+    Returns
+    -------
+    float
+    """
     N = U.shape[0]
     D, O, coef = _pair_form(loss, U, V)
     a_B, c_B = coef(B)
@@ -45,7 +69,20 @@ def check_pair_sum_identities(Ns=(4, 5, 6, 7), n_configs: int = 5, d: int = 3, s
     """For the pair-sum losses the all-C(N,B) objective (enumerated) equals the O(N^2) closed form at random
     embeddings: for KCL it equals the full batch for every B (Koromilas et al.: the expected batch loss does not
     depend on the batch size), for SigLIP the full batch with negatives weighted (B-1)/(N-1). The same holds for
-    every pair-balanced family (2-designs, mixtures of all-C(N,b))."""
+    every pair-balanced family (2-designs, mixtures of all-C(N,b)).
+
+    Parameters
+    ----------
+    Ns : tuple of int, default=(4, 5, 6, 7)
+    n_configs : int, default=5
+    d : int, default=3
+    seed : int, default=0
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+    """
     rng = np.random.default_rng(seed)
     rows, holds = [], {}
     families = [("fano", Family.fano()), ("mixture all(6,2)+all(6,4) 1:3",
@@ -80,6 +117,18 @@ def check_pair_sum_identities(Ns=(4, 5, 6, 7), n_configs: int = 5, d: int = 3, s
 
 
 def pair_sum_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     return table(["loss", "max relative difference"], [[r["loss"], r["max_relative_error"]] for r in v["numbers"]["cases"]])
 
 

@@ -30,6 +30,23 @@ def check_partition_suboptimal(cases=((8, 2), (8, 4), (12, 3)), d_sweep_N: int =
     partition's eps-optimal set leaves a positive gap. d < N-1, B = 2 (no certificate: evidence):
     the partition's optimal set is "each batch an antipodal pair, U = V"; the best full-batch loss on
     that set is compared with the best full-batch loss in R^d, both from ``starts`` L-BFGS starts.
+
+    Parameters
+    ----------
+    cases : tuple of (N, B), default=((8, 2), (8, 4), (12, 3))
+    d_sweep_N : int, default=8
+    d_sweep : tuple of int, default=(4, 5, 6, 7)
+    starts : int, default=8
+    taus : tuple of float, default=(0.2, 1.0)
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Thm. 5 (arXiv v1).
     """
     from theory.local_search import minimize_family
     rows, holds = [], {}
@@ -84,6 +101,18 @@ def check_partition_suboptimal(cases=((8, 2), (8, 4), (12, 3)), d_sweep_N: int =
 
 
 def partition_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     keys = ["N", "B", "tau", "certificate", "closed_form", "etf_gradient_ratio", "status"]
     return (["d >= N-1: the partition's certified optimum vs the block closed form, the ETF's gradient ratio (not "

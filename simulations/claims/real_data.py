@@ -6,6 +6,13 @@ from simulations.claims._verdict import Verdict
 
 
 def real_data_verdict() -> Verdict:
+    """The verdict "not reproducible here" with its reason (the real-data tables need datasets and encoders the
+    toolkit does not use).
+
+    Returns
+    -------
+    Verdict
+    """
     return Verdict("real_data", "not reproducible here", {},
                    "Out of scope: minibatch-cl optimises embeddings directly (no encoder), and this machine has no data "
                    "sets or GPU. The selectors can drive an encoder's loader (simulations.SelectorSampler).")

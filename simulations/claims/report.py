@@ -56,6 +56,17 @@ def _public(text: str) -> str:
 
 
 def summary_table(verdicts: list[dict], mode: str) -> str:
+    """The verdict table (``summary.md``).
+
+    Parameters
+    ----------
+    verdicts : list of dict
+    mode : str
+
+    Returns
+    -------
+    str
+    """
     lines = [f"# minibatch-cl reproduce --{mode}", "", "| claim | verdict | statement |", "|---|---|---|"]
     lines += [f"| {v['id']} | {v['verdict']} | {v['statement']} |" for v in verdicts]
     return "\n".join(lines) + "\n"
@@ -91,7 +102,18 @@ def _settings_line(claim_id: str, mode: str, device: str) -> list[str]:
 def write_sweep(v: dict, report_dir: Path) -> tuple[str, str, str, int]:
     """The claim's full sweep beside the report: its verdict record as JSON and (where its numbers hold a
     per-point table) that table as CSV. Returns the JSON's and the CSV's paths relative to the report's folder
-    ('' for no CSV), the key of ``numbers`` the table comes from and its row count."""
+    ('' for no CSV), the key of ``numbers`` the table comes from and its row count.
+
+    Parameters
+    ----------
+    v : dict
+        The verdict record.
+    report_dir : pathlib.Path
+
+    Returns
+    -------
+    tuple
+    """
     js, cs = sweep_files(v["id"])
     write_json(report_dir / js, v)
     key, rows = sweep_records(v["numbers"])
@@ -164,7 +186,19 @@ def _shown_command(command: str, out: Path) -> str:
 
 def write_report(out: Path, report: Path, mode: str, command: str, device: str = "cpu") -> None:
     """paper_reproduction.md from ``out/verdicts.json``; figures copied to ``<report dir>/figures/output``, each
-    claim's full sweep written to ``<report dir>/figures/sweeps/`` (:func:`write_sweep`)."""
+    claim's full sweep written to ``<report dir>/figures/sweeps/`` (:func:`write_sweep`).
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The reproduce results folder.
+    report : pathlib.Path
+        The report's path.
+    mode : str
+    command : str
+        The command printed at the top.
+    device : str, default='cpu'
+    """
     from simulations.claims import CLAIMS
     verdicts = read_json(Path(out) / "verdicts.json")
     report = Path(report)

@@ -28,6 +28,25 @@ def reproduce(out="reproduction", mode: str = "quick", device: str = "cpu", prog
     ``scheduler`` / ``workers``: where the claims' tasks run (:func:`simulations.runtime.executor.make_executor`).
 
     Returns ``{"mode", "out", "seconds", "verdicts": [...], "figures": [...]}``.
+
+    Parameters
+    ----------
+    out : str or path-like, default='reproduction'
+    mode : {'tiny', 'quick', 'full'}, default='quick'
+    device : str, default='cpu'
+    progress : bool, default=True
+    report : str or path-like, optional
+    workers : int or None, default=None
+    scheduler : str, distributed.Client or None, default=None
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        For an unknown mode or device, or a locked ``out``.
     """
     from simulations.claims import SIZES
     if mode not in SIZES:

@@ -21,7 +21,18 @@ LOSS = InfoNCE()
 
 def exact_max_partition(U, V, B: int, loss=LOSS) -> float:
     """Mean batch loss of the maximum-loss partition into N/B batches of B, by an integer program over all
-    C(N,B) batches."""
+    C(N,B) batches.
+
+    Parameters
+    ----------
+    U, V : numpy.ndarray, shape (N, d)
+    B : int
+    loss : Loss, default=InfoNCE()
+
+    Returns
+    -------
+    float
+    """
     from scipy.optimize import Bounds, LinearConstraint, milp
     N = U.shape[0]
     S = Family.all(N, B).batches
@@ -35,7 +46,25 @@ def exact_max_partition(U, V, B: int, loss=LOSS) -> float:
 
 
 def check_sc_quality(out, *, sizes=((12, 2), (16, 4)), ds=(4, 16), trials: int = 10) -> Verdict:
-    """(SC - random) / (exact - random) for the maximum-loss partition, random Gaussian embeddings in each d."""
+    """(SC - random) / (exact - random) for the maximum-loss partition, random Gaussian embeddings in each d.
+
+    Parameters
+    ----------
+    out : str or path-like
+        The results folder (its task files are reused on a rerun).
+    sizes : tuple of (N, B), default=((12, 2), (16, 4))
+    ds : tuple of int, default=(4, 16)
+    trials : int, default=10
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Sec. 5.
+    """
     rows = []
     for d in ds:
         for N, B in sizes:
@@ -66,6 +95,18 @@ def check_sc_quality(out, *, sizes=((12, 2), (16, 4)), ds=(4, 16), trials: int =
 
 
 def sc_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     return table(["size", "median ratio", "min ratio", "fraction above random", "trials"],
                  [[k, x["median_ratio"], x["min_ratio"], x["fraction_above_random"], x["trials"]]
                   for k, x in v["numbers"]["per_size"].items()])

@@ -29,7 +29,22 @@ def _batch_gradient(U, V, batches: np.ndarray):
 def check_shuffle_unbiased(*, sizes=((8, 2), (8, 4), (9, 3), (12, 3)), bias_sizes=((4, 2), (6, 2), (6, 3), (8, 2)),
                            d: int = 4, seed: int = 0, mc=(64, 8, 2000)) -> Verdict:
     """Reshuffled partitions: unbiased for the all-C(N,B) objective marginally (exact enumeration),
-    not SGD with independent steps (the conditional expectation of the second step is biased)."""
+    not SGD with independent steps (the conditional expectation of the second step is biased).
+
+    Parameters
+    ----------
+    sizes : tuple of (N, B), default=((8, 2), (8, 4), (9, 3), (12, 3))
+    bias_sizes : tuple of (N, B), default=((4, 2), (6, 2), (6, 3), (8, 2))
+    d : int, default=4
+    seed : int, default=0
+    mc : tuple of int, default=(64, 8, 2000)
+        ``(N, B, n)`` of the Monte-Carlo check.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+    """
     rng = np.random.default_rng(seed)
     exact_rows, holds = [], {}
     for N, B in sizes:
@@ -77,6 +92,18 @@ def check_shuffle_unbiased(*, sizes=((8, 2), (8, 4), (9, 3), (12, 3)), bias_size
 
 
 def shuffle_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     return (table(["N", "B", "partitions", "mean over partitions - all-batches objective"],
                   [[r["N"], r["B"], r["partitions"], r["difference"]] for r in n["exact_enumeration"]])

@@ -17,7 +17,23 @@ from simulations.claims._verdict import Verdict, solver_close, verdict_over_swee
 def siglip_verdict_map(N: int = 8, Bs=(2, 4), log10_t=(-1.0, 1.5), biases=(-15.0, 5.0), n: int = 41) -> dict:
     """Closed-form verdict map over SigLIP's parameter plane (inverse temperature ``t = 1/tau``, log-spaced,
     and ``bias``): ``lam[i][j]`` of the full-batch optimum (0 = ETF, 1 = antipodal) and, for each ``B``,
-    whether the all-C(N,B) minimizer is the full batch's (``shares[B][i][j]``). Rows: bias; columns: t."""
+    whether the all-C(N,B) minimizer is the full batch's (``shares[B][i][j]``). Rows: bias; columns: t.
+
+    Parameters
+    ----------
+    N : int, default=8
+    Bs : tuple of int, default=(2, 4)
+    log10_t : tuple of float, default=(-1.0, 1.5)
+        Range of ``log10 t``.
+    biases : tuple of float, default=(-15.0, 5.0)
+        Range of the bias.
+    n : int, default=41
+        Grid points per axis.
+
+    Returns
+    -------
+    dict
+    """
     ts = np.logspace(log10_t[0], log10_t[1], n)
     bs = np.linspace(biases[0], biases[1], n)
     lam = [[siglip_optimum(N, 1 / t, b)["lam"] for t in ts] for b in bs]
@@ -34,7 +50,21 @@ def check_siglip_all_batches(cases=((6, 2), (6, 3), (8, 2), (8, 4)), taus=SIGLIP
     """Does SigLIP's all-C(N,B) family share the full-batch minimizer? Its objective is the full batch with
     every negative weighted ``w = (B-1)/(N-1)``; the double-constant optimum at ``w`` shares the full batch's
     iff the full-batch optimum is the ETF or the all-batches optimum is antipodal. Certified: the all-batches
-    relaxation equals the closed form at every point, and ``full_batch_gap`` agrees with the prediction."""
+    relaxation equals the closed form at every point, and ``full_batch_gap`` agrees with the prediction.
+
+    Parameters
+    ----------
+    cases : tuple of (N, B), default=((6, 2), (6, 3), (8, 2), (8, 4))
+    taus : tuple of float, default=(0.1, 0.3, 1.0, 3.0)
+    biases : tuple of float, default=(-10.0, -3.0, -1.0, 0.0, 1.0, 3.0)
+    gap_cases : tuple of (N, B), default=((6, 3), (8, 4))
+    map_n : int, default=41
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+    """
     rows, holds, agree = [], {}, {}
     for N, B in cases:
         w = (B - 1) / (N - 1)
@@ -78,6 +108,18 @@ def check_siglip_all_batches(cases=((6, 2), (6, 3), (8, 2), (8, 4)), taus=SIGLIP
 
 
 def siglip_all_batches_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     rows = n["cases"]
     agree = n.get("certificate_agreement", {})

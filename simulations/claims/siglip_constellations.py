@@ -14,7 +14,16 @@ from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def sp(x):
-    """``softplus(x) = log(1 + e^x)`` without overflow."""
+    """``softplus(x) = log(1 + e^x)`` without overflow.
+
+    Parameters
+    ----------
+    x : float or numpy.ndarray
+
+    Returns
+    -------
+    float or numpy.ndarray
+    """
     return np.logaddexp(0.0, x)
 
 
@@ -28,7 +37,27 @@ def check_siglip_constellations(Ns=(4, 6, 8, 12), Ts=(1.0, 10.0, 100.0, 1000.0),
     ``T = 1/tau`` in ``Ts`` and ``b = -T r`` lies in ``[(2/N) sp(-Tm), N sp(-Tm)]`` and falls to 0. Necessity: at
     ``n_random`` random and perturbed configurations with random ``(T, b)``, every loss below ``log(2)/N`` comes
     with ``m > 0`` around ``r = -b/T``. Maximal margin in d = 2 with U = V: ``(1 - cos(2 pi/N))/2``, the N-gon's
-    (pigeonhole); no random U = V configuration exceeds it."""
+    (pigeonhole); no random U = V configuration exceeds it.
+
+    Parameters
+    ----------
+    Ns : tuple of int, default=(4, 6, 8, 12)
+    Ts : tuple of float, default=(1.0, 10.0, 100.0, 1000.0)
+        Inverse temperatures.
+    gap_delta : float, default=0.8
+        The modality gap's ``delta``, in ``(0, 1)``.
+    n_random : int, default=400
+    seed : int, default=0
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Bangachev, Bresler, Noman & Polyanskiy, NeurIPS 2025 (arXiv 2509.18552).
+    """
     for N in Ns:
         check_int("Ns entry", N, low=3)
     if not (isinstance(gap_delta, (int, float)) and 0.0 < gap_delta < 1.0):
@@ -103,6 +132,18 @@ def check_siglip_constellations(Ns=(4, 6, 8, 12), Ts=(1.0, 10.0, 100.0, 1000.0),
 
 
 def constellations_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     keys = [k for k in n["cases"][0] if k != "max_margin_d2"]
     return (table(keys, [[r[k] for k in keys] for r in n["cases"]])

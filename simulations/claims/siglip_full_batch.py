@@ -17,7 +17,24 @@ from simulations.claims._verdict import Verdict, solver_close, verdict_over_swee
 def check_siglip_full_batch(Ns=(3, 4, 5, 6, 8), taus=SIGLIP_TAUS, biases=SIGLIP_BIASES, threshold_Ns=range(5, 51)) -> Verdict:
     """SigLIP's full-batch optimum is the double-constant one (:func:`theory.siglip.siglip_optimum`) at every
     (N, tau, bias) of the sweep: the certified relaxation value equals the closed-form minimum (decided on values;
-    the recovered rank is reported beside the predicted one). The derived thresholds equal Lee et al.'s."""
+    the recovered rank is reported beside the predicted one). The derived thresholds equal Lee et al.'s.
+
+    Parameters
+    ----------
+    Ns : tuple of int, default=(3, 4, 5, 6, 8)
+    taus : tuple of float, default=(0.1, 0.3, 1.0, 3.0)
+    biases : tuple of float, default=(-10.0, -3.0, -1.0, 0.0, 1.0, 3.0)
+    threshold_Ns : iterable of int, default=range(5, 51)
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point) and the reasoning.
+
+    References
+    ----------
+    Lee, Chang & Sohn, AISTATS 2024 (arXiv 2402.12613).
+    """
     rows, holds, low = [], {}, []
     for N in Ns:
         for L in siglip_grid(taus, biases):
@@ -58,6 +75,18 @@ def check_siglip_full_batch(Ns=(3, 4, 5, 6, 8), taus=SIGLIP_TAUS, biases=SIGLIP_
 
 
 def siglip_full_batch_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     low = set(n.get("below_resolution", []))
     rows = n["cases"]

@@ -50,7 +50,17 @@ def _kernel(loss: Loss):
 
 
 def grams(loss: Loss, U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-    """``T = [U V^T, U U^T, V V^T]`` (``(3, N, N)``), or only ``U V^T`` (``(1, N, N)``) when the loss needs no more."""
+    """``T = [U V^T, U U^T, V V^T]`` (``(3, N, N)``), or only ``U V^T`` (``(1, N, N)``) when the loss needs no more.
+
+    Parameters
+    ----------
+    loss : Loss
+    U, V : torch.Tensor, shape (N, d)
+
+    Returns
+    -------
+    torch.Tensor
+    """
     if loss.needs_self_grams:
         return torch.stack([U @ V.T, U @ U.T, V @ V.T])
     return (U @ V.T)[None]

@@ -43,13 +43,39 @@ def clear_caches() -> None:
 
 
 def flat_index(b: torch.Tensor, N: int) -> torch.Tensor:
-    """Row-major positions ``b_a * N + b_c`` of every batch's ``B x B`` logit block, shape ``(n, B, B)``."""
+    """Row-major positions ``b_a * N + b_c`` of every batch's ``B x B`` logit block, shape ``(n, B, B)``.
+
+    Parameters
+    ----------
+    b : torch.Tensor, shape (n, B)
+        Batches (int64).
+    N : int
+        Number of pairs.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, B, B)
+    """
     return b[:, :, None] * N + b[:, None, :]
 
 
 def batch_chunks(family: Family | Part, chunk: int, device, N: int | None = None):
     """Yield the batches of a uniform family (or of one part, with ``N``) as LongTensors of at most
-    ``chunk`` rows on ``device``."""
+    ``chunk`` rows on ``device``.
+
+    Parameters
+    ----------
+    family : theory.Family or theory.batches.Part
+    chunk : int
+        Largest number of rows per chunk, >= 1.
+    device : torch.device or str
+    N : int or None, default=None
+        Number of pairs (required for a part).
+
+    Yields
+    ------
+    torch.Tensor, shape (n, B)
+    """
     for b, _ in _weighted_chunks(family, chunk, device, N):
         yield b
 
@@ -82,7 +108,22 @@ def _weighted_chunks(family: Family | Part, chunk: int, device, N: int | None = 
 
 
 def flat_chunks(family: Family | Part, chunk: int, device, N: int | None = None):
-    """Yield ``(flat_index blocks, weights or None)`` of the batches (cached for an all-batches part when small)."""
+    """Yield ``(flat_index blocks, weights or None)`` of the batches (cached for an all-batches part when small).
+
+    Parameters
+    ----------
+    family : theory.Family or theory.batches.Part
+    chunk : int
+        Largest number of rows per chunk, >= 1.
+    device : torch.device or str
+    N : int or None, default=None
+        Number of pairs (required for a part).
+
+    Yields
+    ------
+    tuple
+        ``(flat_index (n, B, B), weights (n,) or None)``.
+    """
     part, N = _parts(family, N)
     if part is not None and part.stored is None and part.n_batches(N) * part.B**2 <= FLAT_CACHE_LIMIT:
         flat = _cached_flat(N, part.B, str(device))
@@ -100,7 +141,26 @@ def check_batches(batches, N: int, device=None, min_size: int = 2) -> torch.Tens
     """``(n, B)`` LongTensor of batches, validated: integer dtype (floats, bools and strings are refused,
     never truncated), ``n >= 1``, ``max(2, min_size) <= B <= N``, indices in ``[0, N)``, distinct within each batch.
     A uniform :class:`theory.Family` is accepted (its batches); a mixed-size one is refused here
-    (:func:`batch_losses` takes it directly)."""
+    (:func:`batch_losses` takes it directly).
+
+    Parameters
+    ----------
+    batches : array_like or theory.Family
+    N : int
+        Number of pairs.
+    device : torch.device or str, optional
+    min_size : int, default=2
+        Smallest batch size the loss accepts.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, B)
+
+    Raises
+    ------
+    ValueError
+        For any violation of the rules above.
+    """
     if isinstance(batches, Family):
         if batches.N != N:
             raise ValueError(f"family is over N={batches.N} indices but U, V have N={N} rows")

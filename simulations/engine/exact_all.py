@@ -80,6 +80,17 @@ def elementary_symmetric_normalized(W: torch.Tensor, k: int) -> torch.Tensor:
 
     Balanced product tree: level polynomials hold ``p_j = e_j / C(size, j)`` for ``j <= k``; two
     children of size ``n`` merge as ``p_j = sum_i p_i^L p_{j-i}^R C(n,i) C(n,j-i) / C(2n,j)``.
+
+    Parameters
+    ----------
+    W : torch.Tensor, shape (..., n)
+        Entries in ``[0, 1]``; ``n`` a power of two.
+    k : int
+        Degree, ``0 <= k <= n``.
+
+    Returns
+    -------
+    torch.Tensor, shape (...)
     """
     n = W.shape[-1]
     if n & (n - 1):
@@ -211,6 +222,19 @@ def quadrature(dmax: float, B: int, h: float = DEFAULT_STEP) -> tuple[np.ndarray
     ``omega1_q`` the same with the exponential integral ``E1(e^{s_q}) = int_{s_q}^inf e^{-e^u} du``.
     ``dmax``: the largest logit gap ``max_{i != j} (z_ij - z_ii)`` (at least 0); refused past
     ``MAX_LOGIT_GAP``. Returns ``(s, omega, omega1)``, each ``(Q,)`` float64.
+
+    Parameters
+    ----------
+    dmax : float
+        The largest logit gap, >= 0.
+    B : int
+        Batch size.
+    h : float, default=0.25
+        Largest step, > 0.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
     """
     from scipy.special import exp1
     B = check_int("B", B, low=2)
@@ -245,7 +269,19 @@ def tree_constants(N: int, B: int) -> tuple[int, float, int, float]:
     (clipped to [1, 256], so intermediate coefficients stay below ``e^{2c}`` and the root's ``S_k`` near
     ``p_k / sqrt(2 pi k)``); ``Npad`` the power of two ``>= N``; ``rootscale = Npad^k / (c^k C(N-1, k))``
     as an exact rational rounded once (a relative error here is multiplied by about 40 / value in
-    the integral, which is why it is not taken from lgamma)."""
+    the integral, which is why it is not taken from lgamma).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs.
+    B : int
+        Batch size.
+
+    Returns
+    -------
+    tuple
+    """
     N = check_int("N", N, low=2)
     B = check_int("B", B, low=2, high=N)
     k = B - 1
@@ -400,6 +436,32 @@ def all_batches_objective(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonc
     ``threads``: workers of the numba kernel, or torch intra-op threads for the other backends
     (default ``FORMULA_THREADS``; None: as many as torch's intra-op threads, all cores unless
     changed, one inside :func:`simulations.runtime.executor.run_isolated`).
+
+    Parameters
+    ----------
+    U, V : torch.Tensor, shape (N, d)
+        Unit-norm rows.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    loss : InfoNCE or str, default='infonce'
+    step : float, default=0.25
+        Quadrature step, > 0.
+    memory_budget : int, default=268435456
+        Bytes of scratch memory.
+    check : bool, default=True
+        Validate the inputs (unit rows, finite).
+    threads : int or None, default=None
+    backend : {'auto', 'numba', 'torch', 'reference'}, default='auto'
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar, differentiable with respect to ``U`` and ``V``.
+
+    Raises
+    ------
+    ValueError
+        For a loss other than InfoNCE, invalid inputs, or a logit gap past ``MAX_LOGIT_GAP``.
     """
     if check:
         check_embeddings(U, V)

@@ -25,7 +25,16 @@ FORMULA_THREADS = None
 
 @contextlib.contextmanager
 def intra_op_threads(threads):
-    """Run the block with ``threads`` torch intra-op threads (a positive int; None: unchanged), then restore."""
+    """Run the block with ``threads`` torch intra-op threads (a positive int; None: unchanged), then restore.
+
+    Parameters
+    ----------
+    threads : int or None
+
+    Yields
+    ------
+    None
+    """
     if threads is None:
         yield
         return

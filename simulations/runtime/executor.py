@@ -36,7 +36,18 @@ CONNECT_TIMEOUT_S = 10
 
 
 def run_isolated(fn, params):
-    """``fn(params)`` with one intra-op torch thread and one BLAS thread (restored afterwards)."""
+    """``fn(params)`` with one intra-op torch thread and one BLAS thread (restored afterwards).
+
+    Parameters
+    ----------
+    fn : callable
+    params : object
+
+    Returns
+    -------
+    object
+        ``fn(params)``.
+    """
     import torch
     from threadpoolctl import threadpool_limits
     before = torch.get_num_threads()
@@ -49,7 +60,12 @@ def run_isolated(fn, params):
 
 
 def default_workers() -> int:
-    """One worker per available core."""
+    """One worker per available core.
+
+    Returns
+    -------
+    int
+    """
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
@@ -60,9 +76,26 @@ class Executor(ABC):
 
     @abstractmethod
     def run(self, fn, items, keys=None):
-        """Yield ``(index into items, fn(items[index]))`` in completion order; ``keys`` name the tasks."""
+        """Yield ``(index into items, fn(items[index]))`` in completion order; ``keys`` name the tasks.
+
+        Parameters
+        ----------
+        fn : callable
+            A picklable function of one task's parameters.
+        items : list
+            The tasks' parameters.
+        keys : list of str, optional
+            The tasks' names (content addresses).
+
+        Yields
+        ------
+        tuple
+            ``(index, result)``.
+        """
 
     def close(self):
+        """Release the executor's resources (processes, a cluster it started).
+        """
         pass
 
     def __enter__(self):
@@ -83,7 +116,13 @@ class Sequential(Executor):
 
 
 class LocalPool(Executor):
-    """A ``ProcessPoolExecutor`` of ``workers`` processes (``workers = 1``: in this process)."""
+    """A ``ProcessPoolExecutor`` of ``workers`` processes (``workers = 1``: in this process).
+
+    Parameters
+    ----------
+    workers : int or None, default=None
+        Number of processes, >= 1 (None: one per core).
+    """
 
     name = "local"
 
@@ -130,7 +169,16 @@ def _run_checked(fn, params, code: str):
 
 class DaskExecutor(Executor):
     """Tasks as futures on a ``dask.distributed`` cluster; ``keys`` (content addresses) name them, so a
-    resubmitted task is the same task. A worker lost mid-task makes the scheduler rerun it."""
+    resubmitted task is the same task. A worker lost mid-task makes the scheduler rerun it.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    owned : bool, default=False
+        Close the client with the executor.
+    retries : int, default=0
+        Retries of a failed task, >= 0.
+    """
 
     name = "dask"
 
@@ -162,7 +210,24 @@ class DaskExecutor(Executor):
 
 def make_executor(scheduler=None, workers: int | None = None) -> Executor:
     """The executor for ``scheduler`` (see the module table); ValueError for anything else or an
-    unreachable ``tcp://`` address (the CLI turns it into exit status 2)."""
+    unreachable ``tcp://`` address (the CLI turns it into exit status 2).
+
+    Parameters
+    ----------
+    scheduler : str, distributed.Client, Executor or None, default=None
+        ``'local'``, ``'sequential'``, ``'tcp://HOST:PORT'``, a client or an executor (None: ``'local'``).
+    workers : int or None, default=None
+        Local processes, >= 1.
+
+    Returns
+    -------
+    Executor
+
+    Raises
+    ------
+    ValueError
+        For an unknown scheduler or an unreachable address.
+    """
     if isinstance(scheduler, Executor):
         return scheduler
     if scheduler == "sequential" or (scheduler is None and workers == 1):

@@ -26,7 +26,17 @@ def _run_name(method: str, seed: int) -> str:
 
 
 def simulation_run_task(params: dict) -> dict:
-    """One (method, seed) run as a task: ``{"config": Config JSON, "method", "seed"}`` -> rows and final U, V."""
+    """One (method, seed) run as a task: ``{"config": Config JSON, "method", "seed"}`` -> rows and final U, V.
+
+    Parameters
+    ----------
+    params : dict
+
+    Returns
+    -------
+    dict
+        ``{"rows", "U", "V"}``.
+    """
     from simulations.training.loop import train_run
     res = train_run(Config.from_json(params["config"]), params["method"], params["seed"])
     return {"rows": res["rows"], "U": res["U"].tolist(), "V": res["V"].tolist()}
@@ -48,6 +58,27 @@ def simulate(config: Config, out: str | Path | None = None, *, resume: bool = Fa
     Returns
     -------
     dict with ``config``, ``rows`` (all metric rows), ``final`` ({run: {"U", "V"}}), ``summary``.
+
+    Parameters
+    ----------
+    config : Config
+    out : str or path-like, optional
+        The results folder (None: nothing written).
+    resume : bool, default=False
+        Continue the runs found in ``out``.
+    progress : bool, default=False
+        Show progress bars.
+    scheduler : str, distributed.Client or None, default=None
+        Where the runs execute (see above).
+    workers : int or None, default=None
+        Local processes with ``scheduler='local'``.
+
+    Raises
+    ------
+    ValueError
+        If ``resume`` finds a different config in ``out``, or ``out`` is locked by another process.
+    FloatingPointError
+        If a run diverges.
     """
     ex = make_executor("sequential" if scheduler is None and workers is None else scheduler, workers)
     try:
@@ -126,7 +157,17 @@ def _jsonable(config: Config) -> dict:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Final metrics per method and seed: ``{method: {seed: {...last row...}}}``."""
+    """Final metrics per method and seed: ``{method: {seed: {...last row...}}}``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The metric rows of every run.
+
+    Returns
+    -------
+    dict
+    """
     last = {}
     for r in rows:
         last[(r["method"], r["seed"])] = r

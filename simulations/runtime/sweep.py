@@ -139,7 +139,21 @@ class SweepSpec:
 
     @classmethod
     def from_json(cls, path) -> "SweepSpec":
-        """Read a spec file: a JSON object with any of the fields (lists or single values)."""
+        """Read a spec file: a JSON object with any of the fields (lists or single values).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        SweepSpec
+
+        Raises
+        ------
+        ValueError
+            If the file is missing, not JSON, or holds an unknown field or an invalid value.
+        """
         p = Path(path)
         if not p.is_file():
             raise ValueError(f"spec file {path}: no such file")
@@ -154,10 +168,21 @@ class SweepSpec:
         return cls(**data)
 
     def to_json(self) -> dict:
+        """The spec as a JSON-ready dict (read back by :meth:`from_json`).
+
+        Returns
+        -------
+        dict
+        """
         return json.loads(json.dumps(asdict(self)))
 
     def loss_settings(self) -> list[dict]:
-        """``{"loss": name, "loss_params": {...}}`` for every loss and point of its parameter grid."""
+        """``{"loss": name, "loss_params": {...}}`` for every loss and point of its parameter grid.
+
+        Returns
+        -------
+        list of dict
+        """
         from theory.losses import LOSSES, make_loss
         out = []
         for name in self.loss:
@@ -169,7 +194,13 @@ class SweepSpec:
         return out
 
     def tasks(self) -> tuple[list[dict], list[dict]]:
-        """``(tasks, skipped)``: the grid's task parameters, and the grid points refused with their reason."""
+        """``(tasks, skipped)``: the grid's task parameters, and the grid points refused with their reason.
+
+        Returns
+        -------
+        tuple of list of dict
+            ``(tasks, skipped)``.
+        """
         from theory.losses import make_loss
         tasks, skipped = [], []
         plugins = list(self.plugins)
@@ -206,7 +237,18 @@ class SweepSpec:
 def certificate_task(params: dict) -> dict:
     """One certificate, the same facts for every loss: the solver-free ETF decision
     (:func:`theory.certificates.etf_is_optimal`), ``L(ETF)``, the loss's closed form and balance law where it has
-    them, and (``solver``) the convex relaxation's optimum with the ETF's excess over it."""
+    them, and (``solver``) the convex relaxation's optimum with the ETF's excess over it.
+
+    Parameters
+    ----------
+    params : dict
+        ``N``, ``B``, ``family``, ``loss``, ``loss_params``, ``plugins``, ``solver``.
+
+    Returns
+    -------
+    dict
+        One row of the sweep's table.
+    """
     from theory import make_family
     from theory.certificates import certify, etf_is_optimal
     from theory.losses import load_plugin, make_loss
@@ -251,7 +293,21 @@ def _row(params: dict, result: dict, kind: str) -> dict:
 def run_sweep(spec: SweepSpec, out, *, scheduler=None, workers: int | None = None, progress: bool = False) -> dict:
     """Run the sweep's tasks on ``scheduler`` (:func:`simulations.runtime.executor.make_executor`), reusing the
     finished ones in ``out``; write the tidy table. Returns ``{"spec", "n_tasks", "skipped", "rows",
-    "seconds", "out"}``."""
+    "seconds", "out"}``.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    out : str or path-like
+        The results folder.
+    scheduler : str, distributed.Client or None, default=None
+    workers : int or None, default=None
+    progress : bool, default=False
+
+    Returns
+    -------
+    dict
+    """
     if not isinstance(spec, SweepSpec):
         raise ValueError(f"spec must be a SweepSpec, got {type(spec).__name__}")
     tasks, skipped = spec.tasks()

@@ -26,7 +26,20 @@ from simulations.io import read_json, write_json
 
 def task_key(params: dict, fn=None) -> str:
     """Content address of a task: sha256 of the function's name, the parameters' canonical JSON and
-    :func:`code_version`."""
+    :func:`code_version`.
+
+    Parameters
+    ----------
+    params : dict
+        JSON-serialisable.
+    fn : callable, optional
+        The task's function (default :func:`training_task`).
+
+    Returns
+    -------
+    str
+        A hex digest.
+    """
     name = None if fn is None else f"{fn.__module__}.{fn.__qualname__}"
     blob = json.dumps({"fn": name, "params": params, "code": code_version()}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
@@ -38,6 +51,14 @@ def training_task(params: dict) -> dict:
     Returns the logged curve (updates, Gram distance), the final distance, the first update count
     at which the distance was ``<= stop_distance`` (None if never) and ``status``: ``'ok'`` or
     ``'diverged'`` (the loss became non-finite: ``FloatingPointError``), never a silent number.
+
+    Parameters
+    ----------
+    params : dict
+
+    Returns
+    -------
+    dict
     """
     from simulations.training.config import Config
     from simulations.training.loop import train_run
@@ -66,6 +87,21 @@ def run_tasks(tasks: list[dict], folder: Path | None, *, fn=training_task, sched
     ``'sequential'``, ``'tcp://HOST:PORT'``, a ``distributed.Client`` or an executor
     (:func:`simulations.runtime.executor.make_executor`). Each result is written to
     ``folder/tasks/<key>.json`` as soon as it arrives, by this process only; identical tasks run once.
+
+    Parameters
+    ----------
+    tasks : list of dict
+    folder : path-like or None
+        The cache folder (None: no cache).
+    fn : callable, default=training_task
+    scheduler : str, distributed.Client, Executor or None, default=None
+    workers : int or None, default=None
+    progress : bool, default=False
+
+    Returns
+    -------
+    list of dict
+        One result per task.
     """
     keys = [task_key(t, fn) for t in tasks]
     results: dict[str, dict] = {}
@@ -106,6 +142,22 @@ def paired_comparison(a, b, *, n_boot: int = 2000, seed: int = 0, level: float =
     Values may be ``inf`` (e.g. "never reached", a right-censored count); a pair where both are
     ``inf`` counts as a tie (difference 0). ``decision`` is ``'a<b'`` if the whole interval is
     below 0, ``'a>b'`` if above, else ``'undecided'``.
+
+    Parameters
+    ----------
+    a, b : sequence of float
+        One value per seed, paired.
+    n_boot : int, default=2000
+        Bootstrap resamples.
+    seed : int, default=0
+        Seed of the resampling.
+    level : float, default=0.95
+        Confidence level, in ``(0, 1)``.
+
+    Returns
+    -------
+    dict
+        ``median_difference``, ``ci`` (the interval), ``ci_level``, ``n``, ``decision``, ``ci_note``.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:

@@ -2,20 +2,20 @@
 
 A selector decides, epoch by epoch, which objective each gradient update descends:
 
-=========  ==========================================================================  ============
-name       each update                                                                 updates/epoch
-=========  ==========================================================================  ============
-full       the full-batch loss                                                         1
-all        the all-C(N,B) objective (exact; streamed, pairwise or formula)             1
-fixed      one batch of a partition drawn once for the whole run                       N/B
-shuffle    one batch of a fresh uniformly random partition each epoch (SGD w/o repl.)  N/B
-replace    one uniformly random batch (SGD with replacement)                           N/B
-dataloader one batch of a reshuffled epoch cut into batches of B, the short last batch  ceil(N/B)
-           kept (``DataLoader(shuffle=True, drop_last=False)``; any N, B)
-osgd       the arg-max-loss batch over all C(N,B) at the current embeddings            N/B
-           (or, with ``candidates=k``, the ``top`` highest of k random batches)
-sc         one batch of the spectral-clustering partition, recomputed each epoch      N/B
-=========  ==========================================================================  ============
+==========  ===========================================================================  =============
+name        each update                                                                  updates/epoch
+==========  ===========================================================================  =============
+full        the full-batch loss                                                          1
+all         the all-C(N,B) objective (exact; streamed, pairwise or formula)              1
+fixed       one batch of a partition drawn once for the whole run                        N/B
+shuffle     one batch of a fresh uniformly random partition each epoch (SGD w/o repl.)   N/B
+replace     one uniformly random batch (SGD with replacement)                            N/B
+dataloader  one batch of a reshuffled epoch cut into batches of B, the short last batch  ceil(N/B)
+            kept (``DataLoader(shuffle=True, drop_last=False)``; any N, B)
+osgd        the arg-max-loss batch over all C(N,B) at the current embeddings             N/B
+            (or, with ``candidates=k``, the ``top`` highest of k random batches)
+sc          one batch of the spectral-clustering partition, recomputed each epoch        N/B
+==========  ===========================================================================  =============
 
 ``selector.epoch(embed)`` yields targets: a :class:`theory.Family` (``full``/``all``) or a
 LongTensor ``(1, B)`` / ``(q, B)`` of batches whose mean loss is the update's objective.
@@ -58,6 +58,26 @@ def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonce", *,
     ``B = 2`` uses the ``O(N^2)`` pair-loss matrix; otherwise every batch is scored chunk by chunk.
     Refuses (ValueError) more than ``OSGD_EXACT_LIMIT`` batches: use ``make_selector("osgd", ...,
     candidates=k)`` (the authors' sampled variant) there.
+
+    Parameters
+    ----------
+    U, V : torch.Tensor, shape (N, d)
+        Unit-norm rows.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    loss : Loss or str, default='infonce'
+    memory_budget : int, default=268435456
+        Bytes of scratch memory per chunk.
+
+    Returns
+    -------
+    torch.Tensor, shape (B,)
+        The batch's indices (int64).
+
+    Raises
+    ------
+    ValueError
+        If ``C(N, B)`` exceeds ``OSGD_EXACT_LIMIT``.
     """
     check_embeddings(U, V)
     obj = as_loss(loss)
@@ -86,7 +106,19 @@ def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonce", *,
 
 
 class Selector(ABC):
-    """Base class: ``__init__`` only stores arguments; randomness comes from ``seed``."""
+    """Base class: ``__init__`` only stores arguments; randomness comes from ``seed``.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+    """
 
     name = "base"
 
@@ -101,17 +133,44 @@ class Selector(ABC):
         return self._gen
 
     def updates_per_epoch(self) -> int:
+        """Number of gradient updates in one epoch.
+
+        Returns
+        -------
+        int
+        """
         return self.N // self.B
 
     @abstractmethod
     def epoch(self, embed):
-        """Yield this epoch's update targets (a Family, or a LongTensor of batches)."""
+        """Yield this epoch's update targets (a Family, or a LongTensor of batches).
+
+        Parameters
+        ----------
+        embed : callable
+            ``embed()`` returns the current ``(U, V)`` (unit-norm rows); called only by selectors that look at them.
+
+        Yields
+        ------
+        theory.Family or torch.Tensor
+        """
 
     def state(self) -> dict:
-        """Serialisable state for checkpoints (the generator's state)."""
+        """Serialisable state for checkpoints (the generator's state).
+
+        Returns
+        -------
+        dict
+        """
         return {"gen": self.generator.get_state()}
 
     def load_state(self, state: dict) -> None:
+        """Restore the state saved by :meth:`state`.
+
+        Parameters
+        ----------
+        state : dict
+        """
         self.generator.set_state(state["gen"])
 
     def _random_partition(self) -> torch.Tensor:
@@ -119,6 +178,19 @@ class Selector(ABC):
 
 
 class Full(Selector):
+    """The full batch: one update per epoch.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+    """
     name = "full"
 
     def updates_per_epoch(self):
@@ -129,6 +201,19 @@ class Full(Selector):
 
 
 class AllBatches(Selector):
+    """The exact all-``C(N, B)`` objective: one update per epoch.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+    """
     name = "all"
 
     def updates_per_epoch(self):
@@ -139,6 +224,19 @@ class AllBatches(Selector):
 
 
 class Fixed(Selector):
+    """One random partition drawn once (from ``seed``) and kept for the run: ``N/B`` updates per epoch.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+    """
     name = "fixed"
 
     def epoch(self, embed):
@@ -156,6 +254,19 @@ class Fixed(Selector):
 
 
 class Shuffle(Selector):
+    """A fresh uniformly random partition each epoch (SGD without replacement).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+    """
     name = "shuffle"
 
     def epoch(self, embed):
@@ -163,6 +274,19 @@ class Shuffle(Selector):
 
 
 class Replace(Selector):
+    """``N/B`` independent uniformly random batches per epoch (SGD with replacement).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+    """
     name = "replace"
 
     def epoch(self, embed):
@@ -174,7 +298,19 @@ class DataLoaderEpochs(Selector):
     """Reshuffled epochs as ``DataLoader(range(N), batch_size=B, shuffle=True, drop_last=False)`` yields
     them: ``floor(N/B)`` batches of B and a last batch of ``N mod B`` (if nonzero; a single pair has
     loss 0 and its update is a zero step). The expected epoch objective is
-    ``Family.dataloader_expectation(N, B)``."""
+    ``Family.dataloader_expectation(N, B)``.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N`` (need not divide ``N``).
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+    """
 
     name = "dataloader"
 
@@ -192,6 +328,25 @@ class OSGD(Selector):
 
     ``candidates=None``: exact arg-max over all ``C(N, B)`` (any B). ``candidates=k``: the authors'
     variant — score ``k`` uniform random batches and take the ``top`` highest as one update.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+    candidates : int or None, default=None
+        Batches scored per update (None: all ``C(N, B)``), >= 1.
+    top : int, default=1
+        Candidates stepped on per update, ``1 <= top <= candidates``.
+
+    References
+    ----------
+    Kawaguchi & Lu, *Ordered SGD*, AISTATS 2020; Cho et al., TMLR 2024, Sec. 5.
     """
 
     name = "osgd"
@@ -215,6 +370,24 @@ class OSGD(Selector):
 
 
 class Spectral(Selector):
+    """Spectral clustering of the current embeddings into ``N/B`` equal-size batches, recomputed each epoch
+    (:func:`simulations.selection.spectral.spectral_partition`).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss the selector scores batches with (``osgd``, ``sc``).
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Sec. 5.
+    """
     name = "sc"
 
     def epoch(self, embed):
@@ -273,6 +446,12 @@ class SelectorSampler:
 
     ``embed`` returns the current ``(U, V)`` (unit-norm rows) for selectors that look at them.
     ``full`` yields ``[0..N-1]``; ``all`` yields every ``C(N, B)`` batch once per epoch.
+
+    Parameters
+    ----------
+    selector : Selector
+    embed : callable
+        ``embed()`` returns the current ``(U, V)`` (unit-norm rows); called only by selectors that look at them.
     """
 
     def __init__(self, selector: Selector, embed):

@@ -34,7 +34,25 @@ from simulations.engine import sc_affinity
 
 
 def kmeans(X: torch.Tensor, k: int, *, generator: torch.Generator, n_init: int = 3, iters: int = 100) -> torch.Tensor:
-    """Lloyd k-means with k-means++ seeding; returns the best ``(k, dim)`` centres of ``n_init`` runs."""
+    """Lloyd k-means with k-means++ seeding; returns the best ``(k, dim)`` centres of ``n_init`` runs.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (n, dim)
+        The points.
+    k : int
+        Number of centres, ``1 <= k <= n``.
+    generator : torch.Generator
+        The source of randomness.
+    n_init : int, default=3
+        Independent runs.
+    iters : int, default=100
+        Lloyd iterations per run.
+
+    Returns
+    -------
+    torch.Tensor, shape (k, dim)
+    """
     best, best_inertia = None, float("inf")
     N = X.shape[0]
     for _ in range(n_init):

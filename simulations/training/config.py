@@ -17,7 +17,22 @@ TARGETS = ("auto", "etf", "cross_polytope", "none")
 
 
 def check_device(device: str) -> str:
-    """``'cpu'`` or ``'cuda'``/``'cuda:K'``; CUDA must be available."""
+    """``'cpu'`` or ``'cuda'``/``'cuda:K'``; CUDA must be available.
+
+    Parameters
+    ----------
+    device : str
+
+    Returns
+    -------
+    str
+        ``device`` itself.
+
+    Raises
+    ------
+    ValueError
+        For another string, or CUDA requested where it is not available.
+    """
     if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
         raise ValueError(f"device must be 'cpu' or 'cuda[:K]', got {device!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -27,7 +42,60 @@ def check_device(device: str) -> str:
 
 @dataclass(frozen=True)
 class Config:
-    """One experiment: sizes, methods, optimiser, seeds. Validated at construction (ValueError)."""
+    """One experiment: sizes, methods, optimiser, seeds. Validated at construction (ValueError).
+
+    ``steps`` counts epochs of the selector (``N/B`` updates for the partition methods, one for ``full`` and
+    ``all``; the command line calls it ``--epochs``).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    d : int
+        Embedding dimension, >= 1.
+    B : int, default=2
+        Batch size, ``2 <= B <= N``; the partition methods need ``B | N``.
+    methods : tuple of str, default=('full', 'all', 'fixed', 'shuffle', 'osgd', 'sc')
+        Selection methods (:data:`simulations.selection.METHODS`).
+    steps : int, default=500
+        Epochs per run, >= 1.
+    lr : float, default=0.5
+        SGD learning rate, > 0.
+    seeds : tuple of int, default=(0,)
+        Distinct seeds, >= 0; one run per method and seed.
+    loss : str, default='infonce'
+        A registered loss name.
+    loss_params : tuple of (str, value) pairs, default=()
+        The loss's parameters.
+    plugins : tuple of str, default=()
+        Python files that register losses, loaded before ``loss`` is looked up.
+    device : str, default='cpu'
+        ``'cpu'`` or ``'cuda[:K]'``.
+    dtype : {'float64', 'float32'}, default='float64'
+    align : {'epochs', 'updates'}, default='epochs'
+        Compare at equal epochs (the authors' x-axis) or at equal numbers of updates.
+    log_every : int, default=1
+        Log the metrics every ``log_every`` epochs, >= 1.
+    checkpoint_every : int, default=50
+        Checkpoint every ``checkpoint_every`` logged steps, >= 1.
+    osgd_candidates : int or None, default=None
+        OSGD's sampled variant: score this many random batches per update (None: all ``C(N, B)``).
+    osgd_top : int, default=1
+        OSGD: step on the ``osgd_top`` highest-loss candidates, ``1 <= osgd_top <= osgd_candidates``.
+    init : {'gaussian', 'angles'}, default='gaussian'
+        Initial vectors: independent Gaussians, or ``x_u = x_v`` at ``init_angles_deg`` (``d = 2``).
+    init_angles_deg : tuple of float, default=()
+        The ``N`` angles (degrees) of ``init='angles'``.
+    target : {'auto', 'etf', 'cross_polytope', 'none'}, default='auto'
+        The Gram the distance metric measures against (:func:`simulations.training.loop.target_gram`).
+    stop_distance : float or None, default=None
+        Stop a run once its Gram distance is at most this (None: run every step).
+
+    Raises
+    ------
+    ValueError
+        For any field out of range, an unknown method or loss, or a combination that would fail mid-run.
+    """
 
     N: int
     d: int
@@ -113,13 +181,24 @@ class Config:
     def objective(self):
         """The :class:`theory.Loss` of the runs: the registered loss ``loss`` with ``loss_params`` (e.g.
         ``(("tau", 0.1), ("bias", -10.0))``), after loading the ``plugins`` files (a plugin's loss runs the
-        same way in every worker process)."""
+        same way in every worker process).
+
+        Returns
+        -------
+        theory.Loss
+        """
         from theory.losses import load_plugin, make_loss
         for path in self.plugins:
             load_plugin(path)
         return make_loss(self.loss, **dict(self.loss_params))
 
     def to_json(self) -> dict:
+        """The config as a JSON-ready dict (every field).
+
+        Returns
+        -------
+        dict
+        """
         d = asdict(self)
         d["loss_params"] = [list(p) for p in d["loss_params"]]
         d["plugins"] = list(d["plugins"])
@@ -127,6 +206,21 @@ class Config:
 
     @classmethod
     def from_json(cls, d: dict) -> "Config":
+        """The config written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        d : dict
+
+        Returns
+        -------
+        Config
+
+        Raises
+        ------
+        ValueError
+            For unknown fields or invalid values.
+        """
         d = dict(d)
         if "loss_params" in d:
             d["loss_params"] = tuple(tuple(p) for p in d["loss_params"])

@@ -32,7 +32,22 @@ def target_gram(N: int, d: int, target: str = "auto", loss=None):
 
     For a loss whose full-batch optimum has a double-constant closed form (SigLIP's
     :meth:`~theory.Loss.closed_form_optimum`: ``z_ii = alpha``, ``z_ij = beta``) ``auto`` is that optimum when
-    ``d`` reaches its rank, else None (never the ETF where the ETF is not the optimum)."""
+    ``d`` reaches its rank, else None (never the ETF where the ETF is not the optimum).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs.
+    d : int
+        Dimension.
+    target : {'auto', 'etf', 'cross_polytope', 'none'}, default='auto'
+    loss : Loss, optional
+        The run's loss (SigLIP's closed form decides ``auto``).
+
+    Returns
+    -------
+    numpy.ndarray of shape (N, N), or None
+    """
     opt = loss.closed_form_optimum(Family.full(N)) if (target == "auto" and loss is not None) else None
     if opt is not None and "alpha" in opt:
         if d < opt["rank"]:
@@ -53,7 +68,18 @@ def _normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 def initial_vectors(cfg, seed: int):
-    """``(x_u, x_v)`` for a run: independent Gaussians, or ``x_u = x_v`` at given angles (``d = 2``)."""
+    """``(x_u, x_v)`` for a run: independent Gaussians, or ``x_u = x_v`` at given angles (``d = 2``).
+
+    Parameters
+    ----------
+    cfg : Config
+    seed : int
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(x_u, x_v)``, each ``(N, d)`` on ``cfg.device`` in ``cfg.dtype``.
+    """
     dt = getattr(torch, cfg.dtype)
     if cfg.init == "angles":
         th = torch.tensor(np.deg2rad(cfg.init_angles_deg), dtype=dt)
@@ -72,7 +98,21 @@ def _objective(U, V, target, cfg):
 
 
 def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
-    """The logged metrics at the current vectors (see module docstring)."""
+    """The logged metrics at the current vectors (see module docstring).
+
+    Parameters
+    ----------
+    x_u, x_v : torch.Tensor, shape (N, d)
+        The raw vectors (normalised here).
+    cfg : Config
+    T : numpy.ndarray or None
+        The target Gram (:func:`target_gram`).
+
+    Returns
+    -------
+    dict
+        ``full_loss``, ``all_loss``, ``gram_distance``, ``grad_norm``.
+    """
     U = _normalize(x_u.detach()).requires_grad_(True)
     V = _normalize(x_v.detach()).requires_grad_(True)
     out = {}
@@ -95,6 +135,26 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
 
     ``checkpoint``: a file to save state to every ``cfg.checkpoint_every`` logged steps and to
     resume from if it exists. ``progress``: a callable receiving the number of logged steps done.
+
+    Parameters
+    ----------
+    cfg : Config
+    method : str
+        One of ``cfg.methods``.
+    seed : int
+        One of ``cfg.seeds``.
+    checkpoint : str or path-like, optional
+        The checkpoint file.
+    progress : callable, optional
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    FloatingPointError
+        If the loss becomes NaN or infinite (the run diverged).
     """
     T = target_gram(cfg.N, cfg.d, cfg.target, cfg.objective())
     sel = make_selector(method, cfg.N, cfg.B, seed=seed + 7919, loss=cfg.objective(),

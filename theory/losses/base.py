@@ -92,13 +92,46 @@ class Loss:
     # ---- optional capabilities (None: the loss does not have it) ----
     def cvx_batch_loss(self, Z, idx, UU=None, VV=None):
         """Convex (cvxpy, DCP) expression of one batch's loss from ``(b, b)`` cvxpy Gram blocks; None if
-        the loss has no relaxation."""
+        the loss has no relaxation.
+
+        Parameters
+        ----------
+        Z : cvxpy.Expression, shape (b, b)
+            The batch's block of ``U V^T``.
+        idx : numpy.ndarray, shape (b,)
+            The batch's indices.
+        UU, VV : cvxpy.Expression, shape (b, b), optional
+            Its blocks of ``U U^T`` and ``V V^T`` (losses with self Grams).
+
+        Returns
+        -------
+        cvxpy.Expression or None
+        """
         return None
 
     def cvx_family_loss(self, Z, UU, VV, family):
         """cvxpy expression of the family objective ``sum_S w_S L(S) / sum_S w_S`` on the relaxation
         (``Z``, ``UU``, ``VV``: the ``N x N`` blocks of ``M``). Default: :meth:`cvx_batch_loss` summed over
-        the batches (at most ``CVX_BATCH_LIMIT``); None if the loss has no relaxation."""
+        the batches (at most ``CVX_BATCH_LIMIT``); None if the loss has no relaxation.
+
+        Parameters
+        ----------
+        Z : cvxpy.Expression, shape (N, N)
+            The block ``U V^T`` of the relaxation matrix ``M``.
+        UU, VV : cvxpy.Expression, shape (N, N)
+            The blocks ``U U^T`` and ``V V^T`` of ``M``.
+        family : Family
+            The batch family.
+
+        Returns
+        -------
+        cvxpy.Expression or None
+
+        Raises
+        ------
+        ValueError
+            If the family has more than ``CVX_BATCH_LIMIT`` batches and the loss defines no ``cvx_family_loss``.
+        """
         batches = family.batch_list() if family.n_batches <= CVX_BATCH_LIMIT else None
         if batches is None:
             raise ValueError(f"loss {self.name!r}: the relaxation sums one cvxpy expression per batch and the family "
@@ -115,12 +148,40 @@ class Loss:
 
     def pair_form(self, Z, UU=None, VV=None):
         """For pair-sum losses ``L(S) = a_b sum_{i in S} D_i + c_b sum_{i != j in S} O_ij``: ``(D, O, coef)`` from
-        the full ``N x N`` Grams (numpy or torch), ``O`` with zero diagonal, ``coef(b) = (a_b, c_b)``; else None."""
+        the full ``N x N`` Grams (numpy or torch), ``O`` with zero diagonal, ``coef(b) = (a_b, c_b)``; else None.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (N, N)
+            ``U V^T``.
+        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N), optional
+            ``U U^T`` and ``V V^T`` (losses with self Grams).
+
+        Returns
+        -------
+        tuple or None
+            ``(D, O, coef)``: ``D`` of shape ``(N,)``, ``O`` of shape ``(N, N)`` with zero diagonal, and ``coef(b)``
+            giving ``(a_b, c_b)``.
+        """
         return None
 
     def gram_gradients(self, Z, idx, UU=None, VV=None):
         """Analytic ``d batch_losses / d blocks`` as ``(gZ, gUU, gVV)`` (numpy, ``(n, b, b)`` each, the last two
-        None without self Grams); None: :func:`theory.gradient` uses the complex step."""
+        None without self Grams); None: :func:`theory.gradient` uses the complex step.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (n, b, b)
+            Gram blocks ``Z[a, c] = u_{S_a}^T v_{S_c}`` of ``n`` batches.
+        idx : numpy.ndarray, shape (n, b)
+            The batches' indices.
+        UU, VV : same type as Z, shape (n, b, b), optional
+            The self-Gram blocks (losses with ``needs_self_grams``).
+
+        Returns
+        -------
+        tuple or None
+        """
         return None
 
     def trivial_bound(self) -> float | None:
@@ -129,12 +190,30 @@ class Loss:
 
     def closed_form_optimum(self, family) -> dict | None:
         """The relaxation optimum of ``family`` in closed form, where known (a dict with at least ``value``;
-        ``exact: True`` when the value is an analytic expression, not a root or a solve)."""
+        ``exact: True`` when the value is an analytic expression, not a root or a solve).
+
+        Parameters
+        ----------
+        family : Family
+
+        Returns
+        -------
+        dict or None
+        """
         return None
 
     def balance(self, family) -> dict | None:
         """The loss's pair-balance law for ``family`` where it has one (InfoNCE's weighted law): whether the ETF's
-        optimality condition holds, as a dict; None otherwise."""
+        optimality condition holds, as a dict; None otherwise.
+
+        Parameters
+        ----------
+        family : Family
+
+        Returns
+        -------
+        dict or None
+        """
         return None
 
     @property
@@ -155,7 +234,12 @@ class Loss:
         return f"{self.name}({params})"
 
     def params(self) -> dict:
-        """The loss's parameters as a dict (JSON-ready)."""
+        """The loss's parameters as a dict (JSON-ready).
+
+        Returns
+        -------
+        dict
+        """
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -169,6 +253,22 @@ def register_loss(name: str):
     The class is checked at once: a frozen dataclass subclassing Loss with ``batch_losses``, a new name,
     and, when its defaults construct, ``batch_losses`` on a small random problem must return ``n`` finite
     values (ValueError naming the loss and the problem otherwise).
+
+    Parameters
+    ----------
+    name : str
+        The registry name (a new one).
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the class unchanged.
+
+    Raises
+    ------
+    ValueError
+        If the class is not a frozen dataclass subclassing Loss, the name is taken, or its ``batch_losses`` fails
+        the check.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"a loss name must be an identifier string, got {name!r}")
@@ -208,7 +308,27 @@ def _smoke_test(loss: Loss) -> None:
 
 def evaluate(loss: Loss, Z, idx, UU=None, VV=None):
     """``loss.batch_losses`` with its output checked: shape ``(n,)``, the input's library (a torch tensor for
-    torch input, carrying the gradient), finite for finite input. ValueError naming the loss otherwise."""
+    torch input, carrying the gradient), finite for finite input. ValueError naming the loss otherwise.
+
+    Parameters
+    ----------
+    loss : Loss
+    Z : numpy.ndarray or torch.Tensor, shape (n, b, b)
+        Gram blocks ``Z[a, c] = u_{S_a}^T v_{S_c}`` of ``n`` batches.
+    idx : numpy.ndarray, shape (n, b)
+        The batches' indices.
+    UU, VV : same type as Z, shape (n, b, b), optional
+        The self-Gram blocks (losses with ``needs_self_grams``).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        For a wrong shape, library, a dropped gradient, or NaN/inf on finite input.
+    """
     out = loss.batch_losses(Z, idx, UU, VV) if loss.needs_self_grams else loss.batch_losses(Z, idx)
     n = Z.shape[0]
     if ops.is_torch(Z):
@@ -270,6 +390,14 @@ def as_loss(loss) -> Loss:
     ------
     ValueError
         For anything else.
+
+    Parameters
+    ----------
+    loss : Loss or str
+
+    Returns
+    -------
+    Loss
     """
     if isinstance(loss, Loss):
         return loss
@@ -280,7 +408,23 @@ def as_loss(loss) -> Loss:
 
 def load_plugin(path) -> list:
     """Run the Python file ``path`` (which registers losses with :func:`register_loss`); returns the names it
-    registered. ValueError if the file is missing or fails to import."""
+    registered. ValueError if the file is missing or fails to import.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A Python file.
+
+    Returns
+    -------
+    list of str
+        The names the file registered.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing or fails to import.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"plugin must be an existing Python file, got {str(path)!r}")
@@ -304,12 +448,42 @@ def load_plugin(path) -> list:
 
 
 def check_tau(tau) -> float:
-    """A temperature: finite float > 0 (ValueError naming ``tau``)."""
+    """A temperature: finite float > 0 (ValueError naming ``tau``).
+
+    Parameters
+    ----------
+    tau : float
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``tau`` is not a finite number > 0.
+    """
     return check_positive("tau", tau)
 
 
 def check_positive(name: str, value) -> float:
-    """A finite float > 0 (ValueError naming the parameter)."""
+    """A finite float > 0 (ValueError naming the parameter).
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : float
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a finite number > 0.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
@@ -317,19 +491,61 @@ def check_positive(name: str, value) -> float:
 
 
 def check_finite(name: str, value) -> float:
-    """A finite float (ValueError naming the parameter)."""
+    """A finite float (ValueError naming the parameter).
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : float
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a finite number.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
 
 def check_bool(name: str, value) -> bool:
-    """A bool (ValueError naming the parameter)."""
+    """A bool (ValueError naming the parameter).
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : bool
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a bool.
+    """
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be a bool, got {value!r}")
     return bool(value)
 
 
 def set_field(loss, name: str, value) -> None:
-    """Store a validated value on a frozen dataclass in ``__post_init__``."""
+    """Store a validated value on a frozen dataclass in ``__post_init__``.
+
+    Parameters
+    ----------
+    loss : Loss
+        The instance being constructed.
+    name : str
+        The field.
+    value : object
+        Its validated value.
+    """
     object.__setattr__(loss, name, value)

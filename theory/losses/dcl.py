@@ -30,7 +30,18 @@ NEGATIVES = ("both", "cross")
 
 
 def lse_without_diagonal(xp, G):
-    """``log sum_{j != i} exp(G_ij)`` over the last axis of ``(n, b, b)`` blocks."""
+    """``log sum_{j != i} exp(G_ij)`` over the last axis of ``(n, b, b)`` blocks.
+
+    Parameters
+    ----------
+    xp : namespace
+        :func:`theory.losses.ops.namespace` of ``G``.
+    G : numpy.ndarray or torch.Tensor, shape (n, b, b)
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (n, b)
+    """
     return xp.logsumexp(_mask_diagonal(xp, G), -1)
 
 
@@ -41,7 +52,7 @@ def _mask_diagonal(xp, G):
 @register_loss("dcl")
 @dataclass(frozen=True)
 class DCL(Loss):
-    """Decoupled contrastive loss.
+    r"""Decoupled contrastive loss.
 
     Parameters
     ----------
@@ -51,6 +62,21 @@ class DCL(Loss):
         Add the v-anchored term.
     negatives : {'both', 'cross'}, default='both'
         ``'both'``: both views of every other sample (Yeh et al., eq. 6); ``'cross'``: the other modality only.
+
+    Notes
+    -----
+    For a batch ``S`` of size ``b``, anchor ``u_i`` (``negatives='both'``; ``'cross'`` drops the ``u_i^T u_j`` terms):
+
+    .. math::
+
+        \ell_u(i) = -\frac{u_i^T v_i}{\tau}
+            + \log\Big(\sum_{j \in S, j \ne i} e^{u_i^T v_j / \tau} + \sum_{j \in S, j \ne i} e^{u_i^T u_j / \tau}\Big),
+
+    and ``L(S) = (1/b) sum_i [l_u(i) + l_v(i)]`` (symmetric) or ``(1/b) sum_i l_u(i)``.
+
+    References
+    ----------
+    Yeh, Hong, Hsu, Liu, Chen & LeCun, *Decoupled Contrastive Learning*, ECCV 2022, eq. (6) (arXiv 2110.06848).
     """
 
     tau: float = 1.0
@@ -86,6 +112,23 @@ class DCL(Loss):
         return out
 
     def cvx_family_loss(self, Z, UU, VV, family):
+        """The family objective as a DCP-convex cvxpy expression of the blocks of ``M`` (see
+        :meth:`theory.losses.Loss.cvx_family_loss`): log-sum-exps over the negatives, minus the positive term.
+
+        Parameters
+        ----------
+        Z : cvxpy.Expression, shape (N, N)
+            The block ``U V^T`` of the relaxation matrix ``M``.
+        UU, VV : cvxpy.Expression, shape (N, N)
+            The blocks ``U U^T`` and ``V V^T`` of ``M``.
+        family : Family
+            The batch family.
+
+        Returns
+        -------
+        cvxpy.Expression
+            A scalar expression, ``sum_S w_S L(S) / sum_S w_S``.
+        """
         from . import _cvx
         total = 0
         both = self.negatives == "both"

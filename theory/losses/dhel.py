@@ -28,7 +28,7 @@ from .dcl import lse_without_diagonal
 @register_loss("dhel")
 @dataclass(frozen=True)
 class DHEL(Loss):
-    """Decoupled hyperspherical energy loss.
+    r"""Decoupled hyperspherical energy loss.
 
     Parameters
     ----------
@@ -36,6 +36,21 @@ class DHEL(Loss):
         Temperature, > 0.
     symmetric : bool, default=True
         Add the v-anchored term (uniformity of ``V``).
+
+    Notes
+    -----
+    For a batch ``S`` of size ``b``:
+
+    .. math::
+
+        L(S) = \frac{1}{b} \sum_{i \in S} \Big[-\frac{u_i^T v_i}{\tau}
+            + \log \sum_{j \in S, j \ne i} e^{u_i^T u_j / \tau}\Big]
+
+    plus, when symmetric, the same with the ``v``-anchored uniformity.
+
+    References
+    ----------
+    Koromilas, Bouritsas, Giannakopoulos, Nicolaou & Panagakis, ICML 2024 (arXiv 2405.18045).
     """
 
     tau: float = 1.0
@@ -59,6 +74,23 @@ class DHEL(Loss):
         return out
 
     def cvx_family_loss(self, Z, UU, VV, family):
+        """The family objective as a DCP-convex cvxpy expression of the blocks of ``M`` (see
+        :meth:`theory.losses.Loss.cvx_family_loss`): log-sum-exps of the self Grams, minus the positive term.
+
+        Parameters
+        ----------
+        Z : cvxpy.Expression, shape (N, N)
+            The block ``U V^T`` of the relaxation matrix ``M``.
+        UU, VV : cvxpy.Expression, shape (N, N)
+            The blocks ``U U^T`` and ``V V^T`` of ``M``.
+        family : Family
+            The batch family.
+
+        Returns
+        -------
+        cvxpy.Expression
+            A scalar expression, ``sum_S w_S L(S) / sum_S w_S``.
+        """
         from . import _cvx
         total = 0
         for S, w in family.weighted_chunks(10**6):

@@ -30,7 +30,7 @@ from .base import Loss, check_bool, check_tau, register_loss, set_field
 @register_loss("infonce")
 @dataclass(frozen=True)
 class InfoNCE(Loss):
-    """InfoNCE / CLIP loss.
+    r"""InfoNCE / CLIP loss.
 
     Parameters
     ----------
@@ -38,6 +38,20 @@ class InfoNCE(Loss):
         Temperature, > 0.
     symmetric : bool, default=True
         Add the column (v-anchored) term (CLIP); False: the one-sided loss ``L_u``.
+
+    Notes
+    -----
+    For a batch ``S`` of size ``b`` with ``z_ij = u_i^T v_j / tau``:
+
+    .. math::
+
+        L_u(S) = \frac{1}{b} \sum_{i \in S} \Big[\log \sum_{j \in S} e^{z_{ij}} - z_{ii}\Big],
+
+    and ``L = L_u + L_v`` (``L_v`` the same over columns) or ``L_u`` alone (one-sided).
+
+    References
+    ----------
+    Oord, Li & Vinyals, arXiv 1807.03748, eq. (4); Radford et al., ICML 2021; Cho et al., TMLR 2024, Sec. 2.
     """
 
     tau: float = 1.0
@@ -66,7 +80,25 @@ class InfoNCE(Loss):
 
     def gram_gradients(self, Z, idx, UU=None, VV=None):
         """``dL(S)/dZ`` per block, each entry with its relative accuracy: the diagonal is written as
-        ``-sum_{j != i} p_ij`` rather than ``p_ii - 1`` (the ETF decisions at small tau rely on it)."""
+        ``-sum_{j != i} p_ij`` rather than ``p_ii - 1`` (the ETF decisions at small tau rely on it).
+
+        With ``p_ij`` the softmax of row ``i`` of ``Z/tau``, the anchor term's derivative is ``(p_ij - [i = j]) / (b tau)``;
+        the symmetric loss adds the column term's.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (n, b, b)
+            Gram blocks ``Z[a, c] = u_{S_a}^T v_{S_c}`` of ``n`` batches.
+        idx : numpy.ndarray, shape (n, b)
+            The batches' indices.
+        UU, VV : same type as Z, shape (n, b, b), optional
+            The self-Gram blocks (losses with ``needs_self_grams``).
+
+        Returns
+        -------
+        tuple
+            ``(gZ, None, None)``, ``gZ`` of shape ``(n, b, b)`` (numpy, float64).
+        """
         zs = np.asarray(Z, dtype=np.float64) / self.tau
         b = zs.shape[-1]
         off = ~np.eye(b, dtype=bool)
@@ -78,7 +110,21 @@ class InfoNCE(Loss):
 
     def closed_form_optimum(self, family) -> dict | None:
         """The full batch and all ``C(N,B)`` batches: the simplex ETF, value ``s log(1 + (B-1) c)`` with
-        ``c = exp(-N/((N-1) tau))`` and ``s = 2`` (symmetric) or 1 (:mod:`theory.optima`); None otherwise."""
+        ``c = exp(-N/((N-1) tau))`` and ``s = 2`` (symmetric) or 1 (:mod:`theory.optima`); None otherwise.
+
+        Parameters
+        ----------
+        family : Family
+
+        Returns
+        -------
+        dict or None
+            ``{"value", "structure": "etf", "exact": True}``.
+
+        References
+        ----------
+        Cho et al., TMLR 2024, Thm. 1 (full batch) and Thm. 4 (all ``C(N, B)``, arXiv v1).
+        """
         from ..optima import optimum_all
         if len(family.parts) != 1:
             return None
@@ -90,12 +136,38 @@ class InfoNCE(Loss):
 
     def balance(self, family) -> dict:
         """The weighted pair-balance law (:mod:`theory.balance`): ``balanced`` (kappa constant at this tau),
-        ``kappa_spread`` and ``critical_taus`` (the temperatures where the family is balanced, or 'all')."""
+        ``kappa_spread`` and ``critical_taus`` (the temperatures where the family is balanced, or 'all').
+
+        Parameters
+        ----------
+        family : Family
+
+        Returns
+        -------
+        dict
+        """
         from ..balance import BALANCE_REL_TOL, critical_taus, pair_weight_spread
         spread = pair_weight_spread(family, self.tau)
         return {"balanced": spread <= BALANCE_REL_TOL, "kappa_spread": spread, "critical_taus": critical_taus(family)}
 
     def cvx_family_loss(self, Z, UU, VV, family):
+        """The family objective as a DCP-convex cvxpy expression of the blocks of ``M`` (see
+        :meth:`theory.losses.Loss.cvx_family_loss`): each anchor's log-sum-exp over its batch, weighted.
+
+        Parameters
+        ----------
+        Z : cvxpy.Expression, shape (N, N)
+            The block ``U V^T`` of the relaxation matrix ``M``.
+        UU, VV : cvxpy.Expression, shape (N, N)
+            The blocks ``U U^T`` and ``V V^T`` of ``M``.
+        family : Family
+            The batch family.
+
+        Returns
+        -------
+        cvxpy.Expression
+            A scalar expression, ``sum_S w_S L(S) / sum_S w_S``.
+        """
         from . import _cvx
         total = 0
         for S, w in family.weighted_chunks(10**6):

@@ -31,7 +31,7 @@ from .base import Loss, check_positive, register_loss, set_field
 @register_loss("kcl")
 @dataclass(frozen=True)
 class KCL(Loss):
-    """Kernel contrastive loss (Gaussian kernel).
+    r"""Kernel contrastive loss (Gaussian kernel).
 
     Parameters
     ----------
@@ -39,6 +39,19 @@ class KCL(Loss):
         Kernel scale, > 0.
     gamma : float, default=1.0
         Weight of the uniformity term, > 0.
+
+    Notes
+    -----
+    With ``k(x, y) = exp(-2t (1 - x^T y))``, for a batch ``S`` of size ``b``:
+
+    .. math::
+
+        L(S) = -\frac{1}{b} \sum_{i \in S} k(u_i, v_i)
+            + \frac{\gamma}{b (b-1)} \sum_{i \ne j \in S} \big[k(u_i, u_j) + k(v_i, v_j)\big].
+
+    References
+    ----------
+    Koromilas, Bouritsas, Giannakopoulos, Nicolaou & Panagakis, ICML 2024 (arXiv 2405.18045).
     """
 
     t: float = 2.0
@@ -66,12 +79,45 @@ class KCL(Loss):
         return -xp.mean(self._k(xp, xp.diagonal(Z)), -1) + self.gamma * unif / (b * (b - 1))
 
     def pair_form(self, Z, UU=None, VV=None):
+        """KCL as a pair-sum loss: ``D_i = -k(u_i, v_i)``,
+        ``O_ij = gamma (k(u_i, u_j) + k(v_i, v_j))``, ``a_b = 1/b`` and ``c_b = 1/(b (b-1))``.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (N, N)
+            ``U V^T``.
+        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N), optional
+            ``U U^T`` and ``V V^T`` (losses with self Grams).
+
+        Returns
+        -------
+        tuple
+            ``(D, O, coef)``: ``D`` of shape ``(N,)``, ``O`` of shape ``(N, N)`` with zero diagonal, and ``coef(b)``
+            giving ``(a_b, c_b)``.
+        """
         xp = ops.namespace(Z)
         eye = xp.eye(Z.shape[-1], like=Z)
         O = xp.where(eye, 0.0, self.gamma * (self._k(xp, UU) + self._k(xp, VV)))
         return -self._k(xp, xp.diagonal(Z)), O, lambda b: (1.0 / b, 1.0 / (b * (b - 1)))
 
     def cvx_family_loss(self, Z, UU, VV, family):
+        """The family objective as a DCP-convex cvxpy expression of the blocks of ``M`` (see
+        :meth:`theory.losses.Loss.cvx_family_loss`) with ``u_i = v_i`` (the alignment fixed at -1).
+
+        Parameters
+        ----------
+        Z : cvxpy.Expression, shape (N, N)
+            The block ``U V^T`` of the relaxation matrix ``M``.
+        UU, VV : cvxpy.Expression, shape (N, N)
+            The blocks ``U U^T`` and ``V V^T`` of ``M``.
+        family : Family
+            The batch family.
+
+        Returns
+        -------
+        cvxpy.Expression
+            A scalar expression, ``sum_S w_S L(S) / sum_S w_S``.
+        """
         import cvxpy as cp
         N = family.N
         off = ~np.eye(N, dtype=bool)
@@ -83,5 +129,10 @@ class KCL(Loss):
         return total / family.total_weight - 1.0          # the alignment, fixed at u_i = v_i (aligned)
 
     def trivial_bound(self) -> float:
-        """The alignment alone at its best: -1."""
+        """The alignment alone at its best: -1.
+
+        Returns
+        -------
+        float
+        """
         return -1.0

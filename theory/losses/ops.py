@@ -135,13 +135,32 @@ _TORCH = None
 
 
 def is_torch(x) -> bool:
-    """True for a torch tensor (checked without importing torch)."""
+    """True for a torch tensor (checked without importing torch).
+
+    Parameters
+    ----------
+    x : object
+
+    Returns
+    -------
+    bool
+    """
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
 
 
 def namespace(x):
-    """The operations for ``x``'s library: numpy for arrays (and cvxpy-free numbers), torch for tensors."""
+    """The operations for ``x``'s library: numpy for arrays (and cvxpy-free numbers), torch for tensors.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, torch.Tensor or number
+
+    Returns
+    -------
+    namespace
+        An object with the array operations a loss uses (``logsumexp``, ``softplus``, ``where``, ``eye``, ...).
+    """
     global _TORCH
     if is_torch(x):
         if _TORCH is None:
