@@ -11,7 +11,9 @@ import torch
 from theory._checks import check_batch_size, check_int, check_positive_float
 
 from simulations.engine.limits import OSGD_EXACT_LIMIT
-from simulations.selection import METHODS, PARTITION_METHODS
+from simulations.selection import METHODS, PARTITION_METHODS, SUPER_BATCH_METHODS, check_chunks, check_super_batch
+from simulations.selection.learnability import REFERENCES
+from simulations.training.sogclr import UPDATE_RULES, check_gamma, sogclr_form
 
 TARGETS = ("auto", "etf", "cross_polytope", "none")
 
@@ -27,7 +29,15 @@ def check_device(device: str) -> str:
 
 @dataclass(frozen=True)
 class Config:
-    """One experiment: sizes, methods, optimiser, seeds. Validated at construction (ValueError)."""
+    """One experiment: sizes, methods, optimiser, seeds. Validated at construction (ValueError).
+
+    The selection methods' options (each validated only when its method is run):
+    ``sogclr_gamma`` (float in ``(0, 1]``, default 0.9: SogCLR's moving-average weight; unused for pair-sum losses),
+    ``super_batch`` (``jest``/``rho``: candidates per update, ``B < super_batch <= N``; None: ``min(N, 2B)``),
+    ``jest_chunks`` (int dividing ``B``, default 1), ``reference`` (``'fullbatch'``: the reference model is
+    ``reference_steps`` full-batch gradient steps at ``lr`` from an independent Gaussian start; ``'none'``:
+    reference loss 0) and ``reference_steps`` (int >= 1, default 300).
+    """
 
     N: int
     d: int
@@ -50,6 +60,11 @@ class Config:
     init_angles_deg: tuple = field(default=())
     target: str = "auto"
     stop_distance: float | None = None
+    sogclr_gamma: float = 0.9
+    super_batch: int | None = None
+    jest_chunks: int = 1
+    reference: str = "fullbatch"
+    reference_steps: int = 300
 
     def __post_init__(self):
         check_batch_size(self.N, self.B)
@@ -62,9 +77,9 @@ class Config:
         if not self.methods:
             raise ValueError("methods must name at least one method")
         for m in self.methods:
-            if m not in METHODS:
-                raise ValueError(f"unknown method {m!r}; methods must be among {METHODS}")
-            if m in PARTITION_METHODS and self.N % self.B:
+            if m not in METHODS and m not in UPDATE_RULES:
+                raise ValueError(f"unknown method {m!r}; methods must be among {METHODS + tuple(UPDATE_RULES)}")
+            if UPDATE_RULES.get(m, m) in PARTITION_METHODS and self.N % self.B:
                 raise ValueError(f"method {m!r} uses partitions and needs B to divide N; got N={self.N}, B={self.B}")
         if not self.seeds:
             raise ValueError("seeds must hold at least one seed")
@@ -109,6 +124,32 @@ class Config:
             raise ValueError(f"target 'etf' needs d >= N-1; got N={self.N}, d={self.d}")
         if self.stop_distance is not None:
             check_positive_float("stop_distance", self.stop_distance)
+        object.__setattr__(self, "sogclr_gamma", check_gamma(self.sogclr_gamma))
+        if "sogclr" in self.methods:
+            sogclr_form(obj)
+        if "matching" in self.methods and self.B != 2:
+            raise ValueError(f"method 'matching' is the exact maximum-loss batching for B = 2 (a perfect matching); "
+                             f"got B={self.B}")
+        if self.reference not in REFERENCES:
+            raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
+        check_int("reference_steps", self.reference_steps, low=1)
+        if any(m in SUPER_BATCH_METHODS for m in self.methods):
+            check_super_batch(self.N, self.B, self.super_batch)
+            check_chunks(self.B, self.jest_chunks)
+
+    def selector_options(self, method: str, seed: int) -> dict:
+        """Keyword arguments of :func:`simulations.selection.make_selector` for ``method`` in the run of ``seed``
+        (``jest``/``rho``: the reference model, computed here)."""
+        if method == "osgd":
+            return {"candidates": self.osgd_candidates, "top": self.osgd_top}
+        if method not in SUPER_BATCH_METHODS:
+            return {}
+        ref = None
+        if self.reference == "fullbatch":
+            from simulations.selection.learnability import reference_model
+            ref = reference_model(self.N, self.d, self.objective(), steps=self.reference_steps, lr=self.lr,
+                                  seed=seed + 104729, dtype=getattr(torch, self.dtype), device=self.device)
+        return {"super_batch": self.super_batch, "chunks": self.jest_chunks, "reference": ref}
 
     def objective(self):
         """The :class:`theory.Loss` of the runs: the registered loss ``loss`` with ``loss_params`` (e.g.
