@@ -33,6 +33,15 @@ from simulations.selection import make_selector
 from simulations.training.sogclr import UPDATE_RULES, SogCLR
 
 
+#: Wall-clock columns of the logged rows (the only ones that differ between two runs of the same config).
+TIMING_KEYS = ("selection_seconds", "update_seconds")
+
+
+def without_timings(rows: list[dict]) -> list[dict]:
+    """The rows without their wall-clock columns (:data:`TIMING_KEYS`): what equal configs reproduce exactly."""
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
+
+
 def target_gram(N: int, d: int, target: str = "auto", loss=None):
     """Target Gram of a run: ETF if ``d >= N-1``, cross-polytope if ``N = 2d`` (``auto``), or None.
 
@@ -117,7 +126,7 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
         sel.load_state(st["selector"])
         if rule is not None:
             rule.load_state(st["rule"])
-        cost = {k: rows[-1][k] for k in cost}
+        cost = dict(st["cost"])
         sel.evals = cost["selection_evals"]
     if not rows:
         rows.append({"method": method, "seed": seed, "step": 0, "updates": 0, **cost, **metrics(x_u, x_v, cfg, T)})
@@ -160,7 +169,7 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
         if checkpoint is not None and (step % cfg.checkpoint_every == 0):
             write_torch(checkpoint, {"x_u": x_u.cpu(), "x_v": x_v.cpu(), "rows": rows, "step": step,
                                      "updates": updates, "selector": sel.state(),
-                                     "rule": rule.state() if rule is not None else None})
+                                     "rule": rule.state() if rule is not None else None, "cost": dict(cost)})
         if progress is not None:
             progress(1)
     U, V = embed()
