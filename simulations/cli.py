@@ -342,8 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "estimates, in (0, 1]; unused for pair-sum losses; default 0.9")
     s.add_argument("--super-batch", type=int, default=None, help="jest/rho: candidates drawn per update, B < K <= N; "
                    "default min(N, 2B)")
-    s.add_argument("--jest-chunks", type=int, default=1, help="jest: chunks of the joint selection, dividing B; "
-                   "default 1")
+    s.add_argument("--jest-chunks", type=int, default=None, help="jest: chunks of the joint selection, dividing B; "
+                   "default B (one pair per chunk)")
     s.add_argument("--reference", default="fullbatch", help="jest/rho reference model: fullbatch (full-batch gradient "
                    "descent from an independent start) or none (reference loss 0); default fullbatch")
     s.add_argument("--reference-steps", type=int, default=300, help="jest/rho: full-batch steps of the reference "

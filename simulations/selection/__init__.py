@@ -269,7 +269,7 @@ class KMeans(Selector):
 
 
 class _SuperBatch(Selector):
-    def __init__(self, N, B, *, seed=0, loss="infonce", super_batch: int | None = None, chunks: int = 1,
+    def __init__(self, N, B, *, seed=0, loss="infonce", super_batch: int | None = None, chunks: int | None = None,
                  reference=None):
         super().__init__(N, B, seed=seed, loss=loss)
         self.super_batch = min(N, 2 * B) if super_batch is None else super_batch
@@ -310,7 +310,7 @@ _CLASSES = {c.name: c for c in (Full, AllBatches, Fixed, Shuffle, Replace, DataL
 
 
 def make_selector(method: str, N: int, B: int, *, seed: int = 0, loss="infonce",
-                  candidates: int | None = None, top: int = 1, super_batch: int | None = None, chunks: int = 1,
+                  candidates: int | None = None, top: int = 1, super_batch: int | None = None, chunks: int | None = None,
                   reference=None) -> Selector:
     """Build a selector by name, validating sizes (partition methods need ``B | N``).
 
@@ -328,8 +328,10 @@ def make_selector(method: str, N: int, B: int, *, seed: int = 0, loss="infonce",
         OSGD's sampled variant: step on the ``top`` highest-loss candidates.
     super_batch : int, optional
         ``jest``/``rho``: candidates drawn per update, ``B < super_batch <= N`` (None: ``min(N, 2B)``).
-    chunks : int, default=1
-        ``jest``: chunks per selection, dividing ``B``.
+    chunks : int, optional
+        ``jest``: chunks per selection, dividing ``B`` (None: ``B``, one pair per chunk; with one chunk the
+        choice rests on single pairs' learnability, which is 0 for losses without a positive-only term such as
+        InfoNCE — a uniform choice).
     reference : (torch.Tensor, torch.Tensor), optional
         ``jest``/``rho``: the reference model's unit-norm ``(U_ref, V_ref)`` (None: reference loss 0);
         :func:`simulations.selection.learnability.reference_model` gives the toolkit's.
@@ -365,7 +367,7 @@ def make_selector(method: str, N: int, B: int, *, seed: int = 0, loss="infonce",
     if method in SUPER_BATCH_METHODS:
         check_super_batch(N, B, super_batch)
         if method == "jest":
-            check_chunks(B, chunks)
+            chunks = B if chunks is None else check_chunks(B, chunks)
         if reference is not None:
             check_embeddings(*reference)
             if reference[0].shape[0] != N:

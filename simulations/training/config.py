@@ -34,7 +34,7 @@ class Config:
     The selection methods' options (each validated only when its method is run):
     ``sogclr_gamma`` (float in ``(0, 1]``, default 0.9: SogCLR's moving-average weight; unused for pair-sum losses),
     ``super_batch`` (``jest``/``rho``: candidates per update, ``B < super_batch <= N``; None: ``min(N, 2B)``),
-    ``jest_chunks`` (int dividing ``B``, default 1), ``reference`` (``'fullbatch'``: the reference model is
+    ``jest_chunks`` (int dividing ``B``; None: ``B``, one pair per chunk), ``reference`` (``'fullbatch'``: the reference model is
     ``reference_steps`` full-batch gradient steps at ``lr`` from an independent Gaussian start; ``'none'``:
     reference loss 0) and ``reference_steps`` (int >= 1, default 300).
     """
@@ -62,7 +62,7 @@ class Config:
     stop_distance: float | None = None
     sogclr_gamma: float = 0.9
     super_batch: int | None = None
-    jest_chunks: int = 1
+    jest_chunks: int | None = None
     reference: str = "fullbatch"
     reference_steps: int = 300
 
@@ -135,7 +135,8 @@ class Config:
         check_int("reference_steps", self.reference_steps, low=1)
         if any(m in SUPER_BATCH_METHODS for m in self.methods):
             check_super_batch(self.N, self.B, self.super_batch)
-            check_chunks(self.B, self.jest_chunks)
+            if self.jest_chunks is not None:
+                check_chunks(self.B, self.jest_chunks)
 
     def selector_options(self, method: str, seed: int) -> dict:
         """Keyword arguments of :func:`simulations.selection.make_selector` for ``method`` in the run of ``seed``
