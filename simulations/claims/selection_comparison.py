@@ -39,7 +39,7 @@ def _sc_vs_matching(N: int, d: int, tau: float, configs: int, seed: int) -> list
         sc = _partition_loss(U, V, spectral_partition(U, V, 2, loss=loss, seed=c), loss)
         mean = float(objective(U, V, Family.all(N, 2), loss))      # a uniform partition's expected mean batch loss
         rows.append({"N": N, "d": d, "tau": tau, "config": c, "matching": best, "sc": sc, "uniform_mean": mean,
-                     "sc_share_of_excess": (sc - mean) / (best - mean) if best > mean else float("nan")})
+                     "sc_share_of_excess": (sc - mean) / (best - mean) if best > mean else None})
     return rows
 
 
@@ -48,16 +48,17 @@ def _paired(diffs) -> dict:
     n = len(diffs)
     mean = float(diffs.mean())
     if n < 2:
-        return {"mean": mean, "low": float("nan"), "high": float("nan"), "n": n}
+        return {"mean": mean, "low": None, "high": None, "n": n}
     half = float(stats.t.ppf(0.975, n - 1) * diffs.std(ddof=1) / math.sqrt(n))
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
 def _first(rows, key, eps):
+    """The first logged ``key`` (updates or seconds) where the excess is at most ``eps``; None if never."""
     for r in rows:
         if r["excess"] <= eps:
             return r[key]
-    return float("inf")
+    return None
 
 
 def check_selection_comparison(*, matching_sizes=((8, 4), (12, 6), (16, 8)), configs: int = 10, taus=(0.2, 1.0),
@@ -101,8 +102,8 @@ def check_selection_comparison(*, matching_sizes=((8, 4), (12, 6), (16, 8)), con
         if m == "shuffle":
             continue
         base = per_method["shuffle"]
-        finite = [i for i in range(len(seeds)) if math.isfinite(per_method[m]["updates_to_eps"][i])
-                  and math.isfinite(base["updates_to_eps"][i])]
+        finite = [i for i in range(len(seeds)) if per_method[m]["updates_to_eps"][i] is not None
+                  and base["updates_to_eps"][i] is not None]
         paired[m] = {
             "updates_to_eps_minus_shuffle": _paired([per_method[m]["updates_to_eps"][i] - base["updates_to_eps"][i]
                                                      for i in finite]) if finite else None,
@@ -113,7 +114,8 @@ def check_selection_comparison(*, matching_sizes=((8, 4), (12, 6), (16, 8)), con
             "reached": f"{len(finite)}/{len(seeds)}"}
         if m in HIGH_LOSS:
             iv = paired[m]["log_excess_ratio_equal_updates"]
-            holds[f"{m} below shuffle at equal updates"] = bool(iv["high"] < 0) if len(seeds) > 1 else bool(iv["mean"] < 0)
+            holds[f"{m} below shuffle at equal updates"] = bool(iv["high"] < 0) if iv["high"] is not None \
+                else bool(iv["mean"] < 0)
     verdict, ok, bad = verdict_over_sweep(holds)
     return Verdict("selection_comparison", verdict,
                    {"sc_vs_matching": match_rows, "optimum": opt, "eps": eps, "budget_updates": budget_updates,
@@ -131,24 +133,35 @@ def check_selection_comparison(*, matching_sizes=((8, 4), (12, 6), (16, 8)), con
                    "interval at equal updates lies below 0. Wall-clock budgets depend on the machine (evidence).")
 
 
+def _median_reached(xs):
+    got = [x for x in xs if x is not None]
+    return f"{np.median(got):.4g} ({len(got)}/{len(xs)} reached)" if got else f"never (0/{len(xs)})"
+
+
+def _interval(iv) -> str:
+    if iv is None:
+        return ""
+    if iv["low"] is None:
+        return f"{iv['mean']:.3g}"
+    return f"{iv['mean']:.3g} [{iv['low']:.3g}, {iv['high']:.3g}]"
+
+
 def selection_table(v: dict) -> list[str]:
     n = v["numbers"]
     by: dict = {}
     for r in n["sc_vs_matching"]:
         by.setdefault((r["N"], r["d"], r["tau"]), []).append(r)
+    share = lambda g: [r["sc_share_of_excess"] for r in g if r["sc_share_of_excess"] is not None] or [float("nan")]  # noqa: E731
     t1 = table(["N", "d", "tau", "configs", "median SC share of the best excess", "min share", "matching >= SC"],
-               [[k[0], k[1], k[2], len(g), float(np.nanmedian([r["sc_share_of_excess"] for r in g])),
-                 float(np.nanmin([r["sc_share_of_excess"] for r in g])),
+               [[k[0], k[1], k[2], len(g), float(np.median(share(g))), float(np.min(share(g))),
                  all(r["matching"] >= r["sc"] - 1e-12 * abs(r["sc"]) for r in g)] for k, g in by.items()])
     rows = []
     for m, pm in n["per_method"].items():
         p = n["paired_vs_shuffle"].get(m)
         iv = p["log_excess_ratio_equal_updates"] if p else None
         ivc = p["log_excess_ratio_equal_compute"] if p else None
-        rows.append([m, float(np.median(pm["updates_to_eps"])), float(np.median(pm["seconds_to_eps"])),
-                     float(np.median(pm["selection_evals"])),
-                     "" if iv is None else f"{iv['mean']:.3g} [{iv['low']:.3g}, {iv['high']:.3g}]",
-                     "" if ivc is None else f"{ivc['mean']:.3g} [{ivc['low']:.3g}, {ivc['high']:.3g}]"])
+        rows.append([m, _median_reached(pm["updates_to_eps"]), _median_reached(pm["seconds_to_eps"]),
+                     float(np.median(pm["selection_evals"])), _interval(iv), _interval(ivc)])
     t2 = table(["method", "median updates to eps", "median seconds to eps", "selection evals", "log excess ratio vs "
                 "shuffle, equal updates", "equal compute"], rows)
     return t1 + t2
