@@ -286,3 +286,33 @@ def test_make_selector_refuses_matching_beyond_b2_and_bad_references():
         make_selector("matching", 6, 3)
     with pytest.raises(ValueError, match="rows"):
         make_selector("jest", 6, 2, reference=(torch.tensor(unit_rows(5, 3, 0)), torch.tensor(unit_rows(5, 3, 1))))
+
+
+# ---------------------------------------------------------------- similarities (Lee et al. 2025)
+
+
+def test_positive_similarity_is_at_most_one_plus_negative_plus_one_over_n_minus_one():
+    from simulations.claims.similarity_bound import similarities
+    rng = np.random.default_rng(0)
+    for n, d in ((3, 2), (5, 4), (9, 3)):
+        for _ in range(50):
+            U = th.normalize_rows(rng.standard_normal((n, d)))
+            V = th.normalize_rows(U + rng.uniform(0, 1) * rng.standard_normal((n, d)))
+            sp, neg = similarities(U, V)
+            assert sp <= 1 + neg.mean() + 1 / (n - 1) + 1e-12
+    E = th.normalize_rows(np.eye(4) - 0.25)                   # the simplex ETF of 4 points in R^4: equality
+    sp, neg = similarities(E, E)
+    assert sp == pytest.approx(1 + neg.mean() + 1 / 3, abs=1e-12)
+
+
+def test_the_variance_bound_is_attained_by_its_extremal_configuration():
+    """Within-batch negatives at -1/(B-1) and all others at 0 (batches of a simplex in mutually orthogonal
+    subspaces) attain (N-B)/((N-1)^2 (B-1)) exactly."""
+    from simulations.claims.similarity_bound import similarities, variance_bound
+    N, B = 8, 4
+    blocks = [th.normalize_rows(np.eye(B) - 1.0 / B) for _ in range(N // B)]
+    U = np.zeros((N, N))
+    for k, Bk in enumerate(blocks):
+        U[k * B:(k + 1) * B, k * B:(k + 1) * B] = Bk
+    _, neg = similarities(U, U)
+    assert neg.var() == pytest.approx(variance_bound(N, B), rel=1e-12)

@@ -12,7 +12,7 @@ import theory as th
 from theory import Family
 from theory.front import tangent_gradient
 
-from simulations.claims import BEYOND, Claim
+from simulations.claims import SELECTION, Claim
 from simulations.claims._tables import table
 from simulations.claims._verdict import Verdict, verdict_over_sweep
 from simulations.engine import batch_values, objective
@@ -140,4 +140,4 @@ CLAIM = Claim(
      "quick": {},
      "full": dict(losses=LOSSES + (("dhel", ()), ("infonce", (("tau", 0.2),))), exact_sizes=((5, 2), (6, 3), (7, 4), (8, 3)),
                   N=10, d=6, steps=400, seeds=(0, 1, 2), snapshots=6)},
-    section=BEYOND, order=310, tables=bias_table, expected_tiny="confirmed")
+    section=SELECTION, order=310, tables=bias_table, expected_tiny="confirmed")

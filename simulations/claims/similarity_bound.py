@@ -31,7 +31,7 @@ from theory import Family
 from theory.configurations import simplex_etf
 from theory.local_search import minimize_family
 
-from simulations.claims import BEYOND, Claim
+from simulations.claims import SELECTION, Claim
 from simulations.claims._tables import table
 from simulations.claims._verdict import Verdict, verdict_over_sweep
 
@@ -118,4 +118,4 @@ CLAIM = Claim(
      "quick": {},
      "full": dict(sizes=((4, 3), (6, 2), (8, 5), (12, 4), (16, 15), (32, 8)), configs=2000,
                   partitions=((8, 2), (8, 4), (12, 2), (12, 3), (12, 4), (12, 6)), d=12, starts=8)},
-    section=BEYOND, order=330, tables=similarity_table, expected_tiny="confirmed")
+    section=SELECTION, order=330, tables=similarity_table, expected_tiny="confirmed")

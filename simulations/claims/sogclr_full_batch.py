@@ -2,15 +2,13 @@
 reaches the all-C(N,B) one."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 import theory as th
 from theory import Family
 from theory.local_search import minimize_family
 
-from simulations.claims import BEYOND, Claim
+from simulations.claims import SELECTION, Claim
 from simulations.claims._tables import table
 from simulations.claims._verdict import Verdict, verdict_over_sweep
 from simulations.runtime.simulate import simulate
@@ -110,4 +108,4 @@ CLAIM = Claim(
      "full": dict(siglip=SIGLIP_POINTS + ((1.0, 0.0, 8, 2, 0.5), (0.5, 0.0, 8, 4, 0.3), (1.0, 0.0, 9, 3, 0.5)),
                   infonce=INFONCE_POINTS + ((8, 3, 2, 1.0, 0.5), (8, 3, 4, 0.5, 0.2)), seeds=(0, 1, 2), steps=600,
                   starts=12)},
-    section=BEYOND, order=300, tables=sogclr_table, expected_tiny="confirmed")
+    section=SELECTION, order=300, tables=sogclr_table, expected_tiny="confirmed")

@@ -54,7 +54,7 @@ from theory.losses import as_loss
 from simulations.engine import batch_chunks, batch_values, pair_loss_matrix
 from simulations.engine.limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
 from simulations.selection.kmeans import kmeans_partition
-from simulations.selection.learnability import REFERENCES, Learnability, jest_select, rho_select
+from simulations.selection.learnability import Learnability, jest_select, rho_select
 from simulations.selection.matching import max_loss_matching
 from simulations.selection.spectral import spectral_partition
 
