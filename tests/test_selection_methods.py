@@ -316,3 +316,13 @@ def test_the_variance_bound_is_attained_by_its_extremal_configuration():
         U[k * B:(k + 1) * B, k * B:(k + 1) * B] = Bk
     _, neg = similarities(U, U)
     assert neg.var() == pytest.approx(variance_bound(N, B), rel=1e-12)
+
+
+def test_a_resumed_sogclr_run_equals_the_uninterrupted_run(tmp_path):
+    from simulations.training.loop import train_run, without_timings
+    cfg = Config(N=6, d=3, B=3, methods=("sogclr",), steps=6, checkpoint_every=3, loss="infonce")
+    full = train_run(cfg, "sogclr", 0)
+    train_run(Config(**{**cfg.to_json(), "steps": 3}), "sogclr", 0, checkpoint=tmp_path / "c.ckpt")
+    resumed = train_run(cfg, "sogclr", 0, checkpoint=tmp_path / "c.ckpt")
+    assert np.array_equal(full["U"], resumed["U"])
+    assert without_timings(full["rows"]) == without_timings(resumed["rows"])

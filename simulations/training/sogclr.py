@@ -126,6 +126,8 @@ class SogCLR:
         off = ~torch.eye(B, dtype=torch.bool, device=U.device)
         if self.u is None:
             self.u = torch.full((len(terms), N), float("nan"), dtype=U.dtype, device=U.device)
+        elif self.u.device != U.device or self.u.dtype != U.dtype:       # restored from a checkpoint
+            self.u = self.u.to(device=U.device, dtype=U.dtype)
         total = 0.0
         for k, (X, eps) in enumerate(terms):
             ghat = (torch.exp(X).sum(-1) * off).sum(1) / (B - 1)            # (B,)
