@@ -118,6 +118,8 @@ def test_jest_conditional_learnability_is_the_pairwise_row_column_sum_for_siglip
     got = ell(U, V, sets) - ell(U, V, A[None, :])[0]
     want = [Ld[c] + Lo[A, c].sum() + Lo[c, A].sum() for c in rest.tolist()]
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-13)
+    first = ell(U, V, torch.arange(N)[:, None])                   # the first chunk: JEST's diagonal
+    np.testing.assert_allclose(first.numpy(), Ld, rtol=1e-12, atol=1e-13)
     # RHO: leave-one-out learnability in a super-batch = the pair's own terms and its interactions
     C = torch.arange(N)
     picked = rho_select(U, V, C, 3, ell)

@@ -10,7 +10,7 @@ on curated data. With ``reference='none'`` the reference loss is 0 (pure hard-ex
 
 Set learnability, sum-normalised so that a loss that is a sum over the set's terms adds up:
 ``ell(A) = |A| (L(A; learner) - L(A; reference))`` (``ell(A) = 0`` for ``|A| <`` the loss's
-``min_batch``, and for ``|A| <= 1``, where a contrastive loss has no negatives).
+``min_batch``; a single pair's loss is its positive term: SigLIP's ``softplus(-x_ii)``, InfoNCE's 0).
 
 **JEST** (Evans et al. 2024, Algorithm 1): the ``B`` pairs are chosen in ``chunks`` chunks of ``B /
 chunks``; for each chunk, every candidate ``c`` not yet chosen gets its conditional learnability
@@ -90,7 +90,7 @@ class Learnability:
     def __call__(self, U, V, sets: torch.Tensor) -> torch.Tensor:
         """``ell`` of each row of ``sets`` (``(n, a)`` indices), shape ``(n,)``, float64 on the CPU."""
         n, a = sets.shape
-        if a <= 1 or a < self.loss.min_batch:
+        if a == 0 or a < self.loss.min_batch:
             return torch.zeros(n, dtype=torch.float64)
         with torch.no_grad():
             out = batch_values(U, V, sets.to(U.device), self.loss, check=False).double().cpu()
@@ -114,7 +114,8 @@ def jest_select(U, V, candidates: torch.Tensor, B: int, chunks: int, ell: Learna
         base = ell(U, V, chosen[None, :])[0] if len(chosen) else torch.zeros((), dtype=torch.float64)
         sets = torch.cat([chosen.expand(len(rest), len(chosen)), rest[:, None]], 1)
         scores = ell(U, V, sets) - base
-        gumbel = -torch.log(-torch.log(torch.rand(len(rest), generator=generator, dtype=torch.float64)))
+        unif = torch.rand(len(rest), generator=generator, dtype=torch.float64).clamp(min=1e-300)
+        gumbel = -torch.log(-torch.log(unif))
         pick = torch.topk(scores + gumbel, per).indices
         chosen = torch.cat([chosen, rest[pick]])
         keep = torch.ones(len(rest), dtype=torch.bool)
