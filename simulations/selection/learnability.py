@@ -49,6 +49,20 @@ def reference_model(N: int, d: int, loss, *, steps: int, lr: float, seed: int, d
     """The reference embeddings: ``steps`` plain full-batch gradient steps ``x <- x - lr grad`` on raw
     Gaussian vectors (seeded by ``seed``), normalised rows.
 
+    Parameters
+    ----------
+    N, d : int
+        Pairs and dimension.
+    loss : theory.Loss
+    steps : int
+        Full-batch gradient steps, >= 1.
+    lr : float
+        Step size, > 0.
+    seed : int
+        Seeds the Gaussian start.
+    dtype : torch.dtype, default=torch.float64
+    device : str, default='cpu'
+
     Returns
     -------
     (torch.Tensor, torch.Tensor)
@@ -106,7 +120,27 @@ class Learnability:
 
 def jest_select(U, V, candidates: torch.Tensor, B: int, chunks: int, ell: Learnability,
                 generator: torch.Generator) -> torch.Tensor:
-    """JEST's chunked joint selection of ``B`` of the ``candidates`` (``(s,)`` indices); returns ``(B,)``."""
+    """JEST's chunked joint selection (module docstring).
+
+    Parameters
+    ----------
+    U, V : torch.Tensor, shape (N, d)
+        The learner's unit-norm embeddings.
+    candidates : torch.Tensor, shape (s,)
+        The super-batch (distinct indices).
+    B : int
+        Pairs to choose, ``B <= s``.
+    chunks : int
+        Chunks, dividing ``B``.
+    ell : Learnability
+    generator : torch.Generator
+        Seeds the Gumbel top-k sampling.
+
+    Returns
+    -------
+    torch.Tensor
+        LongTensor ``(B,)`` of distinct candidates, in the order chosen.
+    """
     chosen = candidates[:0]
     rest = candidates.clone()
     per = B // chunks
@@ -125,7 +159,21 @@ def jest_select(U, V, candidates: torch.Tensor, B: int, chunks: int, ell: Learna
 
 
 def rho_select(U, V, candidates: torch.Tensor, B: int, ell: Learnability) -> torch.Tensor:
-    """RHO-LOSS: the ``B`` candidates of highest leave-one-out learnability; returns ``(B,)``."""
+    """RHO-LOSS: the ``B`` candidates of highest leave-one-out learnability ``ell(C) - ell(C - i)``.
+
+    Parameters
+    ----------
+    U, V : torch.Tensor, shape (N, d)
+    candidates : torch.Tensor, shape (s,)
+        The super-batch, ``s > B``.
+    B : int
+    ell : Learnability
+
+    Returns
+    -------
+    torch.Tensor
+        LongTensor ``(B,)``.
+    """
     s = len(candidates)
     full = ell(U, V, candidates[None, :])[0]
     loo = torch.stack([torch.cat([candidates[:i], candidates[i + 1:]]) for i in range(s)])

@@ -111,8 +111,26 @@ class SogCLR:
         self.u = None                     # (K, N) estimates of g_ki; NaN until i is first visited
 
     def surrogate(self, U: torch.Tensor, V: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
-        """A scalar whose gradient in ``(U, V)`` is SogCLR's estimate ``m`` on ``batch`` (``(1, B)`` indices);
-        updates the per-sample estimates ``u`` (anchor form)."""
+        """A scalar whose gradient in ``(U, V)`` is SogCLR's estimate ``m`` on ``batch``; updates the per-sample
+        estimates ``u`` (anchor form).
+
+        Parameters
+        ----------
+        U, V : torch.Tensor, shape (N, d)
+            Unit-norm rows, differentiable.
+        batch : torch.Tensor
+            LongTensor of ``B`` distinct indices (any shape, e.g. ``(1, B)``).
+
+        Returns
+        -------
+        torch.Tensor
+            A 0-d tensor (its value is not a loss; its gradient is the update direction).
+
+        Raises
+        ------
+        FloatingPointError
+            If an estimate becomes non-finite.
+        """
         b = batch.reshape(-1)
         Ub, Vb = U[b], V[b]
         Z = Ub @ Vb.T
