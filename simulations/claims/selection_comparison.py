@@ -61,20 +61,8 @@ def _first(rows, key, eps):
     return None
 
 
-def check_selection_comparison(*, matching_sizes=((8, 4), (12, 6), (16, 8)), configs: int = 10, taus=(0.2, 1.0),
-                               N: int = 6, d: int = 6, tau: float = 1.0, lr: float = 0.5, epochs: int = 100,
-                               seeds=(0, 1, 2, 3, 4), rel_eps: float = 1e-2, methods=METHODS) -> Verdict:
-    """(1) B = 2: the exact maximum-weight matching's partition loss against spectral clustering's (and the uniform
-    mean), at random configurations. (2) Training at B = 2 from the same starts: updates and seconds (selection +
-    update) until the full-batch excess over the optimum falls below ``rel_eps * optimum``; excess at equal updates
-    and at equal compute; paired differences against shuffle over seeds (95% t intervals)."""
-    holds, match_rows = {}, []
-    for n, dd in matching_sizes:
-        for t in taus:
-            rows = _sc_vs_matching(n, dd, t, configs, seed=n * 100 + int(10 * t))
-            match_rows += rows
-            holds[f"matching >= sc N={n} d={dd} tau={t:g}"] = all(r["matching"] >= r["sc"] - 1e-12 * abs(r["sc"])
-                                                                 for r in rows)
+def _training(N: int, d: int, tau: float, lr: float, epochs: int, seeds, rel_eps: float, methods) -> dict:
+    """Runs of every method at B = 2 from the same starts; per-method costs and paired comparisons with shuffle."""
     loss = th.make_loss("infonce", tau=tau)
     opt = loss.closed_form_optimum(Family.full(N))["value"]
     eps = rel_eps * abs(opt)
@@ -88,49 +76,68 @@ def check_selection_comparison(*, matching_sizes=((8, 4), (12, 6), (16, 8)), con
     budget_seconds = min(runs[(m, s)][-1]["seconds"] for m in methods for s in seeds) / 2
     per_method = {}
     for m in methods:
-        upd = [_first(runs[(m, s)], "updates", eps) for s in seeds]
-        sec = [_first(runs[(m, s)], "seconds", eps) for s in seeds]
-        at_u = [min((r for r in runs[(m, s)] if r["updates"] <= budget_updates), key=lambda r: -r["updates"])["excess"]
+        at_u = [max((r for r in runs[(m, s)] if r["updates"] <= budget_updates), key=lambda r: r["updates"])["excess"]
                 for s in seeds]
-        at_c = [min((r for r in runs[(m, s)] if r["seconds"] <= budget_seconds), key=lambda r: -r["seconds"])["excess"]
+        at_c = [max((r for r in runs[(m, s)] if r["seconds"] <= budget_seconds), key=lambda r: r["seconds"])["excess"]
                 for s in seeds]
-        evals = [runs[(m, s)][-1]["selection_evals"] for s in seeds]
-        per_method[m] = {"updates_to_eps": upd, "seconds_to_eps": sec, "excess_at_equal_updates": at_u,
-                         "excess_at_equal_compute": at_c, "selection_evals": evals}
-    paired = {}
+        per_method[m] = {"updates_to_eps": [_first(runs[(m, s)], "updates", eps) for s in seeds],
+                         "seconds_to_eps": [_first(runs[(m, s)], "seconds", eps) for s in seeds],
+                         "excess_at_equal_updates": at_u, "excess_at_equal_compute": at_c,
+                         "selection_evals": [runs[(m, s)][-1]["selection_evals"] for s in seeds]}
+    log = lambda x: np.log(np.maximum(x, 1e-300))  # noqa: E731
+    paired, base = {}, per_method["shuffle"]
     for m in methods:
         if m == "shuffle":
             continue
-        base = per_method["shuffle"]
-        finite = [i for i in range(len(seeds)) if per_method[m]["updates_to_eps"][i] is not None
-                  and base["updates_to_eps"][i] is not None]
+        pm = per_method[m]
+        both = [i for i in range(len(seeds)) if pm["updates_to_eps"][i] is not None and base["updates_to_eps"][i] is not None]
         paired[m] = {
-            "updates_to_eps_minus_shuffle": _paired([per_method[m]["updates_to_eps"][i] - base["updates_to_eps"][i]
-                                                     for i in finite]) if finite else None,
-            "log_excess_ratio_equal_updates": _paired(np.log(np.maximum(per_method[m]["excess_at_equal_updates"], 1e-300))
-                                                      - np.log(np.maximum(base["excess_at_equal_updates"], 1e-300))),
-            "log_excess_ratio_equal_compute": _paired(np.log(np.maximum(per_method[m]["excess_at_equal_compute"], 1e-300))
-                                                      - np.log(np.maximum(base["excess_at_equal_compute"], 1e-300))),
-            "reached": f"{len(finite)}/{len(seeds)}"}
-        if m in HIGH_LOSS:
-            iv = paired[m]["log_excess_ratio_equal_updates"]
-            holds[f"{m} below shuffle at equal updates"] = bool(iv["high"] < 0) if iv["high"] is not None \
-                else bool(iv["mean"] < 0)
+            "updates_to_eps_minus_shuffle": _paired([pm["updates_to_eps"][i] - base["updates_to_eps"][i] for i in both])
+            if both else None,
+            "log_excess_ratio_equal_updates": _paired(log(pm["excess_at_equal_updates"]) - log(base["excess_at_equal_updates"])),
+            "log_excess_ratio_equal_compute": _paired(log(pm["excess_at_equal_compute"]) - log(base["excess_at_equal_compute"])),
+            "both_reached": f"{len(both)}/{len(seeds)}"}
+    return {"N": N, "d": d, "tau": tau, "lr": lr, "epochs": epochs, "seeds": list(seeds), "optimum": opt, "eps": eps,
+            "budget_updates": budget_updates, "budget_seconds": budget_seconds, "per_method": per_method,
+            "paired_vs_shuffle": paired}
+
+
+def check_selection_comparison(*, matching_sizes=((8, 4), (12, 6), (16, 8)), configs: int = 10, taus=(0.2, 1.0),
+                               trainings=((6, 6, 1.0, 0.5),), epochs: int = 100, seeds=(0, 1, 2, 3, 4),
+                               rel_eps: float = 1e-2, methods=METHODS) -> Verdict:
+    """(1) B = 2: the exact maximum-weight matching's partition loss against spectral clustering's (and the uniform
+    mean), at random configurations. (2) Training at B = 2 (InfoNCE; each of ``trainings`` = ``(N, d, tau, lr)``)
+    from the same starts: updates and seconds (selection + update) until the full-batch excess over the optimum falls
+    below ``rel_eps * optimum``; excess at equal updates and at equal compute; paired differences against shuffle
+    over seeds (95% t intervals)."""
+    holds, match_rows = {}, []
+    for n, dd in matching_sizes:
+        for t in taus:
+            rows = _sc_vs_matching(n, dd, t, configs, seed=n * 100 + int(10 * t))
+            match_rows += rows
+            holds[f"matching >= sc N={n} d={dd} tau={t:g}"] = all(r["matching"] >= r["sc"] - 1e-12 * abs(r["sc"])
+                                                                 for r in rows)
+    runs = []
+    for N, d, tau, lr in trainings:
+        tr = _training(N, d, tau, lr, epochs, seeds, rel_eps, methods)
+        runs.append(tr)
+        for m in HIGH_LOSS:
+            if m in tr["paired_vs_shuffle"]:
+                iv = tr["paired_vs_shuffle"][m]["log_excess_ratio_equal_updates"]
+                holds[f"{m} below shuffle at equal updates N={N} d={d} tau={tau:g} lr={lr:g}"] = \
+                    bool(iv["high"] < 0) if iv["high"] is not None else bool(iv["mean"] < 0)
     verdict, ok, bad = verdict_over_sweep(holds)
     return Verdict("selection_comparison", verdict,
-                   {"sc_vs_matching": match_rows, "optimum": opt, "eps": eps, "budget_updates": budget_updates,
-                    "budget_seconds": budget_seconds, "per_method": per_method, "paired_vs_shuffle": paired,
-                    "holds_for": ok, "fails_for": bad, "N": N, "d": d, "tau": tau, "lr": lr, "epochs": epochs,
-                    "seeds": list(seeds)},
+                   {"sc_vs_matching": match_rows, "trainings": runs, "holds_for": ok, "fails_for": bad},
                    "(1) B = 2: the exact maximum-loss partition (max-weight perfect matching on the pair losses) against "
                    "spectral clustering's, at random configurations (V a noisy copy of U); 'sc_share_of_excess' is SC's "
                    "mean batch loss above a uniform partition's expectation as a share of the matching's (1 = optimal). "
                    "A point holds when the matching is at least SC everywhere (it must: it is exact). (2) InfoNCE "
-                   f"training at B = 2 (N={N}, d={d}, tau={tau:g}, lr={lr:g}, same starts per seed), full-batch excess "
-                   "over the ETF optimum: updates and wall seconds (selection + update) to reach eps, and the excess at "
-                   "half the smallest budget of updates and of seconds; paired differences against shuffle over seeds "
-                   "(95% t intervals of the log excess ratio). A high-loss selector (osgd, sc, matching) holds when its "
-                   "interval at equal updates lies below 0. Wall-clock budgets depend on the machine (evidence).")
+                   "training at B = 2 (same starts per seed), full-batch excess over the ETF optimum: updates and wall "
+                   "seconds (selection + update) to reach eps, and the excess at half the smallest budget of updates "
+                   "and of seconds; paired differences against shuffle over seeds (95% t intervals of the log excess "
+                   "ratio). A high-loss selector (osgd, sc, matching) holds when its interval at equal updates lies "
+                   "below 0. Wall-clock budgets depend on the machine (evidence).")
 
 
 def _median_reached(xs):
@@ -156,14 +163,16 @@ def selection_table(v: dict) -> list[str]:
                [[k[0], k[1], k[2], len(g), float(np.median(share(g))), float(np.min(share(g))),
                  all(r["matching"] >= r["sc"] - 1e-12 * abs(r["sc"]) for r in g)] for k, g in by.items()])
     rows = []
-    for m, pm in n["per_method"].items():
-        p = n["paired_vs_shuffle"].get(m)
-        iv = p["log_excess_ratio_equal_updates"] if p else None
-        ivc = p["log_excess_ratio_equal_compute"] if p else None
-        rows.append([m, _median_reached(pm["updates_to_eps"]), _median_reached(pm["seconds_to_eps"]),
-                     float(np.median(pm["selection_evals"])), _interval(iv), _interval(ivc)])
-    t2 = table(["method", "median updates to eps", "median seconds to eps", "selection evals", "log excess ratio vs "
-                "shuffle, equal updates", "equal compute"], rows)
+    for tr in n["trainings"]:
+        for m, pm in tr["per_method"].items():
+            p = tr["paired_vs_shuffle"].get(m)
+            iv = p["log_excess_ratio_equal_updates"] if p else None
+            ivc = p["log_excess_ratio_equal_compute"] if p else None
+            rows.append([f"N={tr['N']} d={tr['d']} tau={tr['tau']:g} lr={tr['lr']:g}", m,
+                         _median_reached(pm["updates_to_eps"]), _median_reached(pm["seconds_to_eps"]),
+                         float(np.median(pm["selection_evals"])), _interval(iv), _interval(ivc)])
+    t2 = table(["setting", "method", "median updates to eps", "median seconds to eps", "selection evals",
+                "log excess ratio vs shuffle, equal updates", "equal compute"], rows)
     return t1 + t2
 
 
@@ -178,9 +187,10 @@ CLAIM = Claim(
     check_selection_comparison,
     ("tests/test_selection_methods.py::test_matching_is_the_maximum_over_all_perfect_matchings",
      "tests/test_selection_methods.py::test_matching_on_pair_losses_is_the_best_b2_partition_by_enumeration"),
-    {"tiny": dict(matching_sizes=((6, 3),), configs=3, taus=(1.0,), N=6, d=6, epochs=15, seeds=(0, 1),
-                  methods=("shuffle", "kmeans", "jest")),
+    {"tiny": dict(matching_sizes=((6, 3),), configs=3, taus=(1.0,), trainings=((6, 6, 1.0, 0.5),), epochs=15,
+                  seeds=(0, 1), methods=("shuffle", "kmeans", "jest")),
      "quick": {},
      "full": dict(matching_sizes=((8, 4), (12, 6), (16, 8), (20, 10), (24, 12)), configs=30, taus=(0.1, 0.2, 1.0, 5.0),
-                  N=12, d=12, epochs=150, seeds=tuple(range(10)))},
+                  trainings=((6, 6, 1.0, 0.5), (8, 8, 0.5, 0.3), (12, 12, 1.0, 0.5), (12, 6, 0.2, 0.2)), epochs=150,
+                  seeds=tuple(range(10)))},
     section=SELECTION, order=320, tables=selection_table, expected_tiny="confirmed")
