@@ -19,7 +19,9 @@ METHOD_STYLE = {"full": ("full batch (GD)", "k", "-"), "all": ("all C(N,B) (GD)"
                 "fixed": ("fixed partition", "tab:red", ":"), "shuffle": ("SGD (shuffle)", "tab:blue", "-"),
                 "replace": ("SGD w/ replacement", "tab:cyan", "-."), "dataloader": ("DataLoader epochs (drop_last=False)", "tab:purple", "-"),
                 "osgd": ("OSGD", "tab:green", "-"),
-                "sc": ("SC", "tab:orange", "-")}
+                "sc": ("SC", "tab:orange", "-"), "matching": ("max-loss matching (B = 2)", "tab:olive", "-"),
+                "kmeans": ("k-means batches", "tab:brown", "-"), "jest": ("JEST", "tab:pink", "-"),
+                "rho": ("RHO-LOSS", "tab:gray", "-"), "sogclr": ("SogCLR", "darkred", "-")}
 _META = {"png": {}, "pdf": {"CreationDate": None}}    # reproducible files: no time stamp
 plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "figure.dpi": 150})
 
@@ -355,11 +357,46 @@ def siglip_map(out) -> Path:
     return _save(fig, out, "siglip_map")
 
 
+def small_batches(out) -> Path | None:
+    """Left: relative gap between the all-C(N,B) and full-batch gradients against B (median over a trajectory).
+    Right: final full-batch excess over the optimum of shuffled SGD and SogCLR at each sweep point."""
+    v = _verdicts(out)
+    bias, sog = v.get("minibatch_gradient_bias"), v.get("sogclr_full_batch")
+    if bias is None and sog is None:
+        return None
+    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    if bias is not None:
+        rows = bias["numbers"]["bias_summary"]
+        for lab in sorted({r["loss"] for r in rows}):
+            pts = sorted((r["B"], r["median_rel_gap"]) for r in rows if r["loss"] == lab)
+            a.plot([p[0] for p in pts], [max(p[1], 1e-17) for p in pts], "o-", ms=3, label=lab)
+        a.set_yscale("log")
+        a.set_xlabel("B")
+        a.set_ylabel("|grad L_all(B) - grad L_full| / |grad L_full|")
+        a.set_title("mini-batch gradient bias (median along GD)")
+        a.legend(fontsize=5)
+    if sog is not None:
+        pts = sog["numbers"]["points"]
+        x = np.arange(len(pts))
+        for k, (m, col) in enumerate((("shuffle", "tab:blue"), ("sogclr", "darkred"))):
+            b.bar(x + (k - 0.5) * 0.4, [max(p[f"{m}_final"] - p["full_optimum"], 1e-6) for p in pts], 0.4,
+                  color=col, label=METHOD_STYLE[m][0])
+        b.scatter(x, [max(p["all_minimizer_full_value"] - p["full_optimum"], 1e-6) for p in pts], marker="_", s=80,
+                  color="k", label="all-C(N,B) minimizer", zorder=3)
+        b.set_xticks(x, [f"{p['loss'][:3]} N={p['N']}\nB={p['B']} s{p['seed']}" for p in pts], fontsize=4)
+        b.set_yscale("log")
+        b.set_ylabel("final full-batch loss - optimum")
+        b.set_title("small batches and the full-batch optimum")
+        b.legend(fontsize=5)
+    fig.tight_layout()
+    return _save(fig, out, "small_batches")
+
+
 FIGURES = {"fig1a_rotation": (fig1a, "fig1a.csv"), "heatmaps": (heatmaps, "heatmaps.json"),
            "convergence": (convergence, "convergence.json"), "convergence_sweep": (convergence_sweep, "convergence.json"),
            "osgd_toy": (osgd_toy, "osgd_toy.json"), "sc_quality": (sc_quality, "sc_quality.csv"),
            "claims_tables": (claims_tables, "verdicts.json"), "pair_balance": (pair_balance, "verdicts.json"),
-           "siglip_map": (siglip_map, "verdicts.json")}
+           "siglip_map": (siglip_map, "verdicts.json"), "small_batches": (small_batches, "verdicts.json")}
 
 
 def draw_all(out) -> list[Path]:

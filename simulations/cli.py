@@ -261,7 +261,9 @@ def cmd_simulate(args):
     cfg = Config(N=args.N, d=args.d, B=args.B, methods=args.methods, steps=args.epochs, lr=args.lr, seeds=args.seeds,
                  loss=loss.name, loss_params=tuple(_loss_params_from_args(args).items()), plugins=tuple(args.plugin),
                  device=args.device, dtype=args.dtype, align=args.align,
-                 log_every=args.log_every, osgd_candidates=args.osgd_candidates, osgd_top=args.osgd_top)
+                 log_every=args.log_every, osgd_candidates=args.osgd_candidates, osgd_top=args.osgd_top,
+                 sogclr_gamma=args.sogclr_gamma, super_batch=args.super_batch, jest_chunks=args.jest_chunks,
+                 reference=args.reference, reference_steps=args.reference_steps)
     with _scheduler(args) as ex:
         res = simulate(cfg, args.out, resume=args.resume, progress=not args.json, scheduler=ex)
     if args.json:
@@ -429,8 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--d", type=int, required=True, help="embedding dimension, >= 1")
     s.add_argument("--B", type=int, default=2, help="batch size, 2 <= B <= N; default 2")
     s.add_argument("--methods", type=_names, default=("full", "all", "fixed", "shuffle", "osgd", "sc"),
-                   help="comma-separated: full, all, fixed, shuffle, replace, dataloader, osgd, sc; default "
-                   "full,all,fixed,shuffle,osgd,sc")
+                   help="comma-separated: full, all, fixed, shuffle, replace, dataloader, osgd, sc, matching, kmeans, "
+                   "jest, rho, sogclr; default full,all,fixed,shuffle,osgd,sc")
     s.add_argument("--epochs", type=int, default=500, help="epochs per run, >= 1 (an epoch is N/B updates for the "
                    "partition methods, one update for full and all); default 500")
     s.add_argument("--lr", type=float, default=0.5, help="SGD learning rate, > 0; default 0.5")
@@ -445,6 +447,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "per update; default: all C(N,B) (exact OSGD)")
     s.add_argument("--osgd-top", type=int, default=1, help="OSGD: step on the top K >= 1 candidates; "
                    "default 1")
+    s.add_argument("--sogclr-gamma", type=float, default=0.9, help="SogCLR's moving-average weight of the per-sample "
+                   "estimates, in (0, 1]; unused for pair-sum losses; default 0.9")
+    s.add_argument("--super-batch", type=int, default=None, help="jest/rho: candidates drawn per update, B < K <= N; "
+                   "default min(N, 2B)")
+    s.add_argument("--jest-chunks", type=int, default=None, help="jest: chunks of the joint selection, dividing B; "
+                   "default B (one pair per chunk)")
+    s.add_argument("--reference", default="fullbatch", help="jest/rho reference model: fullbatch (full-batch gradient "
+                   "descent from an independent start) or none (reference loss 0); default fullbatch")
+    s.add_argument("--reference-steps", type=int, default=300, help="jest/rho: full-batch steps of the reference "
+                   "model, >= 1; default 300")
     s.add_argument("--out", default=None, help="results folder (config, metrics CSV, checkpoints); default: nothing written")
     s.add_argument("--resume", action="store_true", help="continue the runs found in --out from their checkpoints; default off")
     s.add_argument("--workers", type=int, default=None, help="local worker processes, >= 1; default: one per core")

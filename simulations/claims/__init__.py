@@ -38,6 +38,7 @@ TINY = "tests/test_claims.py::test_every_claim_gives_its_verdict_at_tiny_size"
 #: Report sections.
 INFONCE = "Claims about InfoNCE (the paper's loss)"
 BEYOND = "Beyond InfoNCE: SigLIP, DCL, DHEL, KCL"
+SELECTION = "Small batches and batch selection beyond the paper: SogCLR, matching, k-means, JEST, RHO-LOSS"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 ``simulate(Config(...), out="runs/X")`` runs every (method, seed) and writes, atomically:
 
 * ``config.json``          the config;
-* ``metrics.csv``          one row per (method, seed, logged step): step, updates, full_loss,
+* ``metrics.csv``          one row per (method, seed, logged step): step, updates, the selection cost
+                           (selection_evals, selection_seconds, update_seconds), full_loss,
                            all_loss, grad_norm, gram_distance;
 * ``final_embeddings.npz`` ``{method}_s{seed}_U`` / ``_V`` arrays;
 * ``summary.json``         final metrics per method and seed;
@@ -157,7 +158,8 @@ def _jsonable(config: Config) -> dict:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Final metrics per method and seed: ``{method: {seed: {...last row...}}}``.
+    """Final metrics per method and seed: ``{method: {seed: {...last row...}}}`` (with the selection's loss evaluations;
+    the wall-clock columns stay in the rows, so that equal configs give equal summaries).
 
     Parameters
     ----------
@@ -173,5 +175,6 @@ def summarize(rows: list[dict]) -> dict:
         last[(r["method"], r["seed"])] = r
     out: dict = {}
     for (m, s), r in last.items():
-        out.setdefault(m, {})[str(s)] = {k: r[k] for k in ("step", "updates", "full_loss", "all_loss", "grad_norm", "gram_distance")}
+        out.setdefault(m, {})[str(s)] = {k: r[k] for k in ("step", "updates", "full_loss", "all_loss", "grad_norm", "gram_distance",
+                                                          "selection_evals") if k in r}
     return out

@@ -2,25 +2,34 @@
 
 A selector decides, epoch by epoch, which objective each gradient update descends:
 
-==========  ===========================================================================  =============
-name        each update                                                                  updates/epoch
-==========  ===========================================================================  =============
-full        the full-batch loss                                                          1
-all         the all-C(N,B) objective (exact; streamed, pairwise or formula)              1
-fixed       one batch of a partition drawn once for the whole run                        N/B
-shuffle     one batch of a fresh uniformly random partition each epoch (SGD w/o repl.)   N/B
-replace     one uniformly random batch (SGD with replacement)                            N/B
-dataloader  one batch of a reshuffled epoch cut into batches of B, the short last batch  ceil(N/B)
+==========  =============================================================================  =============
+name        each update                                                                    updates/epoch
+==========  =============================================================================  =============
+full        the full-batch loss                                                            1
+all         the all-C(N,B) objective (exact; streamed, pairwise or formula)                1
+fixed       one batch of a partition drawn once for the whole run                          N/B
+shuffle     one batch of a fresh uniformly random partition each epoch (SGD w/o repl.)     N/B
+replace     one uniformly random batch (SGD with replacement)                              N/B
+dataloader  one batch of a reshuffled epoch cut into batches of B, the short last batch    ceil(N/B)
             kept (``DataLoader(shuffle=True, drop_last=False)``; any N, B)
-osgd        the arg-max-loss batch over all C(N,B) at the current embeddings             N/B
+osgd        the arg-max-loss batch over all C(N,B) at the current embeddings               N/B
             (or, with ``candidates=k``, the ``top`` highest of k random batches)
-sc          one batch of the spectral-clustering partition, recomputed each epoch        N/B
-==========  ===========================================================================  =============
+sc          one batch of the spectral-clustering partition, recomputed each epoch          N/B
+matching    one pair of the maximum-loss perfect matching (B = 2, exact), each epoch       N/2
+kmeans      one cluster of an equal-size k-means partition of ``[u_i, v_i]``, each         N/B
+            epoch
+jest        B of a uniform super-batch of ``super_batch``, chosen jointly by               N/B
+            learnability, chunk by chunk (JEST)
+rho         the B of a uniform super-batch with the highest reducible loss (RHO-LOSS)      N/B
+==========  =============================================================================  =============
+
+Each selector counts the batch losses it evaluates to choose (``selector.evals``; the selection cost the
+training loop logs beside the updates).
 
 ``selector.epoch(embed)`` yields targets: a :class:`theory.Family` (``full``/``all``) or a
 LongTensor ``(1, B)`` / ``(q, B)`` of batches whose mean loss is the update's objective.
 ``embed()`` returns the current ``(U, V)``; selectors that look at the embeddings call it when
-they choose (``osgd``: before every update; ``sc``: once per epoch).
+they choose (``osgd``, ``jest``, ``rho``: before every update; ``sc``, ``matching``, ``kmeans``: once per epoch).
 
 Every selector is also a ``torch.utils.data`` batch sampler through :class:`SelectorSampler`::
 
@@ -44,10 +53,14 @@ from theory.losses import as_loss
 
 from simulations.engine import batch_chunks, batch_values, pair_loss_matrix
 from simulations.engine.limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
+from simulations.selection.kmeans import kmeans_partition
+from simulations.selection.learnability import Learnability, jest_select, rho_select
+from simulations.selection.matching import max_loss_matching
 from simulations.selection.spectral import spectral_partition
 
-METHODS = ("full", "all", "fixed", "shuffle", "replace", "dataloader", "osgd", "sc")
-PARTITION_METHODS = ("fixed", "shuffle", "sc")
+METHODS = ("full", "all", "fixed", "shuffle", "replace", "dataloader", "osgd", "sc", "matching", "kmeans", "jest", "rho")
+PARTITION_METHODS = ("fixed", "shuffle", "sc", "matching", "kmeans")
+SUPER_BATCH_METHODS = ("jest", "rho")
 
 
 def osgd_batch(U: torch.Tensor, V: torch.Tensor, B: int, loss="infonce", *,
@@ -125,6 +138,7 @@ class Selector(ABC):
     def __init__(self, N: int, B: int, *, seed: int = 0, loss="infonce"):
         self.N, self.B, self.seed, self.loss = N, B, seed, loss        # a Loss object or InfoNCE's string
         self._gen = None
+        self.evals = 0                    # batch losses evaluated to choose (the selection cost)
 
     @property
     def generator(self) -> torch.Generator:
@@ -362,7 +376,9 @@ class OSGD(Selector):
 
     def _choose(self, U, V):
         if self.candidates is None:
+            self.evals += math.comb(self.N, self.B)
             return osgd_batch(U, V, self.B, self.loss)[None, :]
+        self.evals += self.candidates
         cand = torch.argsort(torch.rand(self.candidates, self.N, generator=self.generator), 1)[:, : self.B]
         with torch.no_grad():
             vals = batch_values(U, V, cand.to(U.device), self.loss, check=False)
@@ -394,14 +410,81 @@ class Spectral(Selector):
         U, V = embed()
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
         part = spectral_partition(U.detach(), V.detach(), self.B, loss=self.loss, seed=seed)
+        self.evals += self.N * (self.N - 1) // 2          # the affinity's pair terms
         yield from (p[None, :] for p in part)
 
 
-_CLASSES = {c.name: c for c in (Full, AllBatches, Fixed, Shuffle, Replace, DataLoaderEpochs, OSGD, Spectral)}
+class Matching(Selector):
+    """``B = 2``: the pairs of the maximum-weight perfect matching on the pair losses ``L({i, j})``
+    (:func:`simulations.selection.matching.max_loss_matching`, exact), recomputed each epoch, served in a
+    seeded random order; ties broken by a seeded relabelling."""
+
+    name = "matching"
+
+    def epoch(self, embed):
+        U, V = embed()
+        P = pair_loss_matrix(U, V, self.loss)
+        self.evals += self.N * (self.N - 1) // 2
+        pairs = max_loss_matching(P, generator=self.generator).to(U.device)
+        order = torch.randperm(len(pairs), generator=self.generator).to(U.device)
+        yield from (p[None, :] for p in pairs[order])
+
+
+class KMeans(Selector):
+    """One cluster per batch: an equal-size k-means partition of the features ``[u_i, v_i]``
+    (:func:`simulations.selection.kmeans.kmeans_partition`), recomputed each epoch (no loss evaluations)."""
+
+    name = "kmeans"
+
+    def epoch(self, embed):
+        U, V = embed()
+        yield from (p[None, :] for p in kmeans_partition(U, V, self.B, generator=self.generator))
+
+
+class _SuperBatch(Selector):
+    def __init__(self, N, B, *, seed=0, loss="infonce", super_batch: int | None = None, chunks: int | None = None,
+                 reference=None):
+        super().__init__(N, B, seed=seed, loss=loss)
+        self.super_batch = min(N, 2 * B) if super_batch is None else super_batch
+        self.chunks, self.ell = chunks, Learnability(as_loss(loss), reference)
+
+    def epoch(self, embed):
+        for _ in range(self.updates_per_epoch()):
+            U, V = embed()
+            cand = torch.randperm(self.N, generator=self.generator)[: self.super_batch]
+            before = self.ell.evals
+            b = self._select(U, V, cand)
+            self.evals += self.ell.evals - before
+            yield b.to(U.device)[None, :]
+
+
+class JEST(_SuperBatch):
+    """JEST: ``B`` of a uniform super-batch chosen jointly by learnability in ``chunks`` chunks
+    (:func:`simulations.selection.learnability.jest_select`)."""
+
+    name = "jest"
+
+    def _select(self, U, V, cand):
+        return jest_select(U, V, cand, self.B, self.chunks, self.ell, self.generator)
+
+
+class RHO(_SuperBatch):
+    """RHO-LOSS: the ``B`` pairs of a uniform super-batch with the highest reducible (leave-one-out) loss
+    (:func:`simulations.selection.learnability.rho_select`)."""
+
+    name = "rho"
+
+    def _select(self, U, V, cand):
+        return rho_select(U, V, cand, self.B, self.ell)
+
+
+_CLASSES = {c.name: c for c in (Full, AllBatches, Fixed, Shuffle, Replace, DataLoaderEpochs, OSGD, Spectral, Matching,
+                                KMeans, JEST, RHO)}
 
 
 def make_selector(method: str, N: int, B: int, *, seed: int = 0, loss="infonce",
-                  candidates: int | None = None, top: int = 1) -> Selector:
+                  candidates: int | None = None, top: int = 1, super_batch: int | None = None, chunks: int | None = None,
+                  reference=None) -> Selector:
     """Build a selector by name, validating sizes (partition methods need ``B | N``).
 
     Parameters
@@ -416,10 +499,24 @@ def make_selector(method: str, N: int, B: int, *, seed: int = 0, loss="infonce",
         OSGD's sampled variant: score this many uniform batches per update (None: all ``C(N,B)``).
     top : int, default=1
         OSGD's sampled variant: step on the ``top`` highest-loss candidates.
+    super_batch : int, optional
+        ``jest``/``rho``: candidates drawn per update, ``B < super_batch <= N`` (None: ``min(N, 2B)``).
+    chunks : int, optional
+        ``jest``: chunks per selection, dividing ``B`` (None: ``B``, one pair per chunk; with one chunk the
+        choice rests on single pairs' learnability, which is 0 for losses without a positive-only term such as
+        InfoNCE — a uniform choice).
+    reference : (torch.Tensor, torch.Tensor), optional
+        ``jest``/``rho``: the reference model's unit-norm ``(U_ref, V_ref)`` (None: reference loss 0);
+        :func:`simulations.selection.learnability.reference_model` gives the toolkit's.
 
     Returns
     -------
     Selector
+
+    Raises
+    ------
+    ValueError
+        Unknown method, sizes out of range, ``matching`` with ``B != 2``, bad options.
     """
     if method not in _CLASSES:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -438,7 +535,35 @@ def make_selector(method: str, N: int, B: int, *, seed: int = 0, loss="infonce",
             raise ValueError(f"method 'osgd' scores all C(N={N}, B={B}) = {math.comb(N, B):.3g} batches per update "
                              f"(limit {OSGD_EXACT_LIMIT:.0e}); set candidates (--osgd-candidates K)")
         return OSGD(N, B, seed=seed, loss=loss, candidates=candidates, top=top)
+    if method == "matching" and B != 2:
+        raise ValueError(f"method 'matching' is the exact maximum-loss batching for B = 2 (a perfect matching); got B={B}")
+    if method in SUPER_BATCH_METHODS:
+        check_super_batch(N, B, super_batch)
+        if method == "jest":
+            chunks = B if chunks is None else check_chunks(B, chunks)
+        if reference is not None:
+            check_embeddings(*reference)
+            if reference[0].shape[0] != N:
+                raise ValueError(f"reference must have N={N} rows, got {reference[0].shape[0]}")
+        return _CLASSES[method](N, B, seed=seed, loss=loss, super_batch=super_batch, chunks=chunks, reference=reference)
     return _CLASSES[method](N, B, seed=seed, loss=loss)
+
+
+def check_super_batch(N: int, B: int, super_batch) -> int | None:
+    """``super_batch``: None or an int with ``B < super_batch <= N`` (ValueError naming it)."""
+    if super_batch is None:
+        if N == B:
+            raise ValueError(f"methods 'jest'/'rho' choose B of a larger super-batch; B = N = {N} leaves no choice")
+        return None
+    return check_int("super_batch", super_batch, low=B + 1, high=N)
+
+
+def check_chunks(B: int, chunks) -> int:
+    """JEST's ``chunks``: an int in ``[1, B]`` dividing ``B`` (ValueError naming ``jest_chunks``)."""
+    chunks = check_int("jest_chunks", chunks, low=1, high=B)
+    if B % chunks:
+        raise ValueError(f"jest_chunks must divide B={B}, got {chunks}")
+    return chunks
 
 
 class SelectorSampler:

@@ -11,7 +11,9 @@ import torch
 from theory._checks import check_batch_size, check_int, check_positive_float
 
 from simulations.engine.limits import OSGD_EXACT_LIMIT
-from simulations.selection import METHODS, PARTITION_METHODS
+from simulations.selection import METHODS, PARTITION_METHODS, SUPER_BATCH_METHODS, check_chunks, check_super_batch
+from simulations.selection.learnability import REFERENCES
+from simulations.training.sogclr import UPDATE_RULES, check_gamma, sogclr_form
 
 TARGETS = ("auto", "etf", "cross_polytope", "none")
 
@@ -91,6 +93,20 @@ class Config:
     stop_distance : float or None, default=None
         Stop a run once its Gram distance is at most this (None: run every step).
 
+    sogclr_gamma : float, default=0.9
+        SogCLR's moving-average weight of the per-sample estimates, in ``(0, 1]`` (unused for pair-sum losses).
+    super_batch : int or None, default=None
+        ``jest``/``rho``: candidates per update, ``B < super_batch <= N`` (None: ``min(N, 2B)``).
+    jest_chunks : int or None, default=None
+        ``jest``: chunks of the joint selection, dividing ``B`` (None: ``B``, one pair per chunk).
+    reference : {'fullbatch', 'none'}, default='fullbatch'
+        ``jest``/``rho`` reference model: ``reference_steps`` full-batch gradient steps at ``lr`` from an
+        independent Gaussian start, or reference loss 0.
+    reference_steps : int, default=300
+        Full-batch steps of the reference model, >= 1.
+
+    The selection methods' options are validated only when their method is run.
+
     Raises
     ------
     ValueError
@@ -118,6 +134,11 @@ class Config:
     init_angles_deg: tuple = field(default=())
     target: str = "auto"
     stop_distance: float | None = None
+    sogclr_gamma: float = 0.9
+    super_batch: int | None = None
+    jest_chunks: int | None = None
+    reference: str = "fullbatch"
+    reference_steps: int = 300
 
     def __post_init__(self):
         check_batch_size(self.N, self.B)
@@ -130,9 +151,9 @@ class Config:
         if not self.methods:
             raise ValueError("methods must name at least one method")
         for m in self.methods:
-            if m not in METHODS:
-                raise ValueError(f"unknown method {m!r}; methods must be among {METHODS}")
-            if m in PARTITION_METHODS and self.N % self.B:
+            if m not in METHODS and m not in UPDATE_RULES:
+                raise ValueError(f"unknown method {m!r}; methods must be among {METHODS + tuple(UPDATE_RULES)}")
+            if UPDATE_RULES.get(m, m) in PARTITION_METHODS and self.N % self.B:
                 raise ValueError(f"method {m!r} uses partitions and needs B to divide N; got N={self.N}, B={self.B}")
         if not self.seeds:
             raise ValueError("seeds must hold at least one seed")
@@ -177,6 +198,33 @@ class Config:
             raise ValueError(f"target 'etf' needs d >= N-1; got N={self.N}, d={self.d}")
         if self.stop_distance is not None:
             check_positive_float("stop_distance", self.stop_distance)
+        object.__setattr__(self, "sogclr_gamma", check_gamma(self.sogclr_gamma))
+        if "sogclr" in self.methods:
+            sogclr_form(obj)
+        if "matching" in self.methods and self.B != 2:
+            raise ValueError(f"method 'matching' is the exact maximum-loss batching for B = 2 (a perfect matching); "
+                             f"got B={self.B}")
+        if self.reference not in REFERENCES:
+            raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
+        check_int("reference_steps", self.reference_steps, low=1)
+        if any(m in SUPER_BATCH_METHODS for m in self.methods):
+            check_super_batch(self.N, self.B, self.super_batch)
+            if self.jest_chunks is not None:
+                check_chunks(self.B, self.jest_chunks)
+
+    def selector_options(self, method: str, seed: int) -> dict:
+        """Keyword arguments of :func:`simulations.selection.make_selector` for ``method`` in the run of ``seed``
+        (``jest``/``rho``: the reference model, computed here)."""
+        if method == "osgd":
+            return {"candidates": self.osgd_candidates, "top": self.osgd_top}
+        if method not in SUPER_BATCH_METHODS:
+            return {}
+        ref = None
+        if self.reference == "fullbatch":
+            from simulations.selection.learnability import reference_model
+            ref = reference_model(self.N, self.d, self.objective(), steps=self.reference_steps, lr=self.lr,
+                                  seed=seed + 104729, dtype=getattr(torch, self.dtype), device=self.device)
+        return {"super_batch": self.super_batch, "chunks": self.jest_chunks, "reference": ref}
 
     def objective(self):
         """The :class:`theory.Loss` of the runs: the registered loss ``loss`` with ``loss_params`` (e.g.

@@ -10,11 +10,16 @@ number of gradient updates.
 Metrics per logged step: ``full_loss``, ``all_loss`` (the exact all-C(N,B) objective),
 ``gram_distance`` to the target Gram (ETF for ``d >= N-1``, cross-polytope for ``N = 2d``,
 minimised over relabellings) and ``grad_norm`` (Riemannian gradient norm of the all-batches
-objective). Checkpoints are written atomically and a run resumes from its last checkpoint.
+objective); beside ``updates``, the cost of choosing the batches so far: ``selection_seconds`` (wall
+time inside the selector) and ``selection_evals`` (batch losses the selector evaluated), and
+``update_seconds`` (wall time of the gradient steps). ``sogclr`` steps on SogCLR's surrogate
+(:mod:`simulations.training.sogclr`) over ``shuffle``'s batches. Checkpoints are written atomically and
+a run resumes from its last checkpoint.
 """
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +30,16 @@ from theory import Family, cross_polytope, etf_gram, gram_distance
 from simulations.engine import batch_values, objective
 from simulations.io import write_torch
 from simulations.selection import make_selector
+from simulations.training.sogclr import UPDATE_RULES, SogCLR
+
+
+#: Wall-clock columns of the logged rows (the only ones that differ between two runs of the same config).
+TIMING_KEYS = ("selection_seconds", "update_seconds")
+
+
+def without_timings(rows: list[dict]) -> list[dict]:
+    """The rows without their wall-clock columns (:data:`TIMING_KEYS`): what equal configs reproduce exactly."""
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
 
 
 def target_gram(N: int, d: int, target: str = "auto", loss=None):
@@ -157,18 +172,24 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
         If the loss becomes NaN or infinite (the run diverged).
     """
     T = target_gram(cfg.N, cfg.d, cfg.target, cfg.objective())
-    sel = make_selector(method, cfg.N, cfg.B, seed=seed + 7919, loss=cfg.objective(),
-                        candidates=cfg.osgd_candidates, top=cfg.osgd_top)
+    sel = make_selector(UPDATE_RULES.get(method, method), cfg.N, cfg.B, seed=seed + 7919, loss=cfg.objective(),
+                        **cfg.selector_options(method, seed))
+    rule = SogCLR(cfg.objective(), cfg.N, cfg.B, cfg.sogclr_gamma) if method == "sogclr" else None
     repeats = cfg.N // cfg.B if (cfg.align == "updates" and method in ("full", "all")) else 1
     x_u, x_v = initial_vectors(cfg, seed)
     rows, start, updates = [], 0, 0
+    cost = {"selection_seconds": 0.0, "selection_evals": 0, "update_seconds": 0.0}
     if checkpoint is not None and Path(checkpoint).exists():
         st = torch.load(checkpoint, weights_only=False)
         x_u, x_v = st["x_u"].to(cfg.device), st["x_v"].to(cfg.device)
         rows, start, updates = st["rows"], st["step"], st["updates"]
         sel.load_state(st["selector"])
+        if rule is not None:
+            rule.load_state(st["rule"])
+        cost = dict(st["cost"])
+        sel.evals = cost["selection_evals"]
     if not rows:
-        rows.append({"method": method, "seed": seed, "step": 0, "updates": 0, **metrics(x_u, x_v, cfg, T)})
+        rows.append({"method": method, "seed": seed, "step": 0, "updates": 0, **cost, **metrics(x_u, x_v, cfg, T)})
     embed = lambda: (_normalize(x_u.detach()), _normalize(x_v.detach()))  # noqa: E731
     stopped = cfg.stop_distance is not None and rows[-1]["gram_distance"] <= cfg.stop_distance
     step = start
@@ -176,10 +197,20 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
         if stopped:
             break
         for _ in range(repeats):
-            for target in sel.epoch(embed):
+            targets = sel.epoch(embed)
+            while True:
+                t0 = time.perf_counter()
+                target = next(targets, None)
+                t1 = time.perf_counter()
+                cost["selection_seconds"] += t1 - t0
+                if target is None:
+                    break
                 xu = x_u.detach().requires_grad_(True)
                 xv = x_v.detach().requires_grad_(True)
-                loss = _objective(_normalize(xu), _normalize(xv), target, cfg)
+                if rule is not None:
+                    loss = rule.surrogate(_normalize(xu), _normalize(xv), target)
+                else:
+                    loss = _objective(_normalize(xu), _normalize(xv), target, cfg)
                 if not bool(torch.isfinite(loss)):
                     raise FloatingPointError(f"{method} seed {seed}: loss became non-finite at update {updates + 1}; "
                                              "lower lr")
@@ -187,14 +218,18 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
                 x_u = (xu - cfg.lr * gu).detach()
                 x_v = (xv - cfg.lr * gv).detach()
                 updates += 1
+                cost["update_seconds"] += time.perf_counter() - t1
+        cost["selection_evals"] = sel.evals
         if step % cfg.log_every == 0 or step == cfg.steps:
-            rows.append({"method": method, "seed": seed, "step": step, "updates": updates, **metrics(x_u, x_v, cfg, T)})
+            rows.append({"method": method, "seed": seed, "step": step, "updates": updates, **cost,
+                         **metrics(x_u, x_v, cfg, T)})
             if not all(math.isfinite(rows[-1][k]) for k in ("full_loss", "all_loss")):
                 raise FloatingPointError(f"{method} seed {seed}: loss became non-finite at step {step}; lower lr")
             stopped = cfg.stop_distance is not None and rows[-1]["gram_distance"] <= cfg.stop_distance
         if checkpoint is not None and (step % cfg.checkpoint_every == 0):
             write_torch(checkpoint, {"x_u": x_u.cpu(), "x_v": x_v.cpu(), "rows": rows, "step": step,
-                                     "updates": updates, "selector": sel.state()})
+                                     "updates": updates, "selector": sel.state(),
+                                     "rule": rule.state() if rule is not None else None, "cost": dict(cost)})
         if progress is not None:
             progress(1)
     U, V = embed()

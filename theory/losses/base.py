@@ -15,6 +15,7 @@ capability                used by
 ``cvx_family_loss``       :func:`theory.certify`, the ETF decision (the family's relaxation)
 ``aligned``               the relaxation fixes ``u_i = v_i`` (KCL's concave alignment)
 ``pair_form``             exact ``O(N^2)`` family objectives of pair-sum losses (numpy and torch)
+``anchor_form``           per-anchor log-sum-exp structure (SogCLR's moving-average estimator)
 ``gram_gradients``        :func:`theory.gradient` (default: complex step through ``batch_losses``)
 ``trivial_bound``         a value no configuration's loss goes below (solver comparisons need resolution)
 ``closed_form_optimum``   a family's optimum in closed form, where one is known
@@ -163,6 +164,14 @@ class Loss:
             ``(D, O, coef)``: ``D`` of shape ``(N,)``, ``O`` of shape ``(N, N)`` with zero diagonal, and ``coef(b)``
             giving ``(a_b, c_b)``.
         """
+        return None
+
+    def anchor_form(self, Z, UU=None, VV=None):
+        r"""For losses that are a mean over anchors of log-sum-exps, ``L(S) = (1/b) sum_k sum_{i in S}
+        log(eps_k + sum_{j in S, j != i} sum_m exp(X_k[i, j, m]))``: the terms ``((X_k, eps_k), ...)`` from the full
+        ``N x N`` Grams (numpy or torch), each ``X_k`` of shape ``(N, N, m)`` (its diagonal ``X_k[i, i]`` is never
+        read), ``eps_k >= 0`` a float; None when the loss has no such form (the SogCLR update needs it or
+        :meth:`pair_form`)."""
         return None
 
     def gram_gradients(self, Z, idx, UU=None, VV=None):

@@ -111,6 +111,19 @@ class DCL(Loss):
             out = out + xp.mean(xp.logsumexp(cols, -1) - d, -1)
         return out
 
+    def anchor_form(self, Z, UU=None, VV=None):
+        """``log sum_{j != i} [e^{z_ij} (+ e^{u_i.u_j/tau})] - z_ii``: ``X[i, j] = (z_ij - z_ii, [u_i.u_j/tau - z_ii])``
+        and, symmetric, the columns with ``v_i.v_j``; ``eps = 0``."""
+        xp = ops.namespace(Z)
+        zs = Z / self.tau
+        d = xp.diagonal(zs)[:, None, None]
+        rows = [zs[:, :, None]] + ([UU[:, :, None] / self.tau] if self.negatives == "both" else [])
+        terms = [(xp.concat(rows, -1) - d, 0.0)]
+        if self.symmetric:
+            cols = [xp.transpose(zs)[:, :, None]] + ([VV[:, :, None] / self.tau] if self.negatives == "both" else [])
+            terms.append((xp.concat(cols, -1) - d, 0.0))
+        return tuple(terms)
+
     def cvx_family_loss(self, Z, UU, VV, family):
         """The family objective as a DCP-convex cvxpy expression of the blocks of ``M`` (see
         :meth:`theory.losses.Loss.cvx_family_loss`): log-sum-exps over the negatives, minus the positive term.

@@ -65,6 +65,15 @@ class DHEL(Loss):
     def needs_self_grams(self) -> bool:
         return True
 
+    def anchor_form(self, Z, UU=None, VV=None):
+        """``log sum_{j != i} e^{u_i.u_j/tau} - z_ii``: ``X[i, j] = u_i.u_j/tau - z_ii`` (and ``v_i.v_j`` when
+        symmetric), ``eps = 0``."""
+        d = ops.namespace(Z).diagonal(Z)[:, None, None] / self.tau
+        terms = [(UU[:, :, None] / self.tau - d, 0.0)]
+        if self.symmetric:
+            terms.append((VV[:, :, None] / self.tau - d, 0.0))
+        return tuple(terms)
+
     def batch_losses(self, Z, idx, UU=None, VV=None):
         xp = ops.namespace(Z)
         d = xp.diagonal(Z) / self.tau

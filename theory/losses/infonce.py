@@ -78,6 +78,17 @@ class InfoNCE(Loss):
             out = out + xp.mean(xp.logsumexp(zs, -2) - d, -1)
         return out
 
+    def anchor_form(self, Z, UU=None, VV=None):
+        """``log sum_j e^{z_ij} - z_ii = log(1 + sum_{j != i} e^{z_ij - z_ii})``: ``X = (z_ij - z_ii)`` (rows) and,
+        symmetric, ``(z_ji - z_ii)`` (columns), ``eps = 1``."""
+        xp = ops.namespace(Z)
+        zs = Z / self.tau
+        d = xp.diagonal(zs)
+        terms = [((zs - d[:, None])[:, :, None], 1.0)]
+        if self.symmetric:
+            terms.append(((xp.transpose(zs) - d[:, None])[:, :, None], 1.0))
+        return tuple(terms)
+
     def gram_gradients(self, Z, idx, UU=None, VV=None):
         """``dL(S)/dZ`` per block, each entry with its relative accuracy: the diagonal is written as
         ``-sum_{j != i} p_ij`` rather than ``p_ii - 1`` (the ETF decisions at small tau rely on it).
