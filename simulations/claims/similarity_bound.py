@@ -37,14 +37,46 @@ from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def similarities(U: np.ndarray, V: np.ndarray) -> tuple[float, np.ndarray]:
-    """``(s_pos, negatives)``: the mean positive similarity and the array of cross-view negative similarities."""
+    """``(s_pos, negatives)``: the mean positive similarity and the array of cross-view negative similarities.
+
+    ``s_pos = (1/n) sum_i u_i . v_i``; the negatives are ``u_i . v_j`` for ``i != j`` (their mean is ``s_neg``).
+
+    Parameters
+    ----------
+    U, V : numpy.ndarray, shape (n, d)
+        The two views' embeddings (unit rows for the inequality).
+
+    Returns
+    -------
+    s_pos : float
+        The mean positive similarity.
+    negatives : numpy.ndarray, shape (n (n-1),)
+        The off-diagonal entries of ``U V^T``, row by row.
+    """
     Z = U @ V.T
     n = len(Z)
     return float(np.trace(Z) / n), Z[~np.eye(n, dtype=bool)]
 
 
 def variance_bound(N: int, B: int) -> float:
-    """``(N-B) / ((N-1)^2 (B-1))``: the least variance of the negative similarities at a fixed partition's optimum."""
+    """``(N-B) / ((N-1)^2 (B-1))``: the least variance of the negative similarities at a fixed partition's optimum.
+
+    The within-batch negatives, a fraction ``p = (B-1)/(N-1)`` of all negatives, sit at ``-1/(B-1)`` and the others
+    have mean ``>= 0``, so the variance is at least ``p (1-p) / (B-1)^2`` (our derivation; see the module
+    docstring).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs.
+    B : int
+        Batch size, ``2 <= B <= N`` (not checked; ``B = 1`` divides by zero).
+
+    Returns
+    -------
+    float
+        ``(N-B) / ((N-1)^2 (B-1))``; 0 at ``B = N``.
+    """
     return (N - B) / ((N - 1) ** 2 * (B - 1))
 
 
@@ -53,7 +85,42 @@ def check_similarity_bound(*, sizes=((4, 3), (6, 2), (8, 5), (12, 4)), configs: 
     """(1) The inequality at random configurations (Gaussian, and aligned ``V = U + noise``) and its equality at the
     ETF. (2) At L-BFGS minimizers (evidence) of fixed partitions (InfoNCE): the within-batch negatives at
     ``-1/(B-1)`` and the variance of all negative similarities against the bound ``(N-B)/((N-1)^2 (B-1))``; the ETF
-    (the all-C(N,B) optimum) has variance 0."""
+    (the all-C(N,B) optimum) has variance 0.
+
+    A point of part (1) holds when ``s_pos - (1 + s_neg + 1/(n-1)) <= 1e-12`` at every configuration (half Gaussian,
+    half aligned ``V = normalise(U + a * noise)``, ``a`` uniform in ``[0, 2]``) and, where ``d >= n - 1``, the slack at
+    the simplex ETF is at most ``1e-12`` in absolute value. A point of part (2) holds when the mean within-batch
+    similarity is within ``1e-4`` of ``-1/(B-1)`` and the variance of all negative similarities is at least
+    :func:`variance_bound` minus ``1e-6``.
+
+    Parameters
+    ----------
+    sizes : tuple of (n, d), default=((4, 3), (6, 2), (8, 5), (12, 4))
+        Sizes of the random configurations (part 1).
+    configs : int, default=200
+        Random configurations per size.
+    seed : int, default=0
+        Seed of the random configurations.
+    partitions : tuple of (N, B), default=((8, 2), (8, 4))
+        Fixed partitions of part (2) (``Family.partition(N, B)``, ``B | N``).
+    d : int, default=8
+        Dimension of the partition minimizers (``d >= B - 1`` for the simplex-per-batch optimum).
+    tau : float, default=1.0
+        InfoNCE temperature of part (2).
+    starts : int, default=4
+        L-BFGS starts per partition.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (``inequality`` rows: largest violation and ETF slack;
+        ``partition_variance`` rows) and the reasoning.
+
+    References
+    ----------
+    Lee, Lim, Lee & Sohn, *On the Similarities of Embeddings in Contrastive Learning*, ICML 2025 (arXiv
+    2506.09781), Theorem 5.2.
+    """
     rng = np.random.default_rng(seed)
     holds, ineq_rows, var_rows = {}, [], []
     for n, dd in sizes:
@@ -99,6 +166,19 @@ def check_similarity_bound(*, sizes=((4, 3), (6, 2), (8, 5), (12, 4)), configs: 
 
 
 def similarity_table(v: dict) -> list[str]:
+    """The claim's report tables: the inequality's largest violation and ETF slack per size, and per fixed
+    partition the within-batch mean against ``-1/(B-1)`` and the variance of the negatives against its bound.
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     return (table(["n", "d", "configs", "max violation (<= 0)", "slack at ETF"],
                   [[r["n"], r["d"], r["configs"], r["max_violation"], "n/a (d < n-1)" if r["etf_slack"] is None else r["etf_slack"]] for r in n["inequality"]])

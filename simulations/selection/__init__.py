@@ -417,7 +417,27 @@ class Spectral(Selector):
 class Matching(Selector):
     """``B = 2``: the pairs of the maximum-weight perfect matching on the pair losses ``L({i, j})``
     (:func:`simulations.selection.matching.max_loss_matching`, exact), recomputed each epoch, served in a
-    seeded random order; ties broken by a seeded relabelling."""
+    seeded random order; ties broken by a seeded relabelling.
+
+    The matching maximises ``sum_{{i, j} in M} L({i, j})``, hence the partition's mean batch loss
+    ``(2/N) sum_{{i, j} in M} L({i, j})``: the exact maximum-loss partition into pairs. Each epoch counts
+    ``N (N-1) / 2`` pair-loss evaluations.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, even, >= 2.
+    B : int
+        Batch size; must be 2 (:func:`make_selector` refuses any other).
+    seed : int, default=0
+        Seed of the selector's torch generator (the tie-breaking relabelling and the serving order).
+    loss : Loss or str, default='infonce'
+        The loss whose pair values ``L({i, j})`` weight the matching.
+
+    References
+    ----------
+    Edmonds, "Paths, trees, and flowers", Canad. J. Math. 17 (1965) (the blossom algorithm).
+    """
 
     name = "matching"
 
@@ -432,7 +452,24 @@ class Matching(Selector):
 
 class KMeans(Selector):
     """One cluster per batch: an equal-size k-means partition of the features ``[u_i, v_i]``
-    (:func:`simulations.selection.kmeans.kmeans_partition`), recomputed each epoch (no loss evaluations)."""
+    (:func:`simulations.selection.kmeans.kmeans_partition`), recomputed each epoch (no loss evaluations).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        Stored for the common interface; k-means does not evaluate the loss.
+
+    References
+    ----------
+    Hofstätter, Lin, Yang, Lin & Hanbury, *Efficiently Teaching an Effective Dense Retriever with Balanced Topic
+    Aware Sampling*, SIGIR 2021.
+    """
 
     name = "kmeans"
 
@@ -460,7 +497,36 @@ class _SuperBatch(Selector):
 
 class JEST(_SuperBatch):
     """JEST: ``B`` of a uniform super-batch chosen jointly by learnability in ``chunks`` chunks
-    (:func:`simulations.selection.learnability.jest_select`)."""
+    (:func:`simulations.selection.learnability.jest_select`).
+
+    Before each update a super-batch ``C`` of ``super_batch`` pairs is drawn uniformly without replacement; the
+    ``B`` pairs are then chosen in ``chunks`` chunks of ``B / chunks``, each sampled without replacement with
+    probabilities ``softmax(ell(A + c) - ell(A))`` over the candidates ``c`` not yet chosen, ``A`` the pairs chosen
+    so far and ``ell(A) = |A| (L(A; learner) - L(A; reference))`` the set learnability.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss of the learnability.
+    super_batch : int or None, default=None
+        Candidates drawn per update, ``B < super_batch <= N`` (None: ``min(N, 2B)``).
+    chunks : int or None, default=None
+        Chunks per selection, dividing ``B``. Must be given when the class is built directly;
+        :func:`make_selector` validates it and turns None into ``B`` (one pair per chunk).
+    reference : (torch.Tensor, torch.Tensor) or None, default=None
+        The reference model's unit-norm ``(U_ref, V_ref)`` (None: reference loss 0).
+
+    References
+    ----------
+    Evans, Parthasarathy, Merzic & Hénaff, *Data curation via joint example selection further accelerates multimodal
+    learning*, NeurIPS 2024 (arXiv 2406.17711), Sec. 3 and Algorithm 1.
+    """
 
     name = "jest"
 
@@ -470,7 +536,34 @@ class JEST(_SuperBatch):
 
 class RHO(_SuperBatch):
     """RHO-LOSS: the ``B`` pairs of a uniform super-batch with the highest reducible (leave-one-out) loss
-    (:func:`simulations.selection.learnability.rho_select`)."""
+    (:func:`simulations.selection.learnability.rho_select`).
+
+    Before each update a super-batch ``C`` of ``super_batch`` pairs is drawn uniformly without replacement; pair
+    ``i`` scores ``ell(C) - ell(C - i)`` with ``ell(A) = |A| (L(A; learner) - L(A; reference))``, and the ``B``
+    highest are kept (deterministic top-k).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, ``2 <= B <= N``.
+    seed : int, default=0
+        Seed of the selector's torch generator.
+    loss : Loss or str, default='infonce'
+        The loss of the learnability.
+    super_batch : int or None, default=None
+        Candidates drawn per update, ``B < super_batch <= N`` (None: ``min(N, 2B)``).
+    chunks : int or None, default=None
+        Not used (JEST's option; the class shares JEST's constructor).
+    reference : (torch.Tensor, torch.Tensor) or None, default=None
+        The reference model's unit-norm ``(U_ref, V_ref)`` (None: reference loss 0).
+
+    References
+    ----------
+    Mindermann et al., *Prioritized Training on Points that are Learnable, Worth Learning, and Not Yet Learnt*,
+    ICML 2022 (arXiv 2206.07137), eq. (3) and Algorithm 1.
+    """
 
     name = "rho"
 
@@ -550,7 +643,29 @@ def make_selector(method: str, N: int, B: int, *, seed: int = 0, loss="infonce",
 
 
 def check_super_batch(N: int, B: int, super_batch) -> int | None:
-    """``super_batch``: None or an int with ``B < super_batch <= N`` (ValueError naming it)."""
+    """Validate ``super_batch`` of the ``jest``/``rho`` selectors.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs.
+    B : int
+        Batch size.
+    super_batch : int or None
+        Candidates per update, ``B < super_batch <= N``; None (the selectors' default ``min(N, 2B)``) needs
+        ``B < N``.
+
+    Returns
+    -------
+    int or None
+        ``super_batch`` as an int, or None.
+
+    Raises
+    ------
+    ValueError
+        If ``super_batch`` is not an integer in ``[B + 1, N]`` (the message names it), or it is None and ``B = N``
+        (no choice left).
+    """
     if super_batch is None:
         if N == B:
             raise ValueError(f"methods 'jest'/'rho' choose B of a larger super-batch; B = N = {N} leaves no choice")
@@ -559,7 +674,25 @@ def check_super_batch(N: int, B: int, super_batch) -> int | None:
 
 
 def check_chunks(B: int, chunks) -> int:
-    """JEST's ``chunks``: an int in ``[1, B]`` dividing ``B`` (ValueError naming ``jest_chunks``)."""
+    """Validate JEST's ``chunks``.
+
+    Parameters
+    ----------
+    B : int
+        Batch size.
+    chunks : int
+        Chunks per selection, in ``[1, B]`` and dividing ``B``.
+
+    Returns
+    -------
+    int
+        ``chunks`` as an int.
+
+    Raises
+    ------
+    ValueError
+        If ``chunks`` is not an integer in ``[1, B]`` or does not divide ``B`` (the message names ``jest_chunks``).
+    """
     chunks = check_int("jest_chunks", chunks, low=1, high=B)
     if B % chunks:
         raise ValueError(f"jest_chunks must divide B={B}, got {chunks}")

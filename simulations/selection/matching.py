@@ -66,7 +66,20 @@ def max_loss_matching(P, *, generator: torch.Generator | None = None) -> torch.T
 
 
 def matching_weight(P, pairs) -> float:
-    """Total weight ``sum_{(i, j) in pairs} P[i, j]`` of a matching (float64)."""
+    """Total weight ``sum_{(i, j) in pairs} P[i, j]`` of a matching (float64).
+
+    Parameters
+    ----------
+    P : torch.Tensor or ndarray, shape (N, N)
+        Pair weights.
+    pairs : array-like of int, shape (M, 2)
+        The matching's pairs ``(i, j)``, e.g. the output of :func:`max_loss_matching`.
+
+    Returns
+    -------
+    float
+        ``sum_{(i, j) in pairs} P[i, j]``, summed in float64 (each row read once, as ``P[i, j]``).
+    """
     W = P.detach().cpu().double().numpy() if isinstance(P, torch.Tensor) else np.asarray(P, dtype=np.float64)
     pairs = np.asarray(pairs)
     return float(W[pairs[:, 0], pairs[:, 1]].sum())

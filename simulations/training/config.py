@@ -214,7 +214,29 @@ class Config:
 
     def selector_options(self, method: str, seed: int) -> dict:
         """Keyword arguments of :func:`simulations.selection.make_selector` for ``method`` in the run of ``seed``
-        (``jest``/``rho``: the reference model, computed here)."""
+        (``jest``/``rho``: the reference model, computed here).
+
+        Parameters
+        ----------
+        method : str
+            A selection method (:data:`simulations.selection.METHODS`).
+        seed : int
+            The run's seed; the ``'fullbatch'`` reference model is seeded by ``seed + 104729`` (a start independent
+            of the learner's).
+
+        Returns
+        -------
+        dict
+            ``osgd``: ``{'candidates', 'top'}``; ``jest``/``rho``: ``{'super_batch', 'chunks', 'reference'}`` with
+            ``reference`` the ``(U_ref, V_ref)`` of :func:`simulations.selection.learnability.reference_model`
+            (``reference_steps`` full-batch steps at ``lr``) or None (``reference='none'``); ``{}`` for every other
+            method.
+
+        Raises
+        ------
+        FloatingPointError
+            If the reference model's full-batch loss becomes non-finite (lower ``lr``).
+        """
         if method == "osgd":
             return {"candidates": self.osgd_candidates, "top": self.osgd_top}
         if method not in SUPER_BATCH_METHODS:

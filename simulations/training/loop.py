@@ -38,7 +38,18 @@ TIMING_KEYS = ("selection_seconds", "update_seconds")
 
 
 def without_timings(rows: list[dict]) -> list[dict]:
-    """The rows without their wall-clock columns (:data:`TIMING_KEYS`): what equal configs reproduce exactly."""
+    """The rows without their wall-clock columns (:data:`TIMING_KEYS`): what equal configs reproduce exactly.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Logged metric rows.
+
+    Returns
+    -------
+    list of dict
+        New dicts, every key but ``selection_seconds`` and ``update_seconds`` kept; ``rows`` is not modified.
+    """
     return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
 
 

@@ -65,7 +65,23 @@ UPDATE_RULES = {"sogclr": "shuffle"}
 
 
 def check_gamma(gamma) -> float:
-    """SogCLR's moving-average weight: a float in ``(0, 1]`` (ValueError naming ``sogclr_gamma``)."""
+    """SogCLR's moving-average weight ``gamma`` of ``u <- (1 - gamma) u + gamma ghat``, validated.
+
+    Parameters
+    ----------
+    gamma : float
+        A real number (not a bool) in ``(0, 1]``.
+
+    Returns
+    -------
+    float
+        ``gamma`` as a float.
+
+    Raises
+    ------
+    ValueError
+        If ``gamma`` is not a number in ``(0, 1]`` (the message names ``sogclr_gamma``).
+    """
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
             or not 0 < float(gamma) <= 1:
         raise ValueError(f"sogclr_gamma must be a number in (0, 1], got {gamma!r}")
@@ -73,8 +89,26 @@ def check_gamma(gamma) -> float:
 
 
 def sogclr_form(loss) -> str:
-    """``'pair'`` (the loss has :meth:`~theory.Loss.pair_form`) or ``'anchor'`` (it has
-    :meth:`~theory.Loss.anchor_form`); ValueError saying why SogCLR does not apply otherwise."""
+    """Which SogCLR update applies to ``loss``: the pair-sum reweighting or the per-anchor moving average.
+
+    :meth:`~theory.Loss.pair_form` is preferred when both forms exist; :meth:`~theory.Loss.anchor_form` is probed on
+    a ``2 x 2`` identity Gram.
+
+    Parameters
+    ----------
+    loss : theory.Loss
+
+    Returns
+    -------
+    str
+        ``'pair'`` (the loss has :meth:`~theory.Loss.pair_form`) or ``'anchor'`` (it has
+        :meth:`~theory.Loss.anchor_form`).
+
+    Raises
+    ------
+    ValueError
+        If the loss has neither form (its full-batch gradient has no unbiased small-batch estimate here).
+    """
     if loss.has_pair_form:
         return "pair"
     Z = np.eye(2)
@@ -101,6 +135,11 @@ class SogCLR:
     ------
     ValueError
         For a loss with neither form, sizes out of range or ``gamma`` outside ``(0, 1]``.
+
+    References
+    ----------
+    Yuan, Wu, Qiu, Du, Zhang, Zhou & Yang, *Provable Stochastic Optimization for Global Contrastive Learning: Small
+    Batch Does Not Harm Performance*, ICML 2022 (arXiv 2202.12387), eq. (3) and Algorithm 1.
     """
 
     def __init__(self, loss, N: int, B: int, gamma: float = 0.9):
@@ -160,7 +199,24 @@ class SogCLR:
         return total / B
 
     def state(self) -> dict:
+        """Serialisable state for checkpoints: the per-sample estimates ``u``.
+
+        Returns
+        -------
+        dict
+            ``{'u': u}``, ``u`` a CPU tensor of shape ``(K, N)`` (NaN where a sample was never visited; ``K`` the
+            number of :meth:`~theory.Loss.anchor_form` terms), or None before the first anchor-form update and
+            always for pair-sum losses.
+        """
         return {"u": None if self.u is None else self.u.cpu()}
 
     def load_state(self, state: dict) -> None:
+        """Restore the estimates saved by :meth:`state` (moved to the embeddings' device and dtype at the next
+        :meth:`surrogate`).
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`state`.
+        """
         self.u = state["u"]

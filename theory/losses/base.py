@@ -171,7 +171,22 @@ class Loss:
         log(eps_k + sum_{j in S, j != i} sum_m exp(X_k[i, j, m]))``: the terms ``((X_k, eps_k), ...)`` from the full
         ``N x N`` Grams (numpy or torch), each ``X_k`` of shape ``(N, N, m)`` (its diagonal ``X_k[i, i]`` is never
         read), ``eps_k >= 0`` a float; None when the loss has no such form (the SogCLR update needs it or
-        :meth:`pair_form`)."""
+        :meth:`pair_form`).
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (N, N)
+            ``U V^T`` (raw inner products; the loss applies its own temperature).
+        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N), optional
+            ``U U^T`` and ``V V^T`` (losses with self Grams).
+
+        Returns
+        -------
+        tuple or None
+            ``((X_1, eps_1), ..., (X_K, eps_K))``: one pair per log-sum-exp term of the anchor (e.g. the row and the
+            column term of a symmetric loss), ``X_k`` of the type of ``Z`` and shape ``(N, N, m_k)``; None (this
+            default) when the loss is not of this form.
+        """
         return None
 
     def gram_gradients(self, Z, idx, UU=None, VV=None):

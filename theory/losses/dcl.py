@@ -112,8 +112,32 @@ class DCL(Loss):
         return out
 
     def anchor_form(self, Z, UU=None, VV=None):
-        """``log sum_{j != i} [e^{z_ij} (+ e^{u_i.u_j/tau})] - z_ii``: ``X[i, j] = (z_ij - z_ii, [u_i.u_j/tau - z_ii])``
-        and, symmetric, the columns with ``v_i.v_j``; ``eps = 0``."""
+        """DCL as a mean of per-anchor log-sum-exps (see :meth:`theory.losses.Loss.anchor_form`).
+
+        With ``z_ij = u_i^T v_j / tau``, the anchor term ``log sum_{j != i} [e^{z_ij} + e^{u_i^T u_j / tau}] - z_ii``
+        (Yeh et al., eq. 6; ``negatives='cross'`` drops the ``u_i^T u_j`` terms) is
+        ``log sum_{j != i} sum_m e^{X[i, j, m]}`` with ``X[i, j] = (z_ij - z_ii, u_i^T u_j / tau - z_ii)`` (``m = 2``;
+        ``m = 1``, the first entry only, for ``'cross'``) and ``eps = 0``. The symmetric loss adds the column term,
+        ``X[i, j] = (z_ji - z_ii, v_i^T v_j / tau - z_ii)``.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (N, N)
+            ``U V^T``.
+        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N), optional
+            ``U U^T`` and ``V V^T``; required when ``negatives='both'`` (``VV`` only when ``symmetric``), not used
+            for ``'cross'``.
+
+        Returns
+        -------
+        tuple
+            ``((X_rows, 0.0),)``, and ``(X_cols, 0.0)`` appended when ``symmetric``; each ``X`` of the type of ``Z``,
+            shape ``(N, N, 2)`` (``'both'``) or ``(N, N, 1)`` (``'cross'``).
+
+        References
+        ----------
+        Yeh, Hong, Hsu, Liu, Chen & LeCun, *Decoupled Contrastive Learning*, ECCV 2022, eq. (6).
+        """
         xp = ops.namespace(Z)
         zs = Z / self.tau
         d = xp.diagonal(zs)[:, None, None]

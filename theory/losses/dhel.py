@@ -66,8 +66,29 @@ class DHEL(Loss):
         return True
 
     def anchor_form(self, Z, UU=None, VV=None):
-        """``log sum_{j != i} e^{u_i.u_j/tau} - z_ii``: ``X[i, j] = u_i.u_j/tau - z_ii`` (and ``v_i.v_j`` when
-        symmetric), ``eps = 0``."""
+        """DHEL as a mean of per-anchor log-sum-exps (see :meth:`theory.losses.Loss.anchor_form`).
+
+        With ``z_ii = u_i^T v_i / tau``, the anchor term ``log sum_{j != i} e^{u_i^T u_j / tau} - z_ii`` is
+        ``log sum_{j != i} e^{X[i, j]}`` with ``X[i, j] = u_i^T u_j / tau - z_ii`` (``m = 1``) and ``eps = 0``; the
+        symmetric loss adds ``X[i, j] = v_i^T v_j / tau - z_ii``.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (N, N)
+            ``U V^T`` (only its diagonal is read).
+        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N)
+            ``U U^T`` and ``V V^T`` (required; ``VV`` is read only when ``symmetric``).
+
+        Returns
+        -------
+        tuple
+            ``((X_u, 0.0),)``, and ``(X_v, 0.0)`` appended when ``symmetric``; each ``X`` of the type of ``Z``, shape
+            ``(N, N, 1)``.
+
+        References
+        ----------
+        Koromilas, Bouritsas, Giannakopoulos, Nicolaou & Panagakis, ICML 2024 (arXiv 2405.18045), DHEL's definition.
+        """
         d = ops.namespace(Z).diagonal(Z)[:, None, None] / self.tau
         terms = [(UU[:, :, None] / self.tau - d, 0.0)]
         if self.symmetric:

@@ -79,8 +79,25 @@ class InfoNCE(Loss):
         return out
 
     def anchor_form(self, Z, UU=None, VV=None):
-        """``log sum_j e^{z_ij} - z_ii = log(1 + sum_{j != i} e^{z_ij - z_ii})``: ``X = (z_ij - z_ii)`` (rows) and,
-        symmetric, ``(z_ji - z_ii)`` (columns), ``eps = 1``."""
+        """InfoNCE as a mean of per-anchor log-sum-exps (see :meth:`theory.losses.Loss.anchor_form`).
+
+        With ``z_ij = u_i^T v_j / tau``, the anchor term ``log sum_j e^{z_ij} - z_ii = log(1 + sum_{j != i}
+        e^{z_ij - z_ii})``: ``X[i, j] = z_ij - z_ii`` (rows) and, symmetric, ``X[i, j] = z_ji - z_ii`` (columns), each
+        with ``m = 1`` and ``eps = 1`` (the positive's own ``e^0``).
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (N, N)
+            ``U V^T``.
+        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N), optional
+            Not used (InfoNCE has no self-Gram terms).
+
+        Returns
+        -------
+        tuple
+            ``((X_rows, 1.0),)``, and ``(X_cols, 1.0)`` appended when ``symmetric``; each ``X`` of the type of ``Z``,
+            shape ``(N, N, 1)``.
+        """
         xp = ops.namespace(Z)
         zs = Z / self.tau
         d = xp.diagonal(zs)
