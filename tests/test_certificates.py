@@ -87,3 +87,22 @@ def test_every_loss_certificate_is_a_lower_bound_attained_where_the_etf_is_certi
 def test_etf_decision_refuses_where_the_gradient_underflows():
     with pytest.raises(ValueError, match="underflows"):
         etf_is_optimal(Family.full(6), InfoNCE(1e-4))
+
+
+def test_uniqueness_probe_is_not_handed_to_scs(monkeypatch):
+    """A probe of the thin eps-optimal set that Clarabel ends inaccurate stays uncertified (SCS, at the accuracy of
+    eps itself, is not tried), and a certified probe still measures a small spread at the unique ETF."""
+    import cvxpy as cp
+    from theory import DCL, Family
+    from theory.certificates import minimizer_spread
+    used = []
+    solve = cp.Problem.solve
+
+    def recording(self, *args, **kwargs):
+        used.append(kwargs.get("solver"))
+        return solve(self, *args, **kwargs)
+    monkeypatch.setattr(cp.Problem, "solve", recording)
+    r = minimizer_spread(Family.full(8), DCL(0.5), eps=1e-6, seed=0)
+    assert used and "SCS" not in used
+    assert r.certified == all(s == "optimal" for s in r.statuses)
+    assert r.spread < 0.05

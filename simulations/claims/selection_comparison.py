@@ -152,6 +152,8 @@ def check_selection_comparison(*, matching_sizes=((8, 4), (12, 6), (16, 8)), con
     (OSGD, spectral clustering). Evans et al., NeurIPS 2024 (JEST). Mindermann et al., ICML 2022 (RHO-LOSS).
     Hofstätter et al., SIGIR 2021 (k-means batches).
     """
+    if "shuffle" not in methods:
+        raise ValueError(f"methods must include 'shuffle' (the baseline of the paired comparisons), got {methods!r}")
     holds, match_rows = {}, []
     for n, dd in matching_sizes:
         for t in taus:

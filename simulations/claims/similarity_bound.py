@@ -28,6 +28,7 @@ import numpy as np
 
 import theory as th
 from theory import Family
+from theory._checks import check_batch_size
 from theory.configurations import simplex_etf
 from theory.local_search import minimize_family
 
@@ -70,13 +71,19 @@ def variance_bound(N: int, B: int) -> float:
     N : int
         Number of pairs.
     B : int
-        Batch size, ``2 <= B <= N`` (not checked; ``B = 1`` divides by zero).
+        Batch size, ``2 <= B <= N``.
+
+    Raises
+    ------
+    ValueError
+        If ``B`` is not an integer in ``[2, N]``.
 
     Returns
     -------
     float
         ``(N-B) / ((N-1)^2 (B-1))``; 0 at ``B = N``.
     """
+    N, B = check_batch_size(N, B)
     return (N - B) / ((N - 1) ** 2 * (B - 1))
 
 

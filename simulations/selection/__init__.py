@@ -483,7 +483,8 @@ class _SuperBatch(Selector):
                  reference=None):
         super().__init__(N, B, seed=seed, loss=loss)
         self.super_batch = min(N, 2 * B) if super_batch is None else super_batch
-        self.chunks, self.ell = chunks, Learnability(as_loss(loss), reference)
+        self.chunks = B if chunks is None else check_chunks(B, chunks)
+        self.ell = Learnability(as_loss(loss), reference)
 
     def epoch(self, embed):
         for _ in range(self.updates_per_epoch()):
