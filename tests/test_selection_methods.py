@@ -22,7 +22,7 @@ from simulations.training.config import Config
 from simulations.training.sogclr import SogCLR
 from theory import Family
 
-PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugin_margin_infonce.py"
+PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plot_plugin_margin_infonce.py"
 
 
 def _perfect_matchings(items):
