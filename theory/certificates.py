@@ -166,13 +166,22 @@ def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None
     return label, status, time.perf_counter() - t0, iters
 
 
-def _relaxation(N: int, loss: Loss):
+def _relaxation(N: int, loss: Loss, ties=None, nonneg: bool = False):
     """``M`` (PSD, unit diagonal) and its constraints; a loss with ``aligned`` adds ``diag(Z) = 1`` (its alignment
-    term is minimised by ``u_i = v_i`` whatever the rest, so the relaxation fixes it there)."""
+    term is minimised by ``u_i = v_i`` whatever the rest, so the relaxation fixes it there). ``ties``
+    (:mod:`theory.labels`) adds ``M_ij = M_{N+i, N+j} = 1`` for tied pairs; ``nonneg`` adds ``M >= 0`` entrywise."""
     M = cp.Variable((2 * N, 2 * N), PSD=True)
     cons = [cp.diag(M) == 1]
     if loss.aligned:
         cons.append(cp.diag(M[:N, N:]) == 1)
+    if ties is not None:
+        from .labels import check_ties, tied_pairs
+        pairs = tied_pairs(check_ties(ties, N))
+        if pairs:
+            i, j = (np.array(a) for a in zip(*pairs))
+            cons += [M[i, j] == 1, M[N + i, N + j] == 1]
+    if nonneg:
+        cons.append(M >= 0)
     return M, cons
 
 
@@ -260,7 +269,7 @@ def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray
 
 def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto", solver_options: dict | None = None,
             rank: int | None = None, rel_tol: float | None = None, max_iter: int | None = None,
-            seed: int | None = None):
+            seed: int | None = None, ties=None, nonneg: bool = False):
     r"""Global minimum of ``L_F`` over unit-norm embeddings in any dimension, by convex relaxation.
 
     .. math:: p^\star = \min_{M \succeq 0,\ \mathrm{diag}(M) = 1} L_F(M)
@@ -286,6 +295,13 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
         ``solver`` or ``solver_options`` given select ``'sdp'``, a low-rank option given selects ``'lowrank'``.
     rank, rel_tol, max_iter, seed : optional
         Options of :func:`theory.lowrank.certify_lowrank` (its defaults when None); only with ``'lowrank'``.
+    ties : sequence of int, optional
+        Duplicated pairs (:mod:`theory.labels`): ``ties[i]`` is the item pair ``i`` copies; the relaxation adds
+        ``M_ij = M_{N+i, N+j} = 1`` for tied ``i, j`` (``u_i = u_j``, ``v_i = v_j``). SDP only.
+    nonneg : bool, default=False
+        Non-negative features (ReLU): adds ``M >= 0`` entrywise (the doubly non-negative cone). A lower bound on
+        the optimum over non-negative embeddings, equal to it when the minimizer found is completely positive
+        (e.g. an orthogonal frame, ``M`` a 0/1 block matrix). SDP only.
 
     Returns
     -------
@@ -298,9 +314,14 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     ------
     ValueError
         A family above the enumeration limit, a loss without relaxation, an unknown solver or method, options of
-        the other method.
+        the other method, ``ties`` or ``nonneg`` with ``method='lowrank'`` (the low-rank method has neither).
     """
     from . import lowrank
+    from .losses.base import check_bool
+    nonneg = check_bool("nonneg", nonneg)
+    constrained = ties is not None or nonneg
+    if constrained and method == "lowrank":
+        raise ValueError("method='lowrank' honours neither ties nor nonneg; use method='sdp' (or 'auto')")
     methods = ("auto", "sdp", "lowrank")
     if method not in methods:
         raise ValueError(f"method must be one of {methods}, got {method!r}")
@@ -310,7 +331,9 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     if method == "auto":
         if sdp_opts and lr_opts:
             raise ValueError(f"method='auto' got options of both methods: solver/solver_options and {sorted(lr_opts)}")
-        method = ("sdp" if sdp_opts else "lowrank" if lr_opts else
+        if constrained and lr_opts:
+            raise ValueError(f"ties and nonneg need method='sdp', which takes no {sorted(lr_opts)}")
+        method = ("sdp" if sdp_opts or constrained else "lowrank" if lr_opts else
                   "lowrank" if _check_family(family).N >= lowrank.AUTO_MIN_N else "sdp")
     if method == "lowrank":
         if sdp_opts:
@@ -321,7 +344,7 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     loss = _relaxed_loss(loss)
     family = _check_family(family)
     N = family.N
-    M, cons = _relaxation(N, loss)
+    M, cons = _relaxation(N, loss, ties, nonneg)
     prob = cp.Problem(cp.Minimize(family_objective_expr(M, family, loss)), cons)
     name, status, secs, iters = _solve(prob, N, solver, solver_options)
     Mv = M.value if M.value is not None else np.full((2 * N, 2 * N), np.nan)
