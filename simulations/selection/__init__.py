@@ -45,6 +45,7 @@ from theory.losses import as_loss
 from simulations.engine import batch_chunks, batch_values, pair_loss_matrix
 from simulations.engine.limits import DEFAULT_MEMORY_BUDGET, OSGD_EXACT_LIMIT
 from simulations.selection.spectral import spectral_partition
+from simulations.selection import labels  # noqa: F401,E402  (class-aware batch samplers)
 
 METHODS = ("full", "all", "fixed", "shuffle", "replace", "dataloader", "osgd", "sc")
 PARTITION_METHODS = ("fixed", "shuffle", "sc")
