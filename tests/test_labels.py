@@ -14,7 +14,7 @@ import theory as th
 from simulations.selection.labels import (BatchBindingSampler, ClassBalancedBatchSampler, ClassPureBatchSampler,
                                           MPerClassBatchSampler, NoDuplicatesBatchSampler)
 from theory import Family, InfoNCE, SupCon, normalize_rows
-from theory.labels import class_collapse, item_etf, orthogonal_frame
+from theory.configurations import class_collapse, item_etf, orthogonal_frame
 
 N = 7
 TIES = (0, 1, 1, 2, 0, 3, 1)          # items 0..3 with multiplicities 2, 3, 1, 1

@@ -1,4 +1,4 @@
-r"""Labels and ties: class labels of the pairs, duplicated pairs (ties), and the configurations they call for.
+r"""Labels and ties: class labels of the pairs and duplicated pairs (ties), validated.
 
 *Labels* ``y = (y_0, ..., y_{N-1})`` give each pair ``i`` a class; a supervised loss
 (:class:`theory.losses.SupCon`) treats every same-class candidate of a batch as a positive. A class of
@@ -19,7 +19,6 @@ from numbers import Integral
 
 import numpy as np
 
-from .configurations import simplex_etf
 
 
 def check_labels(labels, N: int | None = None, *, name: str = "labels") -> tuple:
@@ -116,55 +115,3 @@ def class_index(labels) -> np.ndarray:
     """Each pair's class renumbered ``0 .. C-1`` in order of first appearance."""
     order = {y: k for k, y in enumerate(class_sizes(labels))}
     return np.array([order[y] for y in labels], dtype=np.int64)
-
-
-def class_collapse(labels) -> np.ndarray:
-    """Class collapse onto the regular simplex: ``u_i = v_i = e_{y_i}``, the vertices of the simplex ETF of
-    ``C`` classes (``C - 1`` dimensions; ``C = 1``: one unit vector in one dimension).
-
-    Parameters
-    ----------
-    labels : sequence of int
-
-    Returns
-    -------
-    ndarray, shape (N, max(C - 1, 1))
-        The rows of ``U`` (equal to ``V``).
-    """
-    c = class_index(check_labels(labels))
-    C = int(c.max()) + 1
-    return (simplex_etf(C, C - 1) if C > 1 else np.ones((1, 1)))[c]
-
-
-def orthogonal_frame(labels) -> np.ndarray:
-    """Each class on its own orthonormal axis: ``u_i = v_i = e_{y_i}`` in ``C`` dimensions (non-negative features,
-    Kini et al.'s orthogonal frame).
-
-    Parameters
-    ----------
-    labels : sequence of int
-
-    Returns
-    -------
-    ndarray, shape (N, C)
-    """
-    c = class_index(check_labels(labels))
-    return np.eye(int(c.max()) + 1)[c]
-
-
-def item_etf(ties) -> np.ndarray:
-    """The simplex ETF of the ``K`` items (``K - 1`` dimensions), one row per item (expand with ``[ties]``).
-
-    Parameters
-    ----------
-    ties : sequence of int
-
-    Returns
-    -------
-    ndarray, shape (K, K - 1)
-    """
-    t = np.asarray(check_labels(ties, name="ties"))
-    K = int(t.max()) + 1
-    if K < 2:
-        raise ValueError(f"ties must name at least 2 items for an ETF, got {K}")
-    return simplex_etf(K, K - 1)
