@@ -38,6 +38,7 @@ TINY = "tests/test_claims.py::test_every_claim_gives_its_verdict_at_tiny_size"
 #: Report sections.
 INFONCE = "Claims about InfoNCE (the paper's loss)"
 BEYOND = "Beyond InfoNCE: SigLIP, DCL, DHEL, KCL"
+LABELS = "Labels: supervised contrastive loss, duplicated pairs and class-aware samplers"
 
 
 @dataclass(frozen=True)
