@@ -15,6 +15,7 @@ from simulations.selection.labels import (BatchBindingSampler, ClassBalancedBatc
                                           MPerClassBatchSampler, NoDuplicatesBatchSampler)
 from theory import Family, InfoNCE, SupCon, normalize_rows
 from theory.configurations import class_collapse, item_etf, orthogonal_frame
+from theory.labels import tied_pairs
 
 N = 7
 TIES = (0, 1, 1, 2, 0, 3, 1)          # items 0..3 with multiplicities 2, 3, 1, 1
@@ -186,6 +187,9 @@ def test_tied_relaxation_agrees_with_an_independent_relaxation_over_items(m, B):
     c = th.certify(fam, InfoNCE(1.0), ties=ties)
     value, G = _item_relaxation(m, 1.0, B)
     assert c.certified and c.value == pytest.approx(value, abs=1e-6)
+    for i, j in tied_pairs(ties):                           # the face of the ties: u_i = u_j and v_i = v_j
+        assert np.array_equal(c.M[i], c.M[j]) and np.array_equal(c.M[Nn + i], c.M[Nn + j])
+        assert abs(c.M[i, j] - 1) < 1e-8 and abs(c.M[Nn + i, Nn + j] - 1) < 1e-8
     first = [ties.index(k) for k in range(len(m))]
     Gp = c.M[np.ix_(first, first)]
     assert np.abs(Gp - G).max() < 1e-3

@@ -168,20 +168,32 @@ def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None
 
 def _relaxation(N: int, loss: Loss, ties=None, nonneg: bool = False):
     """``M`` (PSD, unit diagonal) and its constraints; a loss with ``aligned`` adds ``diag(Z) = 1`` (its alignment
-    term is minimised by ``u_i = v_i`` whatever the rest, so the relaxation fixes it there). ``ties``
-    (:mod:`theory.labels`) adds ``M_ij = M_{N+i, N+j} = 1`` for tied pairs; ``nonneg`` adds ``M >= 0`` entrywise."""
-    M = cp.Variable((2 * N, 2 * N), PSD=True)
-    cons = [cp.diag(M) == 1]
+    term is minimised by ``u_i = v_i`` whatever the rest, so the relaxation fixes it there). ``nonneg`` adds
+    ``M >= 0`` entrywise.
+
+    ``ties`` (:mod:`theory.labels`) restricts ``M`` to the face ``{M_ij = M_{N+i, N+j} = 1 for tied i, j}``, written
+    as ``M = P M_K P^T`` with ``M_K`` the ``2K x 2K`` matrix of the items (PSD, unit diagonal) and ``P`` the 0/1
+    expansion of pairs to items: the same set as those linear equalities (a PSD matrix of unit diagonal with
+    ``M_ij = 1`` has equal rows ``i`` and ``j``), parametrised so that the program keeps a strictly feasible point
+    (with the equalities themselves, every feasible ``M`` is singular and interior-point solvers stall)."""
+    if ties is None:
+        M = cp.Variable((2 * N, 2 * N), PSD=True)
+        base = M
+    else:
+        from .labels import check_ties
+        t = check_ties(ties, N)
+        K = int(t.max()) + 1
+        E = np.zeros((N, K))
+        E[np.arange(N), t] = 1.0
+        P = np.block([[E, np.zeros((N, K))], [np.zeros((N, K)), E]])
+        base = cp.Variable((2 * K, 2 * K), PSD=True)
+        M = P @ base @ P.T
+    cons = [cp.diag(base) == 1]
     if loss.aligned:
-        cons.append(cp.diag(M[:N, N:]) == 1)
-    if ties is not None:
-        from .labels import check_ties, tied_pairs
-        pairs = tied_pairs(check_ties(ties, N))
-        if pairs:
-            i, j = (np.array(a) for a in zip(*pairs))
-            cons += [M[i, j] == 1, M[N + i, N + j] == 1]
+        n = base.shape[0] // 2
+        cons.append(cp.diag(base[:n, n:]) == 1)
     if nonneg:
-        cons.append(M >= 0)
+        cons.append(base >= 0)
     return M, cons
 
 
@@ -296,8 +308,9 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     rank, rel_tol, max_iter, seed : optional
         Options of :func:`theory.lowrank.certify_lowrank` (its defaults when None); only with ``'lowrank'``.
     ties : sequence of int, optional
-        Duplicated pairs (:mod:`theory.labels`): ``ties[i]`` is the item pair ``i`` copies; the relaxation adds
-        ``M_ij = M_{N+i, N+j} = 1`` for tied ``i, j`` (``u_i = u_j``, ``v_i = v_j``). SDP only.
+        Duplicated pairs (:mod:`theory.labels`): ``ties[i]`` is the item pair ``i`` copies; the relaxation is
+        restricted to ``M_ij = M_{N+i, N+j} = 1`` for tied ``i, j`` (``u_i = u_j``, ``v_i = v_j``), parametrised by
+        the items' ``2K x 2K`` matrix (see ``_relaxation``). SDP only.
     nonneg : bool, default=False
         Non-negative features (ReLU): adds ``M >= 0`` entrywise (the doubly non-negative cone). A lower bound on
         the optimum over non-negative embeddings, equal to it when the minimizer found is completely positive

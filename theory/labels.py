@@ -9,9 +9,10 @@ one member is allowed: that pair has no positive but itself.
 ``0 .. K-1``, each used at least once. Ties enter the one front as a keyword: the oracle
 (:func:`theory.objective`, :func:`theory.gradient`) and the engine (:func:`simulations.objective`) take
 ``K``-row embeddings (one row of ``U`` and one of ``V`` per item, fewer variables) and expand them to
-``N`` rows; the relaxation (:func:`theory.certify`) adds the linear constraints
-``M_ij = M_{N+i, N+j} = 1`` for tied ``i, j`` (which, with ``M`` PSD of unit diagonal, force the
-rows of ``i`` and ``j`` in ``M`` to be equal, so every cross inner product follows).
+``N`` rows; the relaxation (:func:`theory.certify`) is restricted to the face
+``M_ij = M_{N+i, N+j} = 1`` for tied ``i, j`` (with ``M`` PSD of unit diagonal these force the rows of
+``i`` and ``j`` in ``M`` to be equal, so every cross inner product follows), parametrised by the
+items' own ``2K x 2K`` matrix.
 """
 from __future__ import annotations
 
