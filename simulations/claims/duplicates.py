@@ -67,6 +67,11 @@ def check_duplicates(multiplicities=((2, 2, 2), (3, 2, 1), (4, 1, 1)), taus=(0.5
                         bool(etf and unique)
                 rows.append(r)
     verdict, _, bad = verdict_over_sweep(holds)
+    nodup = [r for r in rows if r["family"].startswith("no_duplicates")]
+    nodup_etf = sorted({"-".join(map(str, r["multiplicities"])) + f" {r['family'].split()[-1]}" for r in nodup
+                        if r["item_etf"]})
+    nodup_not = sorted({"-".join(map(str, r["multiplicities"])) + f" {r['family'].split()[-1]}" for r in nodup
+                        if not r["item_etf"]})
     ex = [r for r in rows if r["multiplicities"] == [3, 2, 1] and r["tau"] == 1.0 and r["family"] in ("full", "all B=3")]
     shown = "; ".join(f"{r['family']}: " + ", ".join(f"{x:.3f}" for x in r["item_gram"]) for r in ex)
     return Verdict("duplicates", verdict, {"cases": rows, "holds_for": [k for k, v in holds.items() if v],
@@ -79,9 +84,10 @@ def check_duplicates(multiplicities=((2, 2, 2), (3, 2, 1), (4, 1, 1)), taus=(0.5
                    "positive gap). Samplers: m-per-class with items as classes and m = 1 (uniform items, one copy each) "
                    "has the item ETF as its unique minimizer at every point (its objective is InfoNCE's all-C(K,B) over "
                    "the items, Cho et al. Thm. 2), so it restores the de-duplicated optimum, not the full batch's with "
-                   "duplicates; the no-duplicates family (uniform over duplicate-free batches) weights item sets by "
-                   "the product of their multiplicities and restores the item ETF only for equal multiplicities. "
-                   "Certified for d >= K - 1 (the item ETF's rank).")
+                   "duplicates. The no-duplicates family (uniform over duplicate-free batches) weights each set of "
+                   "items by the product of their multiplicities: its minimizer is the item ETF at "
+                   f"{nodup_etf or 'no point'} (per multiplicities and B; with B = K every batch holds every item) "
+                   f"and not at {nodup_not or 'any point'}. Certified for d >= K - 1 (the item ETF's rank).")
 
 
 def duplicates_table(v: dict) -> list[str]:
