@@ -325,3 +325,52 @@ def test_bad_family_and_sampler_arguments_raise_naming_the_parameter():
         MPerClassBatchSampler(y, 2, 3)
     with pytest.raises(ValueError, match="bound"):
         BatchBindingSampler(ClassPureBatchSampler(y, 2), [0, 0])
+
+
+# ------------------------------------------------------------------ claims and the balance law
+def test_supcon_all_batches_shares_the_minimizer_only_for_balanced_classes():
+    """Certified: all C(6,3) shares the full-batch minimizer for balanced classes; for imbalanced ones every
+    minimizer of the family is full-batch sub-optimal by a certified margin; under M >= 0 both share it."""
+    from simulations.claims._labels import shares_full
+    fam = Family.all(6, 3)
+    bal = shares_full(fam, SupCon((0, 0, 1, 1, 2, 2)))
+    imb = shares_full(fam, SupCon((0, 0, 0, 1, 1, 2)))
+    imb_nn = shares_full(fam, SupCon((0, 0, 0, 1, 1, 2)), nonneg=True)
+    assert bal["suboptimal"] is False and imb_nn["suboptimal"] is False
+    assert imb["suboptimal"] is True and imb["gap_lower_bound"] > 5e-4
+
+
+def test_item_balance_law_agrees_with_the_dual_certificate():
+    """The item law (kappa constant) against the solver-free dual decision of the tied relaxation, and its known
+    cases: equal multiplicities and one-copy-per-item sampling balanced, unequal multiplicities on all C(N,B) not."""
+    from simulations.claims._labels import dual_decision
+    from theory.label_balance import group_pair_weights, item_etf_balanced
+    t = (0, 0, 0, 1, 1, 2)
+    W = item_etf(t)
+    cases = [(Family.full(6), (0, 0, 1, 1, 2, 2), True), (Family.all(6, 3), (0, 0, 1, 1, 2, 2), True),
+             (Family.full(6), t, False), (Family.all(6, 3), t, False), (Family.m_per_class(t, 1, 2), t, True),
+             (Family.no_duplicates(t, 2), t, False)]
+    for fam, ties, balanced in cases:
+        for tau in (0.5, 2.0):
+            assert item_etf_balanced(fam, ties, tau)["balanced"] is balanced, (fam, ties, tau)
+            assert dual_decision(fam, InfoNCE(tau), item_etf(ties), ties=ties)["optimal"] is balanced, (fam, ties, tau)
+    # kappa from its definition for the full batch: n = (3, 2, 1), |S| = 6
+    tau, c = 1.0, math.exp(-3 / 2)
+    n = np.array([3.0, 2.0, 1.0])
+    D = n + (6 - n) * c
+    want = np.outer(n / D, n) / 6
+    want = want + want.T
+    np.fill_diagonal(want, 0.0)
+    np.testing.assert_allclose(group_pair_weights(Family.full(6), t, tau), want, rtol=1e-14)
+    assert W.shape == (3, 2)
+
+
+@pytest.mark.parametrize("claim_id", ["supcon_full_batch", "supcon_all_batches", "supcon_partitions", "duplicates",
+                                      "label_balance_law"])
+def test_each_label_claim_gives_its_tiny_verdict(claim_id):
+    from simulations.claims import CLAIMS
+    c = CLAIMS[claim_id]
+    v = c.run("tiny")
+    assert v.verdict == c.expected_tiny, (v.verdict, v.numbers.get("fails_for"))
+    if c.expected_fails_tiny:
+        assert v.numbers["fails_for"] == list(c.expected_fails_tiny)

@@ -236,8 +236,10 @@ def _difference_check(loss: Loss, blocks: list, S: np.ndarray, g: list) -> None:
                                               *[B + s * p for B, p in zip(blocks[1:], P[1:])])))
     fd = (f(FD_STEP) - f(-FD_STEP)) / (2 * FD_STEP)
     cs = sum(float(np.sum(gb * p)) for gb, p in zip(g, P))
-    scale = sum(float(np.sum(np.abs(gb * p))) for gb, p in zip(g, P)) + 1e-8 * (abs(f(0.0)) + 1.0)
-    if not abs(fd - cs) <= FD_RTOL * scale:
+    f0 = abs(f(0.0))
+    scale = sum(float(np.sum(np.abs(gb * p))) for gb, p in zip(g, P)) + 1e-8 * (f0 + 1.0)
+    rounding = 100 * np.finfo(float).eps * (f0 + 1.0) / FD_STEP       # the difference quotient's own rounding
+    if not abs(fd - cs) <= FD_RTOL * scale + rounding:
         raise ValueError(f"loss {loss.name!r}: the complex-step derivative ({cs:.6g}) disagrees with central differences "
                          f"({fd:.6g}); batch_losses is not complex-safe (define gram_gradients or use theory.losses.ops)")
 

@@ -131,3 +131,45 @@ def class_graph_condition(family: Family, labels) -> dict:
         connected &= len(seen) == len(members)
     meet = all(C[np.ix_(y == a, y == b)].any() for a in classes for b in classes if a < b)
     return {"classes_connected": bool(connected), "classes_meet": bool(meet), "condition": bool(connected and meet)}
+
+
+#: Relative tolerance of the solver-free dual decisions (as :data:`theory.certificates.ETF_REL_TOL`).
+DUAL_REL_TOL = 1e-9
+
+
+def dual_decision(family: Family, loss, X: np.ndarray, *, ties=None, rel_tol: float = DUAL_REL_TOL) -> dict:
+    """Solver-free decision: does ``U = V = X`` (rows per item when ``ties`` is given) solve the relaxation (with
+    ``ties``)? The relaxation's gradient ``G`` at ``M* = [X; X][X; X]^T`` (from the oracle's exact Gram gradient,
+    summed over each item's pairs with ties), the diagonal multipliers ``y`` of least squares for ``Y M* = 0``,
+    ``Y = G + Diag(y)``: ``optimal`` True when ``||Y M*||`` and ``-lambda_min(Y)`` are below ``rel_tol ||G||``
+    (a dual certificate: optimal for every ``d >= rank``); False when ``M*`` is not a KKT point (no ``y`` gives
+    ``Y M* = 0``) or it is but ``Y`` has a negative eigenvalue (not optimal for the relaxation, exact in
+    ``d >= 2K``); None when neither is clear."""
+    from theory import gram_gradient
+    N = family.N
+    if ties is None:
+        P = np.eye(2 * N)
+        Xn = X
+    else:
+        t = np.asarray(ties)
+        E = np.zeros((N, X.shape[0]))
+        E[np.arange(N), t] = 1.0
+        P = np.block([[E, np.zeros_like(E)], [np.zeros_like(E), E]])
+        Xn = X[t]
+    G = P.T @ gram_gradient(Xn, Xn, family, loss).relaxation_gradient() @ P
+    Ms = stacked_gram(X)
+    scale = float(np.linalg.norm(G))
+    if scale == 0.0:                   # the objective does not depend on M here: every feasible point is optimal
+        return {"optimal": True, "slackness": 0.0, "min_eig": 0.0, "scale": 0.0}
+    GM = G @ Ms
+    y = -np.einsum("kl,kl->k", GM, Ms) / np.einsum("kl,kl->k", Ms, Ms)
+    Y = G + np.diag(y)
+    slack = float(np.linalg.norm(Y @ Ms)) / scale
+    lam = float(np.linalg.eigvalsh((Y + Y.T) / 2)[0]) / scale
+    if slack <= rel_tol and lam >= -rel_tol:
+        optimal = True
+    elif slack > np.sqrt(rel_tol) or lam < -np.sqrt(rel_tol):
+        optimal = False
+    else:
+        optimal = None
+    return {"optimal": optimal, "slackness": slack, "min_eig": lam, "scale": scale}
