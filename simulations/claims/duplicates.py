@@ -113,5 +113,5 @@ CLAIM = Claim(
      "quick": dict(taus=(0.5, 1.0), all_Bs=(2, 3)),
      "full": dict(multiplicities=((2, 2, 2), (3, 2, 1), (4, 1, 1), (3, 3), (2, 2, 2, 2), (4, 2, 1, 1), (3, 3, 2)),
                   taus=(0.25, 0.5, 1.0, 2.0, 5.0), all_Bs=(2, 3, 4, 6), sampler_Bs=(2, 3, 4), directions=2)},
-    section=LABELS, order=330, tables=duplicates_table, expected_tiny="qualified",
+    figure="labels_duplicates", section=LABELS, order=330, tables=duplicates_table, expected_tiny="qualified",
     expected_fails_tiny=("m=3-2-1,tau=1,all B=3 shares", "m=3-2-1,tau=1,no_duplicates B=2 item ETF"))

@@ -101,5 +101,5 @@ CLAIM = Claim(
     ("tests/test_labels.py::test_supcon_full_batch_optimum_is_class_collapse_onto_the_simplex",),
     {"tiny": dict(Ns=(6,), taus=(1.0,)), "quick": {},
      "full": dict(Ns=(4, 6, 8, 9), taus=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0), symmetric=(True, False), directions=2)},
-    section=LABELS, order=300, tables=supcon_full_batch_table,
+    figure="labels_supcon", section=LABELS, order=300, tables=supcon_full_batch_table,
     expected_tiny="qualified", expected_fails_tiny=("N=6,imbalanced,tau=1 simplex",))

@@ -148,4 +148,4 @@ CLAIM = Claim(
     ("tests/test_labels.py::test_supcon_partition_optimum_reproduces_the_class_mixed_gap",),
     {"tiny": dict(kinds=("balanced",), Bs=(2,), nonneg=(False,)), "quick": {},
      "full": dict(Ns=(6, 8), Bs=(2, 3, 4), taus=(0.5, 1.0, 2.0), directions=2)},
-    section=LABELS, order=320, tables=supcon_partitions_table, expected_tiny="qualified")
+    figure="labels_partitions", section=LABELS, order=320, tables=supcon_partitions_table, expected_tiny="qualified")
