@@ -374,3 +374,37 @@ def test_each_label_claim_gives_its_tiny_verdict(claim_id):
     assert v.verdict == c.expected_tiny, (v.verdict, v.numbers.get("fails_for"))
     if c.expected_fails_tiny:
         assert v.numbers["fails_for"] == list(c.expected_fails_tiny)
+
+
+def _supcon_relaxation_reference(labels, batches, tau, nonneg=False):
+    """An independent relaxation (not the package's): SupCon written anchor by anchor from its definition on a
+    2N x 2N PSD matrix of unit diagonal (entrywise >= 0 with nonneg), solved by Clarabel."""
+    n = len(labels)
+    M = cp.Variable((2 * n, 2 * n), PSD=True)
+    cons = [cp.diag(M) == 1] + ([M >= 0] if nonneg else [])
+    total = 0
+    for S in batches:
+        for i in S:
+            pos = [p for p in S if labels[p] == labels[i]]
+            row = cp.hstack([M[i, n + j] for j in S])
+            col = cp.hstack([M[j, n + i] for j in S])
+            total += (cp.log_sum_exp(row / tau) - sum(M[i, n + p] for p in pos) / (len(pos) * tau)) / len(S)
+            total += (cp.log_sum_exp(col / tau) - sum(M[p, n + i] for p in pos) / (len(pos) * tau)) / len(S)
+    prob = cp.Problem(cp.Minimize(total / len(batches)), cons)
+    prob.solve(solver="CLARABEL")
+    assert prob.status == "optimal"
+    return prob.value
+
+
+@pytest.mark.parametrize("labels,fam,nonneg", [
+    ((0, 0, 1, 1, 2, 2), Family.full(6), False), ((0, 0, 1, 1, 2, 2), Family.full(6), True),
+    ((0, 0, 1, 1, 2, 2), Family.from_batches([[0, 2], [1, 4], [3, 5]], N=6), False),
+    ((0, 0, 1, 1, 2, 2), Family.from_batches([[0, 2], [1, 4], [3, 5]], N=6), True),
+    ((0, 0, 0, 1, 1, 2), Family.all(6, 3), False), ((0, 0, 0, 1, 1, 2), Family.full(6), False),
+    ((0, 0, 0, 1, 1, 2), Family.no_duplicates((0, 0, 0, 1, 1, 2), 2), True)], ids=str)
+def test_supcon_certificates_agree_with_an_independent_relaxation(labels, fam, nonneg):
+    want = _supcon_relaxation_reference(labels, [list(map(int, S)) for S in fam.batch_list()], 1.0, nonneg)
+    if fam.is_weighted:                               # the reference averages batches with equal weight
+        pytest.skip("weighted family")
+    c = th.certify(fam, SupCon(labels), nonneg=nonneg)
+    assert c.certified and c.value == pytest.approx(want, abs=2e-6)
