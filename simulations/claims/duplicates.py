@@ -90,9 +90,14 @@ def check_duplicates(multiplicities=((2, 2, 2), (3, 2, 1), (4, 1, 1)), taus=(0.5
                    f"and not at {nodup_not or 'any point'}. Certified for d >= K - 1 (the item ETF's rank).")
 
 
+def multiplicities(r) -> str:
+    """A row's multiplicity pattern, e.g. ``'3-2-1'``."""
+    return "-".join(map(str, r["multiplicities"]))
+
+
 def duplicates_table(v: dict) -> list[str]:
     rows = v["numbers"]["cases"]
-    head, body = grouped(rows, ("multiplicities", "family"), [
+    head, body = grouped(rows, (multiplicities, "family"), [
         ("points", len), ("item ETF optimal", lambda g: count(r["item_etf"] for r in g)),
         ("unique", lambda g: count(r["unique"] for r in g)),
         ("ETF excess", lambda g: extent(r["etf_excess"] for r in g)),

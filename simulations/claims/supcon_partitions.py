@@ -129,7 +129,7 @@ def check_supcon_partitions(Ns=(6,), kinds=("balanced", "imbalanced"), Bs=(2, 3)
 
 def supcon_partitions_table(v: dict) -> list[str]:
     rows = v["numbers"]["cases"]
-    head, body = grouped(rows, ("classes", "nonneg", "family"), [
+    head, body = grouped(rows, ("classes", "nonneg", "B", "family"), [
         ("points", len), ("reference optimal", lambda g: count(r["reference_optimal"] for r in g)),
         ("shares full batch", lambda g: count(r["shares"] for r in g)),
         ("unique", lambda g: count(r["unique"] for r in g)),
