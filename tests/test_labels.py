@@ -226,7 +226,8 @@ def test_ties_and_nonneg_need_the_sdp_and_are_validated():
 
 
 def test_bad_labels_and_ties_raise_naming_the_parameter():
-    for bad in ("0011", [0.5, 1], [[0, 1]], [], [True, False]):
+    assert SupCon("0,0,1,1").labels == (0, 0, 1, 1)                    # the command line's form
+    for bad in ("0,a,1", [0.5, 1], [[0, 1]], [], [True, False], b"01"):
         with pytest.raises(ValueError, match="labels"):
             SupCon(bad)
     with pytest.raises(ValueError, match="labels"):

@@ -9,7 +9,7 @@ The oracle of the toolkit; never imports torch or :mod:`simulations`. The front:
     th.etf_is_optimal(family, loss)         # one decision for every loss (.optimal)
 
 ``loss`` is a :class:`Loss` object or a registered name (``'infonce'``, ``'siglip'``, ``'dcl'``, ``'dhel'``,
-``'kcl'``, or one of yours: :func:`register_loss`).
+``'kcl'``, ``'supcon'`` (with labels), or one of yours: :func:`register_loss`).
 """
 from ._checks import normalize_rows
 from .batches import ENUMERATION_LIMIT, Family, make_family

@@ -27,8 +27,9 @@ def check_labels(labels, N: int | None = None, *, name: str = "labels") -> tuple
 
     Parameters
     ----------
-    labels : sequence of int
-        One integer per pair (any integers; classes need not be numbered consecutively).
+    labels : sequence of int, or str
+        One integer per pair (any integers; classes need not be numbered consecutively), or the same as a
+        comma-separated string (``"0,0,1,1"``, as the command line's ``--loss-param labels=0,0,1,1`` passes it).
     N : int, optional
         The required length.
     name : str, default='labels'
@@ -43,7 +44,12 @@ def check_labels(labels, N: int | None = None, *, name: str = "labels") -> tuple
     ValueError
         Not a 1-D sequence of integers, empty, or of the wrong length.
     """
-    if isinstance(labels, (str, bytes)) or np.ndim(labels) != 1:
+    if isinstance(labels, str):
+        try:
+            labels = [int(x) for x in labels.split(",")]
+        except ValueError:
+            raise ValueError(f"{name} as a string must be comma-separated integers, got {labels!r}") from None
+    if isinstance(labels, bytes) or np.ndim(labels) != 1:
         raise ValueError(f"{name} must be a 1-D sequence of integers (one per pair), got {labels!r}")
     out = []
     for x in list(labels):
