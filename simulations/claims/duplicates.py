@@ -111,7 +111,7 @@ CLAIM = Claim(
     "InfoNCE with duplicated pairs (tied embeddings): the full-batch minimizer is the simplex ETF of the distinct "
     "items only for equal multiplicities, all C(N,B) shares it only then, and one-copy-per-item sampling restores "
     "the item ETF.",
-    "our derivation (the issue's question), certified", check_duplicates,
+    "our derivation, certified", check_duplicates,
     ("tests/test_labels.py::test_tied_relaxation_agrees_with_an_independent_relaxation_over_items",
      "tests/test_labels.py::test_tied_full_batch_and_all_batches_reproduce_the_unequal_item_grams"),
     {"tiny": dict(multiplicities=((2, 2, 2), (3, 2, 1)), taus=(1.0,), all_Bs=(3,), sampler_Bs=(2,)),

@@ -101,10 +101,10 @@ def check_supcon_partitions(Ns=(6,), kinds=("balanced", "imbalanced"), Bs=(2, 3)
                             if not nn and holds[label] is not None:
                                 free[label] = bool(holds[label] == cond["condition"])
     verdict, _, bad = verdict_over_sweep(holds)
-    issue = [r for r in rows if r["labels"] == [0, 0, 1, 1, 2, 2] and r["family"] == "class-mixed partition"
+    example = [r for r in rows if r["labels"] == [0, 0, 1, 1, 2, 2] and r["family"] == "class-mixed partition"
              and r["tau"] == 1.0 and r["B"] == 2 and not r["nonneg"]]
-    quoted = (f" The class-mixed partition of (0,0,1,1,2,2) at tau = 1, B = 2: optimum {issue[0]['certificate']:.6f} "
-              f"against {issue[0]['reference_value']:.6f} at class collapse." if issue else "")
+    quoted = (f" The class-mixed partition of (0,0,1,1,2,2) at tau = 1, B = 2: optimum {example[0]['certificate']:.6f} "
+              f"against {example[0]['reference_value']:.6f} at class collapse." if example else "")
     agree = sum(kini.values())
     return Verdict("supcon_partitions", verdict,
                    {"cases": rows, "holds_for": [k for k, v in holds.items() if v], "fails_for": bad,
