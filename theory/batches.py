@@ -452,6 +452,8 @@ class Family:
             Pairs per class in a batch, ``1 <= m``.
         B : int
             Batch size, a multiple of ``m``, ``2 <= B <= N``.
+        kind : str, default='m_per_class'
+            The label kept in ``kind`` (:meth:`class_balanced` and :meth:`class_pure` are this law).
 
         Returns
         -------
