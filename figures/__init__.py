@@ -7,6 +7,9 @@ needs (CSV / JSON), writes ``out/figures/<name>.png`` and ``.pdf`` and returns t
 """
 from .paper import (FIGURES, claims_tables, convergence, convergence_sweep, draw_all, fig1a, heatmaps, osgd_toy,
                     sc_quality)
+from .labels import LABEL_FIGURES
+
+FIGURES.update(LABEL_FIGURES)
 
 __all__ = ["FIGURES", "draw_all", "fig1a", "heatmaps", "convergence", "convergence_sweep", "osgd_toy", "sc_quality",
            "claims_tables"]

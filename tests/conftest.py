@@ -22,7 +22,10 @@ LOSS_VARIANTS = {"infonce": ({}, {"tau": 0.5, "symmetric": False}),
                  "siglip": ({}, {"tau": 0.3, "bias": -2.0}),
                  "dcl": ({}, {"tau": 0.5, "negatives": "cross"}, {"symmetric": False}),
                  "dhel": ({}, {"tau": 0.5, "symmetric": False}),
-                 "kcl": ({}, {"t": 0.5, "gamma": 4.0})}
+                 "kcl": ({}, {"t": 0.5, "gamma": 4.0}),
+                 # labels cover the generic tests' N <= 8: balanced classes, and imbalanced with a class of one
+                 "supcon": ({"labels": (0, 0, 1, 1, 2, 2, 3, 3)},
+                            {"labels": (0, 1, 0, 0, 2, 1, 3, 0), "tau": 0.5, "symmetric": False})}
 
 
 def all_losses() -> list:

@@ -9,7 +9,7 @@ The oracle of the toolkit; never imports torch or :mod:`simulations`. The front:
     th.etf_is_optimal(family, loss)         # one decision for every loss (.optimal)
 
 ``loss`` is a :class:`Loss` object or a registered name (``'infonce'``, ``'siglip'``, ``'dcl'``, ``'dhel'``,
-``'kcl'``, or one of yours: :func:`register_loss`).
+``'kcl'``, ``'supcon'`` (with labels), or one of yours: :func:`register_loss`).
 """
 from ._checks import normalize_rows
 from .batches import ENUMERATION_LIMIT, Family, make_family
@@ -24,7 +24,7 @@ from .configurations import (
 )
 from .front import (GramGradient, batch_values, gradient, gram_gradient, objective, tangent_gradient,
                     tangent_gradient_norm)
-from .losses import DCL, DHEL, KCL, LOSSES, InfoNCE, Loss, SigLIP, as_loss, load_plugin, make_loss, register_loss
+from .losses import DCL, DHEL, KCL, LOSSES, InfoNCE, Loss, SigLIP, SupCon, as_loss, load_plugin, make_loss, register_loss
 from .optima import (
     cross_polytope_all_pairs_value,
     cross_polytope_full_value,
@@ -39,7 +39,7 @@ __all__ = [
     "ENUMERATION_LIMIT", "Family", "make_family", "normalize_rows",
     "objective", "batch_values", "gradient", "gram_gradient", "GramGradient",
     "Loss", "LOSSES", "register_loss", "make_loss", "as_loss", "load_plugin",
-    "InfoNCE", "SigLIP", "DCL", "DHEL", "KCL",
+    "InfoNCE", "SigLIP", "DCL", "DHEL", "KCL", "SupCon",
     "simplex_etf", "etf_gram", "cross_polytope", "block_configuration", "regular_polygon", "icosahedron",
     "gram_distance", "tangent_gradient", "tangent_gradient_norm",
     "optimum_full", "optimum_all", "optimum_partition",

@@ -121,7 +121,10 @@ def uniform_partitions(N: int, B: int):
 #: Kinds a sampler produces; only these may hold batches of size 1 (loss 0), also when read from JSON.
 SAMPLER_KINDS = ("dataloader", "dataloader_expectation")
 #: Every ``kind`` label (the JSON reader accepts only these).
-KINDS = ("full", "all", "partition", "explicit", "random", "fano", "affine_plane", "union", "mixture") + SAMPLER_KINDS
+#: Families built from labels or ties (:meth:`Family.no_duplicates` and the class-aware constructors).
+LABEL_KINDS = ("no_duplicates", "m_per_class", "class_balanced", "class_pure", "batch_binding")
+KINDS = ("full", "all", "partition", "explicit", "random", "fano", "affine_plane", "union", "mixture") + SAMPLER_KINDS \
+    + LABEL_KINDS
 
 
 def _check_weights(weights, n: int) -> np.ndarray:
@@ -695,6 +698,156 @@ class Family:
         scaled = [cls(f.N, f.kind, tuple(p.scaled(ak / f.total_weight) for p in f.parts)) for f, ak in zip(families, a)]
         return cls.union(*scaled, kind=kind)
 
+    # ------------------------------------------------------------------ labels and ties
+    @classmethod
+    def no_duplicates(cls, ties, B: int) -> "Family":
+        """Every ``B``-subset holding no two copies of one item (``ties``, :mod:`theory.labels`), weight 1 each.
+
+        Exactly the law of a uniform ``B``-subset conditioned on having no duplicate (the rejection sampler
+        :class:`simulations.selection.labels.NoDuplicatesBatchSampler`). sentence-transformers'
+        ``NoDuplicatesBatchSampler`` (a shuffled greedy fill) has the same support, not necessarily these weights.
+
+        Parameters
+        ----------
+        ties : sequence of int
+            ``ties[i]``: the item pair ``i`` copies (``N = len(ties)``).
+        B : int
+            Batch size, ``2 <= B <= K`` (the number of items).
+
+        Returns
+        -------
+        Family
+        """
+        from .labels import check_ties
+        t = check_ties(ties, len(ties))
+        groups = [np.flatnonzero(t == k) for k in range(int(t.max()) + 1)]
+        N, B = check_batch_size(len(t), B)
+        if B > len(groups):
+            raise ValueError(f"B must be at most the number of items K={len(groups)} for batches without duplicates, "
+                             f"got B={B}")
+        _check_count(sum(math.prod(len(groups[k]) for k in c) for c in itertools.combinations(range(len(groups)), B)))
+        rows = [np.sort(np.array(r)) for c in itertools.combinations(range(len(groups)), B)
+                for r in itertools.product(*(groups[k] for k in c))]
+        return cls.from_batches(np.array(rows, dtype=np.int64), N, kind="no_duplicates")
+
+    @classmethod
+    def m_per_class(cls, labels, m: int, B: int, *, kind: str = "m_per_class") -> "Family":
+        """The exact law of an m-per-class sampler: ``B/m`` distinct classes drawn uniformly among those with at
+        least ``m`` pairs, then ``m`` pairs drawn uniformly without replacement from each.
+
+        Every such batch is listed with its probability, ``1 / (C(E, B/m) prod_c C(n_c, m))`` (``E`` eligible
+        classes, ``n_c`` the class sizes), as its weight. pytorch-metric-learning's ``MPerClassSampler`` has the
+        same support (it also samples with replacement from classes smaller than ``m``, which this law excludes).
+
+        Parameters
+        ----------
+        labels : sequence of int
+            ``labels[i]``: the class of pair ``i`` (``N = len(labels)``).
+        m : int
+            Pairs per class in a batch, ``1 <= m``.
+        B : int
+            Batch size, a multiple of ``m``, ``2 <= B <= N``.
+        kind : str, default='m_per_class'
+            The label kept in ``kind`` (:meth:`class_balanced` and :meth:`class_pure` are this law).
+
+        Returns
+        -------
+        Family
+        """
+        from .labels import check_labels, class_index
+        c = class_index(check_labels(labels))
+        N, B = check_batch_size(len(c), B)
+        m = check_int("m", m, low=1, high=B)
+        if B % m:
+            raise ValueError(f"B must be a multiple of m; got B={B}, m={m}")
+        k = B // m
+        groups = [np.flatnonzero(c == j) for j in range(int(c.max()) + 1)]
+        eligible = [g for g in groups if len(g) >= m]
+        if len(eligible) < k:
+            raise ValueError(f"m_per_class needs B/m = {k} classes of at least m={m} pairs; the labels have "
+                             f"{len(eligible)} (class sizes {[len(g) for g in groups]})")
+        combos = list(itertools.combinations(range(len(eligible)), k))
+        _check_count(sum(math.prod(math.comb(len(eligible[j]), m) for j in cc) for cc in combos))
+        rows, weights = [], []
+        for cc in combos:
+            w = 1.0 / (len(combos) * math.prod(math.comb(len(eligible[j]), m) for j in cc))
+            for pick in itertools.product(*(itertools.combinations(eligible[j], m) for j in cc)):
+                rows.append(np.sort(np.concatenate(pick)))
+                weights.append(w)
+        return cls.from_batches(np.array(rows, dtype=np.int64), N, weights=weights, kind=kind)
+
+    @classmethod
+    def class_balanced(cls, labels, B: int) -> "Family":
+        """Every class in every batch with ``B/C`` pairs (``C`` classes): :meth:`m_per_class` with ``m = B/C``
+        (its exact law: ``B/C`` pairs drawn uniformly from each class).
+
+        Parameters
+        ----------
+        labels : sequence of int
+        B : int
+            A multiple of the number of classes ``C``, with every class of at least ``B/C`` pairs.
+
+        Returns
+        -------
+        Family
+        """
+        from .labels import check_labels, class_sizes
+        sizes = class_sizes(check_labels(labels))
+        C = len(sizes)
+        B = check_int("B", B, low=2)
+        if B % C:
+            raise ValueError(f"B must be a multiple of the number of classes C={C} for class-balanced batches, got B={B}")
+        if min(sizes.values()) < B // C:
+            raise ValueError(f"class_balanced needs every class to have at least B/C = {B // C} pairs, got class "
+                             f"sizes {list(sizes.values())}")
+        return cls.m_per_class(labels, B // C, B, kind="class_balanced")
+
+    @classmethod
+    def class_pure(cls, labels, B: int) -> "Family":
+        """The exact law of a class-pure sampler: one class drawn uniformly among those with at least ``B`` pairs,
+        then ``B`` of its pairs uniformly (:meth:`m_per_class` with ``m = B``).
+
+        Parameters
+        ----------
+        labels : sequence of int
+        B : int
+            Batch size, ``2 <= B``, at most the largest class.
+
+        Returns
+        -------
+        Family
+        """
+        return cls.m_per_class(labels, B, B, kind="class_pure")
+
+    @classmethod
+    def batch_binding(cls, family: "Family", bound) -> "Family":
+        """Batch binding (Kini et al., ICLR 2024): the same few pairs ``bound`` added to every batch of ``family``.
+
+        Each batch ``S`` becomes ``S | bound`` (sizes may grow by up to ``len(bound)``; a batch already holding
+        some of them grows less) and keeps its weight.
+
+        Parameters
+        ----------
+        family : Family
+            Enumerable (at most :data:`ENUMERATION_LIMIT` batches).
+        bound : sequence of int
+            Distinct indices in ``[0, N)``, e.g. one pair per class.
+
+        Returns
+        -------
+        Family
+
+        References
+        ----------
+        Kini et al., "Symmetric Neural-Collapse Representations with Supervised Contrastive Loss: The Impact of
+        ReLU and Batching", ICLR 2024 (batch binding).
+        """
+        if not isinstance(family, Family):
+            raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+        bound = cls._parse_rows([list(bound)], family.N)[0]
+        rows = [np.union1d(S, bound) for S in family.batch_list()]
+        return cls.from_batches(rows, family.N, weights=family.weights, kind="batch_binding")
+
     # ------------------------------------------------------------------ access
     @property
     def n_batches(self) -> int:
@@ -876,6 +1029,12 @@ class Family:
         size = f"B={self.parts[0].B}" if self.is_uniform else f"sizes={list(self.batch_sizes)}"
         w = ", weighted" if self.is_weighted else ""
         return f"Family(kind={self.kind!r}, N={self.N}, {size}, n_batches={self.n_batches}{w})"
+
+
+def _check_count(n: int) -> None:
+    """Refuse enumerating more than :data:`ENUMERATION_LIMIT` batches."""
+    if n > ENUMERATION_LIMIT:
+        raise ValueError(f"this family has {n} batches, more than the enumeration limit {ENUMERATION_LIMIT}")
 
 
 def make_family(kind: str, N: int, B: int | None = None, *, seed: int | None = 0, n_batches: int | None = None,

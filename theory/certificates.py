@@ -190,13 +190,34 @@ def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None
     return label, status, time.perf_counter() - t0, iters
 
 
-def _relaxation(N: int, loss: Loss):
+def _relaxation(N: int, loss: Loss, ties=None, nonneg: bool = False):
     """``M`` (PSD, unit diagonal) and its constraints; a loss with ``aligned`` adds ``diag(Z) = 1`` (its alignment
-    term is minimised by ``u_i = v_i`` whatever the rest, so the relaxation fixes it there)."""
-    M = cp.Variable((2 * N, 2 * N), PSD=True)
-    cons = [cp.diag(M) == 1]
+    term is minimised by ``u_i = v_i`` whatever the rest, so the relaxation fixes it there). ``nonneg`` adds
+    ``M >= 0`` entrywise.
+
+    ``ties`` (:mod:`theory.labels`) restricts ``M`` to the face ``{M_ij = M_{N+i, N+j} = 1 for tied i, j}``, written
+    as ``M = P M_K P^T`` with ``M_K`` the ``2K x 2K`` matrix of the items (PSD, unit diagonal) and ``P`` the 0/1
+    expansion of pairs to items: the same set as those linear equalities (a PSD matrix of unit diagonal with
+    ``M_ij = 1`` has equal rows ``i`` and ``j``), parametrised so that the program keeps a strictly feasible point
+    (with the equalities themselves, every feasible ``M`` is singular and interior-point solvers stall)."""
+    if ties is None:
+        M = cp.Variable((2 * N, 2 * N), PSD=True)
+        base = M
+    else:
+        from .labels import check_ties
+        t = check_ties(ties, N)
+        K = int(t.max()) + 1
+        E = np.zeros((N, K))
+        E[np.arange(N), t] = 1.0
+        P = np.block([[E, np.zeros((N, K))], [np.zeros((N, K)), E]])
+        base = cp.Variable((2 * K, 2 * K), PSD=True)
+        M = P @ base @ P.T
+    cons = [cp.diag(base) == 1]
     if loss.aligned:
-        cons.append(cp.diag(M[:N, N:]) == 1)
+        n = base.shape[0] // 2
+        cons.append(cp.diag(base[:n, n:]) == 1)
+    if nonneg:
+        cons.append(base >= 0)
     return M, cons
 
 
@@ -294,7 +315,7 @@ def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray
 
 def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto", solver_options: dict | None = None,
             rank: int | None = None, rel_tol: float | None = None, max_iter: int | None = None,
-            seed: int | None = None):
+            seed: int | None = None, ties=None, nonneg: bool = False):
     r"""Global minimum of ``L_F`` over unit-norm embeddings in any dimension, by convex relaxation.
 
     .. math:: p^\star = \min_{M \succeq 0,\ \mathrm{diag}(M) = 1} L_F(M)
@@ -320,6 +341,14 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
         ``solver`` or ``solver_options`` given select ``'sdp'``, a low-rank option given selects ``'lowrank'``.
     rank, rel_tol, max_iter, seed : optional
         Options of :func:`theory.lowrank.certify_lowrank` (its defaults when None); only with ``'lowrank'``.
+    ties : sequence of int, optional
+        Duplicated pairs (:mod:`theory.labels`): ``ties[i]`` is the item pair ``i`` copies; the relaxation is
+        restricted to ``M_ij = M_{N+i, N+j} = 1`` for tied ``i, j`` (``u_i = u_j``, ``v_i = v_j``), parametrised by
+        the items' ``2K x 2K`` matrix (see ``_relaxation``). SDP only.
+    nonneg : bool, default=False
+        Non-negative features (ReLU): adds ``M >= 0`` entrywise (the doubly non-negative cone). A lower bound on
+        the optimum over non-negative embeddings, equal to it when the minimizer found is completely positive
+        (e.g. an orthogonal frame, ``M`` a 0/1 block matrix). SDP only.
 
     Returns
     -------
@@ -332,9 +361,14 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     ------
     ValueError
         A family above the enumeration limit, a loss without relaxation, an unknown solver or method, options of
-        the other method.
+        the other method, ``ties`` or ``nonneg`` with ``method='lowrank'`` (the low-rank method has neither).
     """
     from . import lowrank
+    from .losses.base import check_bool
+    nonneg = check_bool("nonneg", nonneg)
+    constrained = ties is not None or nonneg
+    if constrained and method == "lowrank":
+        raise ValueError("method='lowrank' honours neither ties nor nonneg; use method='sdp' (or 'auto')")
     methods = ("auto", "sdp", "lowrank")
     if method not in methods:
         raise ValueError(f"method must be one of {methods}, got {method!r}")
@@ -344,7 +378,9 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     if method == "auto":
         if sdp_opts and lr_opts:
             raise ValueError(f"method='auto' got options of both methods: solver/solver_options and {sorted(lr_opts)}")
-        method = ("sdp" if sdp_opts else "lowrank" if lr_opts else
+        if constrained and lr_opts:
+            raise ValueError(f"ties and nonneg need method='sdp', which takes no {sorted(lr_opts)}")
+        method = ("sdp" if sdp_opts or constrained else "lowrank" if lr_opts else
                   "lowrank" if _check_family(family).N >= lowrank.AUTO_MIN_N else "sdp")
     if method == "lowrank":
         if sdp_opts:
@@ -355,7 +391,7 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     loss = _relaxed_loss(loss)
     family = _check_family(family)
     N = family.N
-    M, cons = _relaxation(N, loss)
+    M, cons = _relaxation(N, loss, ties, nonneg)
     prob = cp.Problem(cp.Minimize(family_objective_expr(M, family, loss)), cons)
     name, status, secs, iters = _solve(prob, N, solver, solver_options)
     Mv = M.value if M.value is not None else np.full((2 * N, 2 * N), np.nan)

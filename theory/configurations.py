@@ -364,3 +364,59 @@ def best_relabelling(Z, Z_target) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- stationarity
+
+
+# ---------------------------------------------------------------------- labels and ties
+def class_collapse(labels) -> np.ndarray:
+    """Class collapse onto the regular simplex: ``u_i = v_i = e_{y_i}``, the vertices of the simplex ETF of
+    ``C`` classes (``C - 1`` dimensions; ``C = 1``: one unit vector in one dimension).
+
+    Parameters
+    ----------
+    labels : sequence of int
+
+    Returns
+    -------
+    ndarray, shape (N, max(C - 1, 1))
+        The rows of ``U`` (equal to ``V``).
+    """
+    from .labels import check_labels, class_index
+    c = class_index(check_labels(labels))
+    C = int(c.max()) + 1
+    return (simplex_etf(C, C - 1) if C > 1 else np.ones((1, 1)))[c]
+
+
+def orthogonal_frame(labels) -> np.ndarray:
+    """Each class on its own orthonormal axis: ``u_i = v_i = e_{y_i}`` in ``C`` dimensions (non-negative features,
+    Kini et al.'s orthogonal frame).
+
+    Parameters
+    ----------
+    labels : sequence of int
+
+    Returns
+    -------
+    ndarray, shape (N, C)
+    """
+    from .labels import check_labels, class_index
+    c = class_index(check_labels(labels))
+    return np.eye(int(c.max()) + 1)[c]
+
+
+def item_etf(ties) -> np.ndarray:
+    """The simplex ETF of the ``K`` items (``K - 1`` dimensions), one row per item (expand with ``[ties]``).
+
+    Parameters
+    ----------
+    ties : sequence of int
+
+    Returns
+    -------
+    ndarray, shape (K, K - 1)
+    """
+    from .labels import check_labels
+    t = np.asarray(check_labels(ties, name="ties"))
+    K = int(t.max()) + 1
+    if K < 2:
+        raise ValueError(f"ties must name at least 2 items for an ETF, got {K}")
+    return simplex_etf(K, K - 1)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._checks import check_pair
 from .batches import Family
+from .labels import check_ties
 from .losses import Loss, as_loss, evaluate
 
 REDUCTIONS = ("mean", "per_anchor")
@@ -33,11 +34,14 @@ COMPLEX_STEP = 1e-20
 FD_STEP, FD_RTOL = 1e-6, 1e-5
 
 
-def _check(U, V, family, loss):
+def _check(U, V, family, loss, ties=None):
     loss = as_loss(loss)
     U, V = check_pair(U, V)
     if not isinstance(family, Family):
         raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+    if ties is not None:                                 # one row per item, expanded to one per pair
+        t = check_ties(ties, family.N, U.shape[0])
+        U, V = U[t], V[t]
     if family.N != U.shape[0]:
         raise ValueError(f"family is over N={family.N} indices but U, V have N={U.shape[0]} rows")
     family._check_enumerable()
@@ -61,7 +65,7 @@ def _chunks(family: Family, per_batch: int):
         yield S, w
 
 
-def batch_values(U, V, family: Family, loss) -> np.ndarray:
+def batch_values(U, V, family: Family, loss, *, ties=None) -> np.ndarray:
     """Per-batch losses ``L(S)`` of every batch of ``family`` (in :meth:`Family.batch_list` order).
 
     Parameters
@@ -72,12 +76,14 @@ def batch_values(U, V, family: Family, loss) -> np.ndarray:
         Over the same N; refused above :data:`theory.ENUMERATION_LIMIT` batches.
     loss : Loss or str
         A loss object or a registered name.
+    ties : sequence of int, optional
+        ``ties[i]``: the item pair ``i`` copies (:mod:`theory.labels`); ``U``, ``V`` then have one row per item.
 
     Returns
     -------
     ndarray, shape (n_batches,)
     """
-    U, V, family, loss = _check(U, V, family, loss)
+    U, V, family, loss = _check(U, V, family, loss, ties)
     return np.concatenate([_eval(loss, U, V, S) for S, _ in _chunks(family, 3 * max(family.batch_sizes) ** 2)])
 
 
@@ -86,7 +92,7 @@ def _eval(loss, U, V, S):
     return evaluate(loss, g[0], S, *g[1:])
 
 
-def objective(U, V, family: Family, loss, *, reduction: str = "mean") -> float:
+def objective(U, V, family: Family, loss, *, reduction: str = "mean", ties=None) -> float:
     """The family objective ``L_F(U, V) = sum_S w_S L(S) / sum_S w_S`` (exact, by enumeration).
 
     Parameters
@@ -99,6 +105,9 @@ def objective(U, V, family: Family, loss, *, reduction: str = "mean") -> float:
         A loss object or a registered name.
     reduction : {'mean', 'per_anchor'}, default='mean'
         ``'per_anchor'``: ``(1/N) sum_S w_S L(S)`` instead, the normalisation of Cho et al.'s Figure 1(a).
+    ties : sequence of int, optional
+        ``ties[i]``: the item pair ``i`` copies (duplicated pairs, :mod:`theory.labels`); ``U``, ``V`` then have
+        one row per item (``K`` rows), pair ``i`` using row ``ties[i]``.
 
     Returns
     -------
@@ -106,7 +115,7 @@ def objective(U, V, family: Family, loss, *, reduction: str = "mean") -> float:
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    U, V, family, loss = _check(U, V, family, loss)
+    U, V, family, loss = _check(U, V, family, loss, ties)
     total = sum(float(np.dot(w, _eval(loss, U, V, S))) for S, w in _chunks(family, 3 * max(family.batch_sizes) ** 2))
     return total / family.total_weight if reduction == "mean" else total / family.N
 
@@ -193,7 +202,7 @@ def gram_gradient(U, V, family: Family, loss) -> GramGradient:
     return GramGradient(acc[0] / W, acc[1] / W, acc[2] / W)
 
 
-def gradient(U, V, family: Family, loss) -> tuple[np.ndarray, np.ndarray]:
+def gradient(U, V, family: Family, loss, *, ties=None) -> tuple[np.ndarray, np.ndarray]:
     """``(dL_F/dU, dL_F/dV)``, each ``(N, d)``: the Euclidean gradient of the family objective.
 
     Parameters
@@ -202,13 +211,23 @@ def gradient(U, V, family: Family, loss) -> tuple[np.ndarray, np.ndarray]:
         Unit-norm rows.
     family : Family
     loss : Loss or str
+    ties : sequence of int, optional
+        With ties ``U``, ``V`` have one row per item and the gradient is with respect to those ``K`` rows
+        (the pairs' gradients summed per item, the chain rule of the expansion).
 
     Returns
     -------
     (ndarray, ndarray)
     """
     U, V = check_pair(U, V)
-    return gram_gradient(U, V, family, loss).embedding_gradient(U, V)
+    if ties is None:
+        return gram_gradient(U, V, family, loss).embedding_gradient(U, V)
+    t = check_ties(ties, family.N if isinstance(family, Family) else U.shape[0], U.shape[0])
+    gU, gV = gram_gradient(U[t], V[t], family, loss).embedding_gradient(U[t], V[t])
+    out = np.zeros_like(U), np.zeros_like(V)
+    np.add.at(out[0], t, gU)
+    np.add.at(out[1], t, gV)
+    return out
 
 
 def _complex_step(loss: Loss, blocks: list, S: np.ndarray) -> list:
@@ -239,8 +258,10 @@ def _difference_check(loss: Loss, blocks: list, S: np.ndarray, g: list) -> None:
                                               *[B + s * p for B, p in zip(blocks[1:], P[1:])])))
     fd = (f(FD_STEP) - f(-FD_STEP)) / (2 * FD_STEP)
     cs = sum(float(np.sum(gb * p)) for gb, p in zip(g, P))
-    scale = sum(float(np.sum(np.abs(gb * p))) for gb, p in zip(g, P)) + 1e-8 * (abs(f(0.0)) + 1.0)
-    if not abs(fd - cs) <= FD_RTOL * scale:
+    f0 = abs(f(0.0))
+    scale = sum(float(np.sum(np.abs(gb * p))) for gb, p in zip(g, P)) + 1e-8 * (f0 + 1.0)
+    rounding = 100 * np.finfo(float).eps * (f0 + 1.0) / FD_STEP       # the difference quotient's own rounding
+    if not abs(fd - cs) <= FD_RTOL * scale + rounding:
         raise ValueError(f"loss {loss.name!r}: the complex-step derivative ({cs:.6g}) disagrees with central differences "
                          f"({fd:.6g}); batch_losses is not complex-safe (define gram_gradients or use theory.losses.ops)")
 
@@ -262,8 +283,8 @@ def tangent_of(X: np.ndarray, G: np.ndarray) -> np.ndarray:
     return G - np.sum(G * X, axis=1, keepdims=True) * X
 
 
-def tangent_gradient(U, V, family: Family, loss) -> tuple[np.ndarray, np.ndarray]:
-    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i^T u_i) u_i`` per row.
+def tangent_gradient(U, V, family: Family, loss, *, ties=None) -> tuple[np.ndarray, np.ndarray]:
+    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i . u_i) u_i`` per row.
 
     Parameters
     ----------
@@ -271,17 +292,19 @@ def tangent_gradient(U, V, family: Family, loss) -> tuple[np.ndarray, np.ndarray
         Unit-norm rows.
     family : Family
     loss : Loss or str
+    ties : sequence of int, optional
+        As in :func:`gradient` (one row per item).
 
     Returns
     -------
     (ndarray, ndarray)
     """
     U, V = check_pair(U, V)
-    gU, gV = gradient(U, V, family, loss)
+    gU, gV = gradient(U, V, family, loss, ties=ties)
     return tangent_of(U, gU), tangent_of(V, gV)
 
 
-def tangent_gradient_norm(U, V, family: Family, loss) -> float:
+def tangent_gradient_norm(U, V, family: Family, loss, *, ties=None) -> float:
     """Frobenius norm of the Riemannian gradient of ``L_F`` at ``(U, V)``: 0 at stationary points.
 
     Parameters
@@ -289,10 +312,12 @@ def tangent_gradient_norm(U, V, family: Family, loss) -> float:
     U, V : array_like, shape (N, d)
     family : Family
     loss : Loss or str
+    ties : sequence of int, optional
+        As in :func:`gradient` (one row per item).
 
     Returns
     -------
     float
     """
-    gU, gV = tangent_gradient(U, V, family, loss)
+    gU, gV = tangent_gradient(U, V, family, loss, ties=ties)
     return float(np.sqrt(np.sum(gU**2) + np.sum(gV**2)))

@@ -39,6 +39,7 @@ TINY = "tests/test_claims.py::test_every_claim_gives_its_verdict_at_tiny_size"
 INFONCE = "Claims about InfoNCE (the paper's loss)"
 BEYOND = "Beyond InfoNCE: SigLIP, DCL, DHEL, KCL"
 SELECTION = "Small batches and batch selection beyond the paper: SogCLR, matching, k-means, JEST, RHO-LOSS"
+LABELS = "Labels: supervised contrastive loss, duplicated pairs and class-aware samplers"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import torch
 
 from theory._checks import check_int
 from theory.batches import Family, Part
+from theory.labels import check_ties
 from theory.losses import Loss, as_loss, evaluate
 
 from simulations.engine import _infonce
@@ -135,8 +136,16 @@ def _pair_sum_all(loss: Loss, T: torch.Tensor, N: int, B: int):
     return out
 
 
+def _expand_ties(U: torch.Tensor, V: torch.Tensor, N: int, ties):
+    """One row per item expanded to one per pair (:mod:`theory.labels`); autograd sums each item's pairs."""
+    if ties is None:
+        return U, V
+    t = torch.from_numpy(check_ties(ties, N, U.shape[0])).to(U.device)
+    return U[t], V[t]
+
+
 def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method: str = "auto",
-              memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True) -> torch.Tensor:
+              memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True, ties=None) -> torch.Tensor:
     """Exact family objective ``L_F(U, V) = sum_S w_S L(S) / sum_S w_S`` as a differentiable scalar tensor.
 
     Parameters
@@ -156,6 +165,9 @@ def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method:
         Bytes of working memory per chunk, >= 1.
     check : bool, default=True
         Validate ``U`` and ``V`` (False for callers that built them).
+    ties : sequence of int, optional
+        Duplicated pairs: ``ties[i]`` is the item pair ``i`` copies (:mod:`theory.labels`); ``U``, ``V`` then have
+        one row per item (fewer variables), pair ``i`` using row ``ties[i]``.
 
     Returns
     -------
@@ -179,6 +191,7 @@ def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method:
     if check:
         check_embeddings(U, V)
     N = family.N
+    U, V = _expand_ties(U, V, N, ties)
     if N != U.shape[0]:
         raise ValueError(f"family is over N={family.N} indices but U, V have N={U.shape[0]} rows")
     lazy = [p for p in family.parts if p.stored is None]
@@ -214,7 +227,7 @@ def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method:
 
 
 def batch_values(U: torch.Tensor, V: torch.Tensor, batches, loss, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
-                 check: bool = True) -> torch.Tensor:
+                 check: bool = True, ties=None) -> torch.Tensor:
     """Per-batch losses ``L(S)``, differentiable.
 
     Parameters
@@ -227,12 +240,18 @@ def batch_values(U: torch.Tensor, V: torch.Tensor, batches, loss, *, memory_budg
     memory_budget : int, default=DEFAULT_MEMORY_BUDGET
     check : bool, default=True
         Validate ``U``, ``V`` and ``batches``.
+    ties : sequence of int, optional
+        As in :func:`objective` (one row per item; the batches index pairs, ``len(ties)`` of them).
 
     Returns
     -------
     torch.Tensor, shape (n,)
     """
     loss = as_loss(loss)
+    if ties is not None:
+        if check:
+            check_embeddings(U, V)
+        U, V = _expand_ties(U, V, len(ties), ties)
     memory_budget = check_int("memory_budget", memory_budget, low=1)
     if isinstance(batches, Family) and not batches.is_uniform:
         if check:

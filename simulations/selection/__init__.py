@@ -57,6 +57,7 @@ from simulations.selection.kmeans import kmeans_partition
 from simulations.selection.learnability import Learnability, jest_select, rho_select
 from simulations.selection.matching import max_loss_matching
 from simulations.selection.spectral import spectral_partition
+from simulations.selection import labels  # noqa: F401,E402  (class-aware batch samplers)
 
 METHODS = ("full", "all", "fixed", "shuffle", "replace", "dataloader", "osgd", "sc", "matching", "kmeans", "jest", "rho")
 PARTITION_METHODS = ("fixed", "shuffle", "sc", "matching", "kmeans")
