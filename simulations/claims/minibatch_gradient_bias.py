@@ -193,4 +193,4 @@ CLAIM = Claim(
      "quick": {},
      "full": dict(losses=LOSSES + (("dhel", ()), ("infonce", (("tau", 0.2),))), exact_sizes=((5, 2), (6, 3), (7, 4), (8, 3)),
                   N=10, d=6, steps=400, seeds=(0, 1, 2), snapshots=6)},
-    figure="small_batches", section=SELECTION, order=310, tables=bias_table, expected_tiny="confirmed")
+    figure="small_batches", section=SELECTION, order=410, tables=bias_table, expected_tiny="confirmed")

@@ -251,4 +251,4 @@ CLAIM = Claim(
      "full": dict(matching_sizes=((8, 4), (12, 6), (16, 8), (20, 10), (24, 12)), configs=30, taus=(0.1, 0.2, 1.0, 5.0),
                   trainings=((6, 6, 1.0, 0.5), (8, 8, 0.5, 0.3), (12, 12, 1.0, 0.5), (12, 6, 0.2, 0.2)), epochs=150,
                   seeds=tuple(range(10)))},
-    section=SELECTION, order=320, tables=selection_table, expected_tiny="confirmed")
+    section=SELECTION, order=420, tables=selection_table, expected_tiny="confirmed")

@@ -205,4 +205,4 @@ CLAIM = Claim(
      "quick": {},
      "full": dict(sizes=((4, 3), (6, 2), (8, 5), (12, 4), (16, 15), (32, 8)), configs=2000,
                   partitions=((8, 2), (8, 4), (12, 2), (12, 3), (12, 4), (12, 6)), d=12, starts=8)},
-    section=SELECTION, order=330, tables=similarity_table, expected_tiny="confirmed")
+    section=SELECTION, order=430, tables=similarity_table, expected_tiny="confirmed")

@@ -187,4 +187,4 @@ CLAIM = Claim(
                   infonce=INFONCE_POINTS + ((8, 3, 2, 1.0, 0.5), (8, 3, 4, 0.5, 0.2)), seeds=(0, 1, 2), steps=600,
                   small_batch=((6, 6, 1.0, 0.5, (2, 3, 6)), (8, 8, 0.5, 0.3, (2, 4, 8))),
                   starts=12)},
-    figure="small_batches", section=SELECTION, order=300, tables=sogclr_table, expected_tiny="confirmed")
+    figure="small_batches", section=SELECTION, order=400, tables=sogclr_table, expected_tiny="confirmed")
