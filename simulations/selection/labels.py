@@ -21,6 +21,7 @@ Every sampler yields ``n_batches`` lists of indices per epoch (default ``ceil(N 
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import math
 
 import numpy as np
@@ -30,7 +31,7 @@ from theory._checks import check_batch_size, check_int
 from theory.labels import check_labels, check_ties, class_index
 
 
-class _Base:
+class _Base(ABC):
     """Shared epoch logic: ``n_batches`` draws per epoch from a generator seeded ``seed + epoch``."""
 
     def __init__(self, N: int, B: int, n_batches: int | None, seed: int):
@@ -48,8 +49,9 @@ class _Base:
         for _ in range(self.n_batches):
             yield sorted(int(i) for i in self._draw(g))
 
-    def _draw(self, g: torch.Generator):  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    @abstractmethod
+    def _draw(self, g: torch.Generator):
+        """One batch's indices, drawn with ``g``."""
 
 
 def _choose(g: torch.Generator, n: int, k: int) -> torch.Tensor:
