@@ -284,7 +284,7 @@ def tangent_of(X: np.ndarray, G: np.ndarray) -> np.ndarray:
 
 
 def tangent_gradient(U, V, family: Family, loss, *, ties=None) -> tuple[np.ndarray, np.ndarray]:
-    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - (g_i . u_i) u_i`` per row.
+    """Riemannian gradient of ``L_F`` on the product of unit spheres: ``g_i - <g_i, u_i> u_i`` per row.
 
     Parameters
     ----------

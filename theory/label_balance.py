@@ -105,8 +105,30 @@ def group_pair_weights(family: Family, groups, tau: float, symmetric: bool = Tru
 
 
 def kappa_spread(kappa: np.ndarray) -> float:
-    """``(max - min) / max`` of the off-diagonal entries of ``kappa`` (0: balanced; 0 also when all are 0: no two
-    groups share a batch, the loss does not depend on how the groups are placed)."""
+    r"""Relative spread of the off-diagonal entries of ``kappa``: 0 exactly when they are all equal.
+
+    .. math:: \operatorname{spread}(\kappa) = \frac{\max_{k \ne l} \kappa_{kl} - \min_{k \ne l} \kappa_{kl}}
+              {\max_{k \ne l} \kappa_{kl}},
+
+    and 0 when every off-diagonal entry is 0 (no two groups share a batch: the loss does not depend on how the
+    groups are placed). The entries of :func:`group_pair_weights` are ``>= 0``, so the spread lies in ``[0, 1]``;
+    a family counts as balanced when it is at most :data:`LABEL_BALANCE_REL_TOL`.
+
+    Parameters
+    ----------
+    kappa : ndarray, shape (K, K)
+        Pair weights of ``K >= 2`` groups, as :func:`group_pair_weights` returns (the diagonal is ignored).
+
+    Returns
+    -------
+    float
+        The relative spread (0: balanced).
+
+    Raises
+    ------
+    ValueError
+        ``kappa`` with fewer than 2 rows (no off-diagonal entry; from the empty reduction).
+    """
     K = kappa.shape[0]
     off = kappa[~np.eye(K, dtype=bool)]
     return float((off.max() - off.min()) / off.max()) if off.max() > 0 else 0.0

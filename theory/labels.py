@@ -64,7 +64,7 @@ def check_labels(labels, N: int | None = None, *, name: str = "labels") -> tuple
 
 
 def check_ties(ties, N: int, K: int | None = None) -> np.ndarray:
-    """Ties as an int array of length ``N`` whose values are the items ``0 .. K-1``, each used at least once.
+    """Ties as an int array of length ``N`` whose values are the items ``0, ..., K-1``, each used at least once.
 
     Parameters
     ----------
@@ -95,8 +95,23 @@ def check_ties(ties, N: int, K: int | None = None) -> np.ndarray:
 
 
 def tied_pairs(ties) -> list:
-    """The pairs ``(i, j)``, ``i < j``, with ``ties[i] == ties[j]`` (each group chained to its first member:
-    ``(first, j)``; the constraints ``M_{first, j} = 1`` imply every other equality of the group)."""
+    """The pairs ``(i, j)``, ``i < j``, with ``ties[i] == ties[j]``, each group chained to its first member.
+
+    For every item ``k`` with copies ``i_0 < i_1 < ... < i_{m-1}`` the pairs ``(i_0, i_1), ..., (i_0, i_{m-1})``
+    are listed (``m - 1`` of them, none for an item used once): the constraints ``M_{i_0, j} = 1`` (with ``M`` PSD
+    of unit diagonal) imply every other equality of the group, so these are all the relaxation needs.
+
+    Parameters
+    ----------
+    ties : sequence of int
+        ``ties[i]``: the item pair ``i`` is a copy of (as :func:`check_ties` returns; not validated here).
+
+    Returns
+    -------
+    list of tuple of (int, int)
+        ``(first, j)`` with ``first < j``, grouped by item in increasing item order, ``j`` increasing within a
+        group; empty when no two pairs are tied.
+    """
     t = np.asarray(ties)
     out = []
     for item in np.unique(t):
@@ -106,12 +121,39 @@ def tied_pairs(ties) -> list:
 
 
 def multiplicities(ties) -> np.ndarray:
-    """How many pairs copy each item: ``m_k = #{i : ties[i] = k}``."""
+    """How many pairs copy each item: ``m_k = #{i : ties[i] = k}``.
+
+    Parameters
+    ----------
+    ties : sequence of int
+        ``ties[i]``: the item pair ``i`` is a copy of, non-negative (as :func:`check_ties` returns).
+
+    Returns
+    -------
+    ndarray of int64, shape (K,)
+        ``m_k`` for ``k = 0 .. max(ties)`` (``sum_k m_k = N``); an item number never used gets 0.
+
+    Raises
+    ------
+    ValueError
+        A negative entry in ``ties`` (from :func:`numpy.bincount`).
+    """
     return np.bincount(np.asarray(ties, dtype=np.int64))
 
 
 def class_sizes(labels) -> dict:
-    """``{class: number of pairs}`` in order of first appearance."""
+    """``{class: number of pairs}`` in order of first appearance: ``n_c = #{i : labels[i] = c}``.
+
+    Parameters
+    ----------
+    labels : sequence of hashable
+        ``labels[i]``: the class of pair ``i`` (integers, as :func:`check_labels` returns; not validated here).
+
+    Returns
+    -------
+    dict
+        Class to its number of pairs, the keys in order of first appearance in ``labels``.
+    """
     out: dict = {}
     for y in labels:
         out[y] = out.get(y, 0) + 1
@@ -119,6 +161,20 @@ def class_sizes(labels) -> dict:
 
 
 def class_index(labels) -> np.ndarray:
-    """Each pair's class renumbered ``0 .. C-1`` in order of first appearance."""
+    """Each pair's class renumbered ``0, ..., C-1`` in order of first appearance.
+
+    The class of ``labels[0]`` becomes 0, the next new class 1, and so on (``labels = (5, 5, 2, 7, 2)`` gives
+    ``(0, 0, 1, 2, 1)``).
+
+    Parameters
+    ----------
+    labels : sequence of hashable
+        ``labels[i]``: the class of pair ``i`` (integers, as :func:`check_labels` returns; not validated here).
+
+    Returns
+    -------
+    ndarray of int64, shape (N,)
+        The renumbered class of each pair, ``C`` the number of distinct classes.
+    """
     order = {y: k for k, y in enumerate(class_sizes(labels))}
     return np.array([order[y] for y in labels], dtype=np.int64)

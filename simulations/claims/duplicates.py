@@ -17,22 +17,75 @@ from simulations.claims._verdict import Verdict, solver_close, verdict_over_swee
 
 
 def ties_of(m) -> tuple:
-    """``ties`` with item ``k`` repeated ``m[k]`` times."""
+    """``ties`` with item ``k`` repeated ``m[k]`` times, items in order: ``(3, 2, 1)`` gives ``(0, 0, 0, 1, 1, 2)``.
+
+    Parameters
+    ----------
+    m : sequence of int
+        ``m[k]``: the multiplicity of item ``k`` (each >= 1 for valid ties).
+
+    Returns
+    -------
+    tuple of int
+        Of length ``N = sum(m)``.
+    """
     return tuple(int(k) for k in np.repeat(np.arange(len(m)), m))
 
 
 def item_gram(M: np.ndarray, ties) -> list:
-    """The items' Gram ``u_k . u_l`` (``k < l``) read from ``M`` at each item's first copy."""
+    """The items' inner products ``<u_k, u_l>`` (``k < l``) read from ``M`` at each item's first copy.
+
+    With ``f_k`` the first pair of item ``k``, the entries ``M[f_k, f_l]`` of the ``U`` block, in the order
+    ``(0, 1), (0, 2), ..., (1, 2), ...``.
+
+    Parameters
+    ----------
+    M : ndarray, shape (2N, 2N)
+        Stacked Gram ``[U; V][U; V]^T`` over the ``N`` pairs (a certificate's ``M``).
+    ties : sequence of int
+        ``ties[i]``: the item pair ``i`` is a copy of, items ``0 .. K-1`` each used.
+
+    Returns
+    -------
+    list of float
+        ``K (K - 1) / 2`` inner products.
+    """
     first = [list(ties).index(k) for k in range(max(ties) + 1)]
     return [float(M[a, b]) for i, a in enumerate(first) for b in first[i + 1:]]
 
 
 def check_duplicates(multiplicities=((2, 2, 2), (3, 2, 1), (4, 1, 1)), taus=(0.5, 1.0, 2.0), all_Bs=(2, 3, 4),
                      sampler_Bs=(2, 3), directions: int = 1) -> Verdict:
-    """For each multiplicity pattern and tau (InfoNCE, ties through :func:`theory.certify`): (1) is the full-batch
+    """InfoNCE with duplicated pairs: where is the simplex ETF of the items optimal, and where does a family share
+    the full-batch minimizer?
+
+    For each multiplicity pattern and tau (InfoNCE, ties through :func:`theory.certify`): (1) is the full-batch
     minimizer the item ETF (certified value against the oracle at the ETF, uniqueness probe)? (2) does each
     all-C(N,B) family share the full-batch minimizer (:func:`simulations.claims._labels.shares_full`)? (3) is the
-    item ETF the minimizer of the no-duplicates family and of m-per-class with items as classes, m = 1?"""
+    item ETF the minimizer of the no-duplicates family and of m-per-class with items as classes, m = 1?
+    The full batch holds when the item ETF is optimal exactly for equal multiplicities (and unique where it is);
+    a sampler holds when the item ETF is its unique minimizer; an all-C(N,B) point records whether it shares.
+    A relaxation that is not certified, or a probe that does not decide, leaves the point undecided.
+
+    Parameters
+    ----------
+    multiplicities : tuple of tuple of int, default=((2, 2, 2), (3, 2, 1), (4, 1, 1))
+        Multiplicity patterns (items' copy counts, :func:`ties_of`).
+    taus : tuple of float, default=(0.5, 1.0, 2.0)
+        Temperatures.
+    all_Bs : tuple of int, default=(2, 3, 4)
+        Batch sizes of the all-C(N,B) families (those ``< N``).
+    sampler_Bs : tuple of int, default=(2, 3)
+        Batch sizes of the no-duplicates and m-per-class families (those ``<= K``).
+    directions : int, default=1
+        Random directions of the uniqueness probe
+        (:func:`simulations.claims._labels.spread_about`).
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point under ``cases``) and the reasoning.
+    """
     rows, holds = [], {}
     for m in multiplicities:
         t = ties_of(m)
@@ -91,11 +144,33 @@ def check_duplicates(multiplicities=((2, 2, 2), (3, 2, 1), (4, 1, 1)), taus=(0.5
 
 
 def multiplicities(r) -> str:
-    """A row's multiplicity pattern, e.g. ``'3-2-1'``."""
+    """A row's multiplicity pattern, e.g. ``'3-2-1'`` (a grouping key of :func:`duplicates_table`).
+
+    Parameters
+    ----------
+    r : dict
+        A row of the verdict's ``cases``, with key ``'multiplicities'``.
+
+    Returns
+    -------
+    str
+    """
     return "-".join(map(str, r["multiplicities"]))
 
 
 def duplicates_table(v: dict) -> list[str]:
+    """The claim's summary table in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = v["numbers"]["cases"]
     head, body = grouped(rows, (multiplicities, "family"), [
         ("points", len), ("item ETF optimal", lambda g: count(r["item_etf"] for r in g)),

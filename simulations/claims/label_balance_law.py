@@ -19,8 +19,39 @@ from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 
 def small_families(N: int, sizes=(2, 3), sample: int | None = None, weighted: int = 0, seed: int = 0) -> list:
-    """Every non-empty set of distinct batches of ``[N]`` with sizes in ``sizes`` (or, with ``sample``, that many of
-    them drawn uniformly, seeded), then ``weighted`` random weighted mixed-size families."""
+    """Families of small batches of ``[N]``: every non-empty set of distinct batches with sizes in ``sizes`` (or a
+    seeded uniform sample of them), then ``weighted`` random weighted mixed-size families.
+
+    With ``m`` the number of subsets of ``{0 .. N-1}`` of a size in ``sizes``, the family of bit mask
+    ``1 .. 2^m - 1`` holds the subsets whose bits are set, each with weight 1. With ``sample`` that many masks are
+    drawn uniformly from ``1 .. 2^m - 1`` and duplicates dropped (so possibly fewer families). Each weighted family
+    holds 2 to 5 distinct subsets, weights uniform in ``[0.2, 3.0]``.
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    sizes : tuple of int, default=(2, 3)
+        Batch sizes, each in ``[2, N]``.
+    sample : int, optional
+        Number of masks to draw; None: all ``2^m - 1`` families (exponential in ``m``: only for tiny ``N``).
+    weighted : int, default=0
+        Number of random weighted families appended.
+    seed : int, default=0
+        Seed of the sample and of the weighted families.
+
+    Returns
+    -------
+    list of Family
+        The unweighted families in increasing mask order, then the weighted ones.
+
+    Raises
+    ------
+    ValueError
+        A size below 2 (refused by :meth:`theory.Family.from_batches`); ``m >= 64`` with ``sample`` (the masks
+        overflow int64); ``weighted > 0`` with fewer subsets than a weighted family draws (up to 5: keep
+        ``m >= 5``). A size above ``N`` contributes no subsets (and none at all gives an empty list).
+    """
     subsets = [s for b in sizes for s in itertools.combinations(range(N), b)]
     rng = np.random.default_rng(seed)
     m = len(subsets)
@@ -35,11 +66,39 @@ def small_families(N: int, sizes=(2, 3), sample: int | None = None, weighted: in
 def check_label_balance_law(ties_list=((0, 0, 1, 2), (0, 1, 1, 2, 2)), labels_list=((0, 0, 1, 2), (0, 0, 1, 1, 2)),
                             taus=(0.5, 1.0, 2.0), symmetric=(True, False), sizes=(2, 3), sample: int | None = 120,
                             weighted: int = 20) -> Verdict:
-    """Items: the law's decision (kappa constant) against the solver-free dual decision of the tied relaxation at
-    the item ETF, on every family of batches of the given sizes (and random weighted mixed-size ones). A point holds
-    when the two agree (a point the dual decision leaves open is undecided). Classes: where the class kappa is not
-    constant the dual decision must say 'not optimal' (the proven necessary condition); where it is, the share of
-    families with collapse optimal is reported (evidence)."""
+    """The balance law with labels (:mod:`theory.label_balance`) against the relaxation's dual certificate.
+
+    Items: the law's decision (:func:`theory.label_balance.item_etf_balanced`, kappa constant) against the
+    solver-free dual decision of the tied relaxation at the item ETF
+    (:func:`simulations.claims._labels.dual_decision`), on every family of :func:`small_families`. A point (ties,
+    tau, loss) holds when the two agree on every family (a family the dual decision leaves open is undecided).
+    Classes: where the class kappa is not constant
+    (:func:`theory.label_balance.class_collapse_necessary`) the dual decision at class collapse must say 'not
+    optimal' (the proven necessary condition); where it is, the share of families with collapse optimal is
+    reported (evidence, not part of the verdict).
+
+    Parameters
+    ----------
+    ties_list : tuple of tuple of int, default=((0, 0, 1, 2), (0, 1, 1, 2, 2))
+        Tie vectors of the item law (InfoNCE).
+    labels_list : tuple of tuple of int, default=((0, 0, 1, 2), (0, 0, 1, 1, 2))
+        Label vectors of the class condition (SupCon).
+    taus : tuple of float, default=(0.5, 1.0, 2.0)
+        Temperatures.
+    symmetric : tuple of bool, default=(True, False)
+        Symmetric and/or one-sided losses.
+    sizes : tuple of int, default=(2, 3)
+        Batch sizes of the families (:func:`small_families`).
+    sample : int or None, default=120
+        Number of families sampled per tie or label vector (None: all of them).
+    weighted : int, default=20
+        Random weighted mixed-size families added per tie or label vector.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (``items`` and ``classes`` rows) and the reasoning.
+    """
     holds, item_rows, class_rows = {}, [], []
     for ties in ties_list:
         W = item_etf(ties)
@@ -107,6 +166,18 @@ def check_label_balance_law(ties_list=((0, 0, 1, 2), (0, 1, 1, 2, 2)), labels_li
 
 
 def label_balance_law_table(v: dict) -> list[str]:
+    """The claim's summary tables in the report (items, then classes).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     n = v["numbers"]
     items = [[str(r["ties"]), r["tau"], "sym" if r["symmetric"] else "one", r["families"], r["law_balanced"],
               r["agree"], r["undecided"]] for r in n["items"]]

@@ -13,9 +13,36 @@ from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 def check_supcon_all_batches(cases=((6, 2), (6, 3), (6, 4)), kinds=("balanced", "imbalanced"), taus=(0.5, 1.0, 2.0),
                              nonneg=(False, True), directions: int = 1) -> Verdict:
-    """For each (N, B), class sizes, tau and feature cone (any, or M >= 0): is some minimizer of the all-C(N,B)
+    """Does SupCon's all-C(N,B) objective share the full-batch minimizer (Cho et al. Thm. 2's question for SupCon)?
+
+    For each (N, B), class sizes, tau and feature cone (any, or M >= 0): is some minimizer of the all-C(N,B)
     objective a full-batch minimizer (:func:`simulations.claims._labels.shares_full`), and is the family's minimizer
-    unique (spread probe about it)? A point holds when both."""
+    unique (spread probe about it, :func:`simulations.claims._labels.spread_about`)? A point holds when both; a gap
+    test or probe that does not decide leaves it undecided.
+
+    Parameters
+    ----------
+    cases : tuple of (N, B), default=((6, 2), (6, 3), (6, 4))
+        Numbers of pairs (keys of :data:`simulations.claims._labels.LABEL_SETS`) and batch sizes.
+    kinds : tuple of str, default=('balanced', 'imbalanced')
+        Class sizes, as named in ``LABEL_SETS[N]``.
+    taus : tuple of float, default=(0.5, 1.0, 2.0)
+        Temperatures.
+    nonneg : tuple of bool, default=(False, True)
+        Feature cones swept: free features, and ``M >= 0`` entrywise (non-negative, e.g. ReLU, features).
+    directions : int, default=1
+        Random directions of the uniqueness probe.
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point under ``cases``) and the reasoning.
+
+    Raises
+    ------
+    KeyError
+        An ``N`` or a kind not in ``LABEL_SETS``.
+    """
     rows, holds = [], {}
     for N, B in cases:
         fam = Family.all(N, B)
@@ -54,6 +81,18 @@ def check_supcon_all_batches(cases=((6, 2), (6, 3), (6, 4)), kinds=("balanced", 
 
 
 def supcon_all_batches_table(v: dict) -> list[str]:
+    """The claim's summary table in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = v["numbers"]["cases"]
     head, body = grouped(rows, ("classes", "nonneg", "N", "B"), [
         ("points", len), ("shares the full-batch minimizer", lambda g: count(r["shares"] for r in g)),

@@ -15,8 +15,23 @@ from simulations.claims._verdict import Verdict, solver_close, verdict_over_swee
 
 
 def within_class_deviation(M: np.ndarray, labels) -> float:
-    """``max |M_ab - 1|`` over the four blocks' same-class entries: 0 when every class is collapsed (u_i = u_j =
-    v_i = v_j for y_i = y_j)."""
+    """How far ``M`` is from class collapse: ``max |M_ab - 1|`` over the same-class entries of its four blocks.
+
+    For ``a, b`` in ``0 .. 2N-1`` with ``y_{a mod N} = y_{b mod N}``; 0 exactly when every class is collapsed
+    (``u_i = u_j = v_i = v_j`` for ``y_i = y_j``, unit vectors having inner product 1 only when equal).
+
+    Parameters
+    ----------
+    M : ndarray, shape (2N, 2N)
+        Stacked Gram ``[U; V][U; V]^T`` of unit rows.
+    labels : sequence of int
+        ``labels[i]``: the class of pair ``i`` (length ``N``).
+
+    Returns
+    -------
+    float
+        The deviation (>= 0).
+    """
     y = np.asarray(labels)
     same = np.tile(y[:, None] == y[None, :], (2, 2))
     return float(np.abs(M[same] - 1).max())
@@ -24,10 +39,45 @@ def within_class_deviation(M: np.ndarray, labels) -> float:
 
 def check_supcon_full_batch(Ns=(6, 8), kinds=("balanced", "imbalanced"), taus=(0.5, 1.0, 2.0),
                             symmetric=(True,), directions: int = 1) -> Verdict:
-    """Full-batch SupCon (CLIP-style) over N, class sizes, tau: the certified optimum against class collapse onto the
-    regular simplex (value from the oracle) and its uniqueness (spread of the near-optimal set); with ``M >= 0``
-    (ReLU features, the doubly non-negative relaxation) against the orthogonal frame. Each point holds twice over:
-    ``simplex`` (collapse optimal and unique) and ``frame`` (orthogonal frame optimal and unique under M >= 0)."""
+    """Is the full-batch SupCon minimizer class collapse onto the simplex (Graf et al.), and under ``M >= 0`` the
+    orthogonal frame (Kini et al.)?
+
+    Full-batch SupCon (CLIP-style, :class:`theory.losses.SupCon`) over N, class sizes, tau: the certified optimum
+    against class collapse onto the regular simplex (value from the oracle) and its uniqueness (spread of the
+    near-optimal set); with ``M >= 0`` (ReLU features, the doubly non-negative relaxation) against the orthogonal
+    frame. Each point is checked twice: ``simplex`` (collapse optimal and unique) and ``frame`` (orthogonal frame
+    optimal and unique under M >= 0); an uncertified relaxation or an undecided probe leaves it undecided.
+
+    Parameters
+    ----------
+    Ns : tuple of int, default=(6, 8)
+        Numbers of pairs (keys of :data:`simulations.claims._labels.LABEL_SETS`).
+    kinds : tuple of str, default=('balanced', 'imbalanced')
+        Class sizes, as named in ``LABEL_SETS[N]``.
+    taus : tuple of float, default=(0.5, 1.0, 2.0)
+        Temperatures.
+    symmetric : tuple of bool, default=(True,)
+        Symmetric and/or one-sided losses.
+    directions : int, default=1
+        Random directions of the uniqueness probe (:func:`simulations.claims._labels.spread_about`).
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point under ``cases``) and the reasoning.
+
+    Raises
+    ------
+    KeyError
+        An ``N`` or a kind not in ``LABEL_SETS``.
+
+    References
+    ----------
+    Graf, Hofer, Niethammer, Kwitt, "Dissecting Supervised Contrastive Learning", ICML 2021 (class collapse onto
+    the simplex for balanced classes).
+    Kini et al., "Symmetric Neural-Collapse Representations with Supervised Contrastive Loss: The Impact of ReLU
+    and Batching", ICLR 2024 (the orthogonal frame with ReLU features).
+    """
     rows, holds = [], {}
     for N in Ns:
         for kind in kinds:
@@ -81,6 +131,18 @@ def check_supcon_full_batch(Ns=(6, 8), kinds=("balanced", "imbalanced"), taus=(0
 
 
 def supcon_full_batch_table(v: dict) -> list[str]:
+    """The claim's summary table in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = v["numbers"]["cases"]
     head, body = grouped(rows, ("N", "classes"), [
         ("points", len), ("simplex optimal", lambda g: count(r["simplex_optimal"] for r in g)),

@@ -16,8 +16,30 @@ from simulations.claims._verdict import Verdict, solver_close, verdict_over_swee
 
 
 def class_mixed_partition(labels, B: int) -> Family:
-    """The pairs sorted by class and dealt round-robin into ``N/B`` batches (as few same-class pairs per batch as
-    the class sizes allow)."""
+    """The pairs sorted by class and dealt round-robin into ``n = N // B`` batches.
+
+    With ``o`` the pairs in (stable) class order, batch ``k`` is ``{o_k, o_{k+n}, o_{k+2n}, ...}``: consecutive
+    members of a class land in different batches, so each batch holds as few same-class pairs as the class sizes
+    allow. Labels ``(0, 0, 1, 1, 2, 2)`` with ``B = 2`` give ``{0, 3}, {1, 4}, {2, 5}``.
+
+    Parameters
+    ----------
+    labels : sequence of int
+        ``labels[i]``: the class of pair ``i``.
+    B : int
+        Batch size, >= 1, dividing ``N = len(labels)`` (otherwise the ``n`` batches differ in size and do not
+        have size ``B``; ``B > N / 2`` gives the one batch ``[N]``).
+
+    Returns
+    -------
+    Family
+        A partition of ``[N]`` (``kind='partition'``).
+
+    Raises
+    ------
+    ValueError
+        ``B > N`` (no batch) or batches of one pair (``N // B = N``), refused by :meth:`theory.Family.from_batches`.
+    """
     y = np.asarray(labels)
     order = np.argsort(y, kind="stable")
     n = len(y) // B
@@ -25,7 +47,26 @@ def class_mixed_partition(labels, B: int) -> Family:
 
 
 def class_pure_partition(labels, B: int) -> Family | None:
-    """Each class cut into consecutive batches of ``B`` (None unless ``B`` divides every class size)."""
+    """Each class cut into consecutive batches of ``B`` pairs: every batch holds one class only.
+
+    Parameters
+    ----------
+    labels : sequence of int
+        ``labels[i]``: the class of pair ``i``.
+    B : int
+        Batch size, >= 2.
+
+    Returns
+    -------
+    Family or None
+        A partition of ``[N]`` (``kind='partition'``), classes in increasing order; None unless ``B`` divides every
+        class size.
+
+    Raises
+    ------
+    ValueError
+        ``B = 1`` (batches of one pair, refused by :meth:`theory.Family.from_batches`).
+    """
     y = np.asarray(labels)
     rows = []
     for c in sorted(set(y.tolist())):
@@ -37,9 +78,28 @@ def class_pure_partition(labels, B: int) -> Family | None:
 
 
 def families(labels, B: int) -> list:
-    """The families swept for labels ``labels`` and batch size ``B``: partitions (class-mixed, class-pure), the
-    class-aware samplers' exact laws, and batch binding (one pair per class added to every batch of the class-mixed
-    partition)."""
+    """The families swept for labels ``labels`` and batch size ``B``, each with its display name.
+
+    In order: the class-mixed partition (:func:`class_mixed_partition`); the class-pure partition
+    (:func:`class_pure_partition`, when ``B`` divides every class size); the exact laws of the class-aware
+    samplers :meth:`theory.Family.class_pure` (when some class has ``>= B`` members),
+    :meth:`theory.Family.m_per_class` with ``m = 2`` (``B`` even and ``>= B/2`` classes of ``>= 2`` members) and
+    :meth:`theory.Family.class_balanced` (``C`` divides ``B`` and every class has ``>= B/C`` members); and batch
+    binding (:meth:`theory.Family.batch_binding`: the last pair of each class added to every batch of the
+    class-mixed partition).
+
+    Parameters
+    ----------
+    labels : sequence of int
+        ``labels[i]``: the class of pair ``i``, classes numbered ``0 .. C-1`` (as in
+        :data:`simulations.claims._labels.LABEL_SETS`).
+    B : int
+        Batch size, dividing ``N = len(labels)``, with ``2 <= B <= N / 2``.
+
+    Returns
+    -------
+    list of (str, Family)
+    """
     y = np.asarray(labels)
     C = len(set(y.tolist()))
     out = [("class-mixed partition", class_mixed_partition(y, B))]
@@ -60,11 +120,48 @@ def families(labels, B: int) -> list:
 
 def check_supcon_partitions(Ns=(6,), kinds=("balanced", "imbalanced"), Bs=(2, 3), taus=(1.0,), nonneg=(False, True),
                             directions: int = 1) -> Verdict:
-    """For each family: the certified optimum, whether the full-batch minimizer is among its minimizers
-    (:func:`simulations.claims._labels.shares_full`) and whether the family's minimizer is unique (probe); with
-    ``M >= 0``, whether the orthogonal frame attains the optimum and whether uniqueness matches our reading of Kini
-    et al.'s conditions (each class connected by co-occurrence, every two classes meeting in a batch). A point
-    holds when the family restores the full-batch minimizer as its unique minimizer."""
+    """SupCon under partitions, class-aware samplers and batch binding: which families restore the full-batch
+    minimizer as their unique minimizer?
+
+    For each family of :func:`families`: the certified optimum, whether the full-batch minimizer is among its
+    minimizers (:func:`simulations.claims._labels.shares_full`) and whether the family's minimizer is unique
+    (probe); with ``M >= 0``, whether the orthogonal frame attains the optimum and whether uniqueness matches our
+    reading of Kini et al.'s conditions (each class connected by co-occurrence, every two classes meeting in a
+    batch, :func:`simulations.claims._labels.class_graph_condition`). A point holds when the family restores the
+    full-batch minimizer as its unique minimizer; the agreement with the condition is reported, not part of the
+    verdict. ``B`` not dividing ``N`` is skipped.
+
+    Parameters
+    ----------
+    Ns : tuple of int, default=(6,)
+        Numbers of pairs (keys of :data:`simulations.claims._labels.LABEL_SETS`).
+    kinds : tuple of str, default=('balanced', 'imbalanced')
+        Class sizes, as named in ``LABEL_SETS[N]``.
+    Bs : tuple of int, default=(2, 3)
+        Batch sizes.
+    taus : tuple of float, default=(1.0,)
+        Temperatures.
+    nonneg : tuple of bool, default=(False, True)
+        Feature cones swept: free features, and ``M >= 0`` entrywise.
+    directions : int, default=1
+        Random directions of the uniqueness probe (:func:`simulations.claims._labels.spread_about`).
+
+    Returns
+    -------
+    Verdict
+        The claim's verdict with its numbers (every sweep point under ``cases``, the condition's agreement under
+        ``kini_condition_agrees`` and ``free_condition_agrees``) and the reasoning.
+
+    Raises
+    ------
+    KeyError
+        An ``N`` or a kind not in ``LABEL_SETS``.
+
+    References
+    ----------
+    Kini et al., "Symmetric Neural-Collapse Representations with Supervised Contrastive Loss: The Impact of ReLU
+    and Batching", ICLR 2024, Sec. 5 (batch conditions and batch binding, for the single-modality loss).
+    """
     rows, holds, kini, free = [], {}, {}, {}
     for N in Ns:
         for kind in kinds:
@@ -128,6 +225,18 @@ def check_supcon_partitions(Ns=(6,), kinds=("balanced", "imbalanced"), Bs=(2, 3)
 
 
 def supcon_partitions_table(v: dict) -> list[str]:
+    """The claim's summary table in the report (the rows of its full sweep are in its CSV file).
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record (as in ``verdicts.json``).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
     rows = v["numbers"]["cases"]
     head, body = grouped(rows, ("classes", "nonneg", "B", "family"), [
         ("points", len), ("reference optimal", lambda g: count(r["reference_optimal"] for r in g)),

@@ -1,18 +1,18 @@
 """``torch.utils.data`` batch samplers for labelled and duplicated pairs, each drawing exactly the law of its
 :class:`theory.Family` constructor (tested against it by frequency):
 
-==============================  ===========================================  ==================================
-sampler                         one batch                                    exact law
-==============================  ===========================================  ==================================
-:class:`NoDuplicatesBatchSampler`  a uniform ``B``-subset, redrawn while it     :meth:`theory.Family.no_duplicates`
-                                holds two copies of one item
-:class:`MPerClassBatchSampler`  ``B/m`` uniform classes (of ``>= m`` pairs),  :meth:`theory.Family.m_per_class`
-                                ``m`` uniform pairs of each
-:class:`ClassBalancedBatchSampler` every class, ``B/C`` uniform pairs of each  :meth:`theory.Family.class_balanced`
-:class:`ClassPureBatchSampler`  one uniform class (of ``>= B`` pairs),        :meth:`theory.Family.class_pure`
-                                ``B`` uniform pairs of it
-:class:`BatchBindingSampler`    another sampler's batch plus fixed pairs      :meth:`theory.Family.batch_binding`
-==============================  ===========================================  ==================================
+==================================  ============================================  ====================================
+sampler                             one batch                                     exact law
+==================================  ============================================  ====================================
+:class:`NoDuplicatesBatchSampler`   a uniform ``B``-subset, redrawn while it      :meth:`theory.Family.no_duplicates`
+                                    holds two copies of one item
+:class:`MPerClassBatchSampler`      ``B/m`` uniform classes (of ``>= m`` pairs),  :meth:`theory.Family.m_per_class`
+                                    ``m`` uniform pairs of each
+:class:`ClassBalancedBatchSampler`  every class, ``B/C`` uniform pairs of each    :meth:`theory.Family.class_balanced`
+:class:`ClassPureBatchSampler`      one uniform class (of ``>= B`` pairs),        :meth:`theory.Family.class_pure`
+                                    ``B`` uniform pairs of it
+:class:`BatchBindingSampler`        another sampler's batch plus fixed pairs      :meth:`theory.Family.batch_binding`
+==================================  ============================================  ====================================
 
 Every sampler yields ``n_batches`` lists of indices per epoch (default ``ceil(N / B)``), independent draws from a
 ``torch.Generator`` seeded with ``seed`` (a new stream each epoch)::

@@ -85,7 +85,26 @@ class SupCon(Loss):
         return np.asarray(self.labels, dtype=np.int64)[idx]
 
     def positives(self, idx):
-        """``(n, b, b)`` boolean masks ``P[s, a, c] = (y_{S_a} == y_{S_c})`` of the batches ``idx``."""
+        """Same-class masks of the batches ``idx``: ``P[s, a, c] = (y_{S_a} == y_{S_c})``.
+
+        Row ``a`` of ``P[s]`` marks the positives ``P_S(i)`` of the anchor ``i = S_a`` in batch ``S = idx[s]``
+        (the anchor itself included, so ``P[s, a, a]`` is True and ``|P_S(i)| >= 1``); the mask is symmetric.
+
+        Parameters
+        ----------
+        idx : ndarray or torch.Tensor of int, shape (n, b)
+            ``n`` batches of size ``b``, each row the pair indices of one batch.
+
+        Returns
+        -------
+        ndarray or torch.Tensor of bool, shape (n, b, b)
+            Of the same kind (and, for torch, on the same device) as ``idx``.
+
+        Raises
+        ------
+        ValueError
+            An index of ``idx`` past the end of ``labels``.
+        """
         y = self._labels_of(idx)
         return y[..., :, None] == y[..., None, :]
 
@@ -101,8 +120,31 @@ class SupCon(Loss):
         return out
 
     def positive_weights(self, family) -> np.ndarray:
-        """``C[i, p] = sum_{S ni i, p} w_S / (|S| |P_S(i)|)`` over batches of size >= 2 with ``y_p = y_i``: the
-        weight of ``z_ip`` in the row term's positive mean (the column term's is ``C^T``)."""
+        r"""Weights of the positive logits in the family's (unnormalised) objective.
+
+        .. math:: C_{ip} = \sum_{S \ni i, p,\ |S| \ge 2} \frac{w_S}{|S|\, |P_S(i)|} \quad (y_p = y_i),
+                  \qquad C_{ip} = 0 \quad (y_p \ne y_i),
+
+        the weight of ``z_ip`` in the row term's positive mean ``sum_S w_S L_u(S)``; the column term's is ``C^T``,
+        so the positive part of ``sum_S w_S L(S)`` is ``-sum_ip (C + C^T)_ip z_ip`` (symmetric) or
+        ``-sum_ip C_ip z_ip`` (one-sided). Batches of size 1 (loss 0) are skipped; the weights ``w_S`` are not
+        divided by ``family.total_weight``.
+
+        Parameters
+        ----------
+        family : Family
+            Over ``N`` pairs with ``N <= len(labels)``.
+
+        Returns
+        -------
+        ndarray, shape (N, N)
+            ``C`` (non-negative, zero across classes).
+
+        Raises
+        ------
+        ValueError
+            A batch index past the end of ``labels``.
+        """
         C = np.zeros((family.N, family.N))
         for S, w in family.weighted_chunks(10**6):
             b = S.shape[1]
