@@ -8,6 +8,7 @@ import itertools
 
 import numpy as np
 
+from theory._checks import check_int
 from theory import Family, InfoNCE, SupCon
 from theory.configurations import class_collapse, item_etf
 from theory.label_balance import class_collapse_necessary, item_etf_balanced
@@ -55,6 +56,10 @@ def small_families(N: int, sizes=(2, 3), sample: int | None = None, weighted: in
     subsets = [s for b in sizes for s in itertools.combinations(range(N), b)]
     rng = np.random.default_rng(seed)
     m = len(subsets)
+    if sample is not None and m >= 63:
+        raise ValueError(f"sample draws masks of m = {m} subsets as int64; it needs m < 63 (smaller N or sizes)")
+    if weighted and m < 5:
+        raise ValueError(f"weighted families draw up to 5 of the m = {m} subsets; it needs m >= 5 (larger N or sizes)")
     masks = range(1, 2 ** m) if sample is None else sorted({int(x) for x in rng.integers(1, 2 ** m, size=sample)})
     out = [Family.from_batches([list(subsets[k]) for k in range(m) if mask >> k & 1], N=N) for mask in masks]
     for _ in range(weighted):
