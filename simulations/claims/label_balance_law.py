@@ -49,10 +49,11 @@ def small_families(N: int, sizes=(2, 3), sample: int | None = None, weighted: in
     Raises
     ------
     ValueError
-        A size below 2 (refused by :meth:`theory.Family.from_batches`); ``m >= 64`` with ``sample`` (the masks
-        overflow int64); ``weighted > 0`` with fewer subsets than a weighted family draws (up to 5: keep
-        ``m >= 5``). A size above ``N`` contributes no subsets (and none at all gives an empty list).
+        A size outside ``[2, N]``; ``m >= 63`` with ``sample`` (the masks are drawn as int64); ``weighted > 0``
+        with fewer than 5 subsets (a weighted family draws up to 5).
     """
+    for b in sizes:
+        check_int("sizes", b, low=2, high=N)
     subsets = [s for b in sizes for s in itertools.combinations(range(N), b)]
     rng = np.random.default_rng(seed)
     m = len(subsets)
