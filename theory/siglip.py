@@ -8,7 +8,10 @@ A family whose SigLIP objective is (up to a constant factor) the weighted full b
              + w \\sum_{i \\ne j} \\mathrm{sp}\\big(z_{ij}/\\tau + b\\big)\\Big],\\qquad \\mathrm{sp}(x) = \\log(1 + e^x),
 
 covers the full batch (``w = 1``), the all-``C(N,B)`` family (``w = (B-1)/(N-1)``, :mod:`theory.losses.siglip`)
-and every pair-balanced family (``w = (E_W[b] - 1)/(N-1)``, the weight-averaged batch size).
+every weighted 2-design of one batch size ``b`` (``w = (b-1)/(N-1)``) and every mixture of all-``C(N,b)``
+families (``w = (E_W[b] - 1)/(N-1)``, the weight-averaged batch size); in general exactly the families whose
+``sum_{S ∋ i} w_S/|S|`` and ``sum_{S ∋ i,j} w_S/|S|`` are constant (:func:`family_negative_weight`; equal pair
+counts do not suffice when sizes are mixed).
 
 Reduction (our derivation of Lee, Chang & Sohn's double-constant embedding model). ``L_w`` is convex in
 ``Z`` and invariant when one permutation acts on the rows of ``U`` and ``V``; averaging a minimizer of the

@@ -33,3 +33,11 @@ def fano_plus_one_triple() -> Family:
     """The Fano plane plus the triple {0, 1, 3}: unbalanced (pair (0, 1) twice), ETF-optimality is an
     O(c) question for InfoNCE (excess 7e-11 at tau = 0.05) that absolute tolerances get wrong."""
     return Family.from_batches(np.vstack([Family.fano().batches, [[0, 1, 3]]]), 7)
+
+
+def cyclic_triples_and_pairs() -> Family:
+    """N = 5: the cyclic triples {i, i+1, i+2} and the pairs {i, i+2} (mod 5). Every pair co-occurs exactly
+    twice, but the sizes are mixed: the DCL / DHEL / KCL pair weights ``sum_{S ∋ i,j} 1/(|S|(|S|-1))`` are 1/3
+    (neighbours) and 2/3 (distance 2), SigLIP's ``sum_{S ∋ i,j} 1/|S|`` are 2/3 and 5/6, so equal pair counts
+    alone do not make the ETF optimal (the boundary of the pair-balance law for mixed sizes)."""
+    return Family.from_batches([[i, (i + 1) % 5, (i + 2) % 5] for i in range(5)] + [[i, (i + 2) % 5] for i in range(5)], 5)

@@ -69,7 +69,7 @@ def check_pair_sum_identities(Ns=(4, 5, 6, 7), n_configs: int = 5, d: int = 3, s
     """For the pair-sum losses the all-C(N,B) objective (enumerated) equals the O(N^2) closed form at random
     embeddings: for KCL it equals the full batch for every B (Koromilas et al.: the expected batch loss does not
     depend on the batch size), for SigLIP the full batch with negatives weighted (B-1)/(N-1). The same holds for
-    every pair-balanced family (2-designs, mixtures of all-C(N,b)).
+    every pair-balanced family (weighted 2-designs of one size, mixtures of all-C(N,b)).
 
     Parameters
     ----------
@@ -136,7 +136,8 @@ CLAIM = Claim(
     "pair_sum_identities",
     "Pair-sum losses: the all-C(N,B) objective has an exact O(N^2) closed form; KCL's is the full-batch loss for "
     "every B (its expected batch loss does not depend on the batch size), SigLIP's is the full batch with every "
-    "negative pair weighted (B-1)/(N-1); every pair-balanced family gives the same (the pair-balance law of these losses).",
+    "negative pair weighted (B-1)/(N-1); every pair-balanced family (weighted 2-designs of one size, mixtures of "
+    "all-C(N,b)) gives the same (the pair-balance law of these losses).",
     "Koromilas et al., ICML 2024 (arXiv 2405.18045), KCL; our derivation (theory/losses/)",
     check_pair_sum_identities,
     ("tests/test_objectives.py::test_kcl_expected_batch_loss_does_not_depend_on_the_batch_size",

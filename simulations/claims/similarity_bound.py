@@ -20,7 +20,7 @@ ETF) it is 0.
 References
 ----------
 Lee, Lim, Lee, Sohn, "On the Similarities of Embeddings in Contrastive Learning", ICML 2025 (arXiv 2506.09781),
-Theorem 5.2 and §6 (mini-batch variance).
+Theorem 5.2; mini-batch: Theorem 5.5 (their auxiliary loss: Definition 5.7).
 """
 from __future__ import annotations
 
@@ -59,6 +59,40 @@ def similarities(U: np.ndarray, V: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.trace(Z) / n), Z[~np.eye(n, dtype=bool)]
 
 
+def zero_mean_configuration(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random unit vectors in ``R^d`` with zero sum: random antipodal pairs ``(x, -x)`` and, for odd ``n``, one
+    random equilateral triangle (``a``, ``-a/2 +- (sqrt(3)/2) b`` for a random orthonormal pair ``a, b``). With
+    ``U = V`` equal to it the similarity inequality holds with equality (``s_pos = 1``, ``s_neg = -1/(n-1)``).
+
+    Parameters
+    ----------
+    n : int
+        Number of vectors, ``>= 2``.
+    d : int
+        Dimension, ``>= 2`` (``>= 1`` for even ``n``).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, d)
+        Unit rows summing to zero, in random order.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 2``, or ``n`` is odd and ``d < 2``.
+    """
+    if n < 2 or (n % 2 and d < 2):
+        raise ValueError(f"zero-mean unit configurations need n >= 2 and, for odd n, d >= 2; got n={n}, d={d}")
+    rows = []
+    if n % 2:
+        a, b = np.linalg.qr(rng.standard_normal((d, 2)))[0].T
+        rows += [a, -a / 2 + np.sqrt(3) / 2 * b, -a / 2 - np.sqrt(3) / 2 * b]
+    X = th.normalize_rows(rng.standard_normal(((n - len(rows)) // 2, d)))
+    rows += list(X) + list(-X)
+    return np.asarray(rows)[rng.permutation(n)]
+
+
 def variance_bound(N: int, B: int) -> float:
     """``(N-B) / ((N-1)^2 (B-1))``: the least variance of the negative similarities at a fixed partition's optimum.
 
@@ -89,14 +123,16 @@ def variance_bound(N: int, B: int) -> float:
 
 def check_similarity_bound(*, sizes=((4, 3), (6, 2), (8, 5), (12, 4)), configs: int = 200, seed: int = 0,
                            partitions=((8, 2), (8, 4)), d: int = 8, tau: float = 1.0, starts: int = 4) -> Verdict:
-    """(1) The inequality at random configurations (Gaussian, and aligned ``V = U + noise``) and its equality at the
-    ETF. (2) At L-BFGS minimizers (evidence) of fixed partitions (InfoNCE): the within-batch negatives at
+    """(1) The inequality at random configurations (Gaussian, and aligned ``V = U + noise``) and its equality at
+    balanced configurations ``U = V`` with zero mean (the ETF, the cross-polytope, random ones), where the slack
+    must vanish: a wrong side of the inequality would show there. (2) At L-BFGS minimizers (evidence) of fixed partitions (InfoNCE): the within-batch negatives at
     ``-1/(B-1)`` and the variance of all negative similarities against the bound ``(N-B)/((N-1)^2 (B-1))``; the ETF
     (the all-C(N,B) optimum) has variance 0.
 
     A point of part (1) holds when ``s_pos - (1 + s_neg + 1/(n-1)) <= 1e-12`` at every configuration (half Gaussian,
     half aligned ``V = normalise(U + a * noise)``, ``a`` uniform in ``[0, 2]``) and, where ``d >= n - 1``, the slack at
-    the simplex ETF is at most ``1e-12`` in absolute value. A point of part (2) holds when the mean within-batch
+    the simplex ETF, at the cross-polytope (even ``n``, ``d >= n/2``) and at ``configs // 2`` random zero-mean
+    ``U = V`` (:func:`zero_mean_configuration`) is at most ``1e-12`` in absolute value. A point of part (2) holds when the mean within-batch
     similarity is within ``1e-4`` of ``-1/(B-1)`` and the variance of all negative similarities is at least
     :func:`variance_bound` minus ``1e-6``.
 
@@ -145,8 +181,20 @@ def check_similarity_bound(*, sizes=((4, 3), (6, 2), (8, 5), (12, 4)), configs: 
             sp, neg = similarities(E, E)
             slack_etf = sp - (1 + neg.mean() + 1 / (n - 1))
             holds[f"equality at the ETF n={n}"] = bool(abs(slack_etf) <= 1e-12)
+        balanced = [zero_mean_configuration(n, dd, rng) for _ in range(max(configs // 2, 1))]
+        if n % 2 == 0 and dd >= n // 2:
+            C = np.zeros((n, dd))
+            C[np.arange(n // 2), np.arange(n // 2)] = 1.0
+            C[n // 2 + np.arange(n // 2), np.arange(n // 2)] = -1.0
+            balanced.append(C)
+        balanced_slack = 0.0
+        for E in balanced:
+            sp, neg = similarities(E, E)
+            balanced_slack = max(balanced_slack, abs(sp - (1 + neg.mean() + 1 / (n - 1))))
+        holds[f"equality at zero-mean U = V n={n} d={dd}"] = bool(balanced_slack <= 1e-12)
         ineq_rows.append({"n": n, "d": dd, "configs": configs, "max_violation": float(worst),
-                          "etf_slack": None if slack_etf is None else float(slack_etf)})
+                          "etf_slack": None if slack_etf is None else float(slack_etf),
+                          "balanced_configs": len(balanced), "balanced_max_abs_slack": float(balanced_slack)})
     loss = th.make_loss("infonce", tau=tau)
     for N, B in partitions:
         fam = Family.partition(N, B)
@@ -166,7 +214,8 @@ def check_similarity_bound(*, sizes=((4, 3), (6, 2), (8, 5), (12, 4)), configs: 
                    {"inequality": ineq_rows, "partition_variance": var_rows, "fails_for": bad},
                    "(1) s_pos <= 1 + s_neg + 1/(n-1) (Lee et al. 2025, Theorem 5.2) at random configurations (Gaussian and "
                    "aligned), largest violation reported (must be <= 0; a Cauchy-Schwarz identity, proof in the module "
-                   "docstring); equality at the simplex ETF. (2) InfoNCE minimizers of fixed partitions (multi-start "
+                   "docstring); equality (|slack| <= 1e-12) at the simplex ETF, the cross-polytope and random zero-mean "
+                   "U = V, so the check can fail on the tight side. (2) InfoNCE minimizers of fixed partitions (multi-start "
                    "L-BFGS: evidence): within-batch negatives at -1/(B-1), and the variance of all negative similarities "
                    "at least (N-B)/((N-1)^2 (B-1)) (our bound: it grows as B shrinks; 0 at the all-C(N,B) optimum, the "
                    "ETF). Their variance-reducing auxiliary loss is not implemented.")
@@ -187,8 +236,9 @@ def similarity_table(v: dict) -> list[str]:
         Markdown lines.
     """
     n = v["numbers"]
-    return (table(["n", "d", "configs", "max violation (<= 0)", "slack at ETF"],
-                  [[r["n"], r["d"], r["configs"], r["max_violation"], "n/a (d < n-1)" if r["etf_slack"] is None else r["etf_slack"]] for r in n["inequality"]])
+    return (table(["n", "d", "configs", "max violation (<= 0)", "slack at ETF", "zero-mean U = V", "max |slack| there"],
+                  [[r["n"], r["d"], r["configs"], r["max_violation"], "n/a (d < n-1)" if r["etf_slack"] is None else r["etf_slack"],
+                    r.get("balanced_configs"), r.get("balanced_max_abs_slack")] for r in n["inequality"]])
             + table(["N", "B", "within-batch mean", "-1/(B-1)", "variance of negatives", "lower bound"],
                     [[r["N"], r["B"], r["within_batch_mean"], r["within_batch_expected"], r["negative_variance"],
                       r["variance_bound"]] for r in n["partition_variance"]]))
@@ -199,7 +249,7 @@ CLAIM = Claim(
     "At any configuration the mean positive similarity is at most 1 + the mean negative similarity + 1/(n-1); at the "
     "optima of fixed partitions the within-batch negatives sit at -1/(B-1) and the variance of the negative "
     "similarities is at least (N-B)/((N-1)^2 (B-1)), larger for smaller batches (0 at the all-C(N,B) optimum).",
-    "Lee, Lim, Lee & Sohn, ICML 2025, Theorem 5.2 and §6; our derivation for the variance bound",
+    "Lee, Lim, Lee & Sohn, ICML 2025, Theorem 5.2; mini-batch: Theorem 5.5; our derivation for the variance bound",
     check_similarity_bound, (),
     {"tiny": dict(sizes=((4, 3), (6, 2)), configs=20, partitions=((6, 2),), d=6, starts=2),
      "quick": {},

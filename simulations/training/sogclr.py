@@ -34,6 +34,13 @@ uniform ``S`` with probability ``B/N``, and given ``i in S`` the others are unif
 makes the error of ``u`` vanish as the steps shrink (their Theorem 1), the source of "small batch does not
 harm".
 
+For InfoNCE this is the bimodal variant (LibAUC's ``GCLoss_v2``): one estimate ``u`` per direction (rows, the
+``u``-anchors, and columns, the ``v``-anchors) for each sample, not one shared; LibAUC's step on its loss
+``(img_loss + txt_loss)/2`` is ``tau (B-1)/2`` times ours (it neither divides by ``B-1`` nor by ``tau``), a
+rescaling of the learning rate. DCL with ``negatives='both'`` has the negative set of the unimodal ``GCLoss_v1``
+(both views of every other sample) but keeps a separate ``u`` per side, where ``GCLoss_v1`` stores the average
+of the two sides' estimates.
+
 **Pair-sum losses** (SigLIP, KCL: :meth:`theory.Loss.pair_form`,
 ``L(S) = a_b sum_{i in S} D_i + c_b sum_{i != j in S} O_ij``). The loss is linear in its pair terms, so no
 moving average is needed: the reweighted batch loss
