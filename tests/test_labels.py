@@ -341,6 +341,22 @@ def test_supcon_all_batches_shares_the_minimizer_only_for_balanced_classes():
     assert imb["suboptimal"] is True and imb["gap_lower_bound"] > 5e-4
 
 
+@pytest.mark.parametrize("labels", [(0, 0, 0, 1), (0, 0, 0, 0, 1, 1)])
+def test_two_unequal_classes_keep_the_antipodal_pair_in_full_and_all_batches(labels):
+    """With 2 classes, however unequal, class collapse onto the antipodal pair (the 2-class simplex) attains the
+    certified full-batch optimum, and every all-C(N,B) family shares the full-batch minimizer (certified): the
+    imbalanced-class failures need 3 or more classes."""
+    from simulations.claims._labels import shares_full
+    N = len(labels)
+    L = SupCon(labels, 1.0)
+    X = class_collapse(labels)
+    full = th.certify(Family.full(N), L)
+    assert full.certified and th.objective(X, X, Family.full(N), L) == pytest.approx(full.value, abs=2e-6)
+    assert np.allclose(X @ X.T, np.where(np.equal.outer(labels, labels), 1.0, -1.0))
+    for B in (2, 3) if N == 4 else (3,):
+        assert shares_full(Family.all(N, B), L, full=full)["suboptimal"] is False, B
+
+
 def test_item_balance_law_agrees_with_the_dual_certificate():
     """The item law (kappa constant) against the solver-free dual decision of the tied relaxation, and its known
     cases: equal multiplicities and one-copy-per-item sampling balanced, unequal multiplicities on all C(N,B) not."""
