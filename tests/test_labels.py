@@ -341,6 +341,22 @@ def test_supcon_all_batches_shares_the_minimizer_only_for_balanced_classes():
     assert imb["suboptimal"] is True and imb["gap_lower_bound"] > 5e-4
 
 
+@pytest.mark.parametrize("labels", [(0, 0, 0, 1), (0, 0, 0, 0, 1, 1)])
+def test_two_unequal_classes_keep_the_antipodal_pair_in_full_and_all_batches(labels):
+    """With 2 classes, however unequal, class collapse onto the antipodal pair (the 2-class simplex) attains the
+    certified full-batch optimum, and every all-C(N,B) family shares the full-batch minimizer (certified): the
+    imbalanced-class failures need 3 or more classes."""
+    from simulations.claims._labels import shares_full
+    N = len(labels)
+    L = SupCon(labels, 1.0)
+    X = class_collapse(labels)
+    full = th.certify(Family.full(N), L)
+    assert full.certified and th.objective(X, X, Family.full(N), L) == pytest.approx(full.value, abs=2e-6)
+    assert np.allclose(X @ X.T, np.where(np.equal.outer(labels, labels), 1.0, -1.0))
+    for B in (2, 3) if N == 4 else (3,):
+        assert shares_full(Family.all(N, B), L, full=full)["suboptimal"] is False, B
+
+
 def test_item_balance_law_agrees_with_the_dual_certificate():
     """The item law (kappa constant) against the solver-free dual decision of the tied relaxation, and its known
     cases: equal multiplicities and one-copy-per-item sampling balanced, unequal multiplicities on all C(N,B) not."""
@@ -364,6 +380,81 @@ def test_item_balance_law_agrees_with_the_dual_certificate():
     np.fill_diagonal(want, 0.0)
     np.testing.assert_allclose(group_pair_weights(Family.full(6), t, tau), want, rtol=1e-14)
     assert W.shape == (3, 2)
+
+
+def _ordered_counterexample(m, tau):
+    """Items with multiplicities m; for every k < l one batch holding one copy of k and all m_l copies of l, weighted
+    by 1 / kappa_kl of the batch (closed form), written out here."""
+    K = len(m)
+    c = math.exp(-K / ((K - 1) * tau))
+    start = np.concatenate([[0], np.cumsum(m)[:-1]])
+    batches, weights = [], []
+    for k in range(K):
+        for l in range(k + 1, K):
+            size, Dk, Dl = 1 + m[l], 1 + m[l] * c, m[l] + c        # D_S(g) = n_S(g) + (|S| - n_S(g)) c
+            a_kl, a_lk = m[l] / (size * Dk), m[l] / (size * Dl)      # n_S(k) n_S(l) / (|S| D_S(.))
+            batches.append([int(start[k])] + list(range(int(start[l]), int(start[l]) + m[l])))
+            weights.append(1.0 / (a_kl + a_lk))
+    ties = tuple(int(x) for x in np.repeat(np.arange(K), m))
+    fam = Family.from_batches(batches, N=len(ties), weights=np.asarray(weights) * len(batches) / sum(weights))
+    return fam, ties
+
+
+def test_constant_kappa_is_not_sufficient_for_the_symmetric_item_etf():
+    """K = 9 items, tau = 0.1, one copy of item 0, 48 of items 1-7, 500 of item 8 (N = 837), an ordered family with
+    constant kappa: the item ETF is stationary (the oracle's tangent gradient vanishes), yet a rank-K configuration
+    has a lower objective by the oracle, at the slope the certificate predicts; sigma > 2 and the law and the dual
+    decision both say 'not optimal'. With K = 7 the same construction keeps sigma <= 2 and the ETF optimal."""
+    from simulations.claims._labels import dual_decision
+    from theory.label_balance import item_etf_balanced, item_etf_descent
+    tau = 0.1
+    m = (1,) + (48,) * 7 + (500,)
+    K = len(m)
+    fam, ties = _ordered_counterexample(m, tau)
+    c = math.exp(-K / ((K - 1) * tau))
+    # A in units of kappa0: A_kl + A_lk = 1, A_kl / A_lk = D(l) / D(k) for the batch of (k, l), k < l
+    A = np.zeros((K, K))
+    for k in range(K):
+        for l in range(k + 1, K):
+            rho = (m[l] + c) / (1 + m[l] * c)
+            A[k, l], A[l, k] = rho / (1 + rho), 1 / (1 + rho)
+    r = A.sum(axis=1)
+    sigma = float(np.sum(1 / (1 + 2 * r)))
+    assert sigma > 2.01
+    law = item_etf_balanced(fam, ties, tau)
+    assert law["stationary"] and law["spread"] < 1e-12
+    assert law["balanced"] is False and law["psd_sum"] == pytest.approx(sigma, rel=1e-12)
+    assert law["psd_margin"] == pytest.approx(2 - sigma, rel=1e-9)
+    L = InfoNCE(tau)
+    W = item_etf(ties)
+    gU, gV = th.gradient(W, W, fam, L, ties=ties)
+    assert th.tangent_gradient_norm(W, W, fam, L, ties=ties) < 1e-9 * np.linalg.norm(np.vstack([gU, gV]))
+    assert dual_decision(fam, L, W, ties=ties)["optimal"] is False
+    # the descent direction, built here: s_k = 1 / (kappa0 + 2 r_k), u gains +s/2, v gains -s/2 in a new dimension
+    s = (1 / (1 + 2 * r)) / np.max(1 / (1 + 2 * r))
+    k0 = float(np.mean(np.asarray(law["kappa"])[~np.eye(K, dtype=bool)]))   # kappa0 in the law's units
+    slope = c / (2 * tau) * k0 * (float(np.sum((1 + 2 * r) * s ** 2)) - float(np.sum(s)) ** 2 / 2)
+    W0 = np.hstack([W, np.zeros((K, 1))])
+    v0 = th.objective(W0, W0, fam, L, ties=ties)
+    for eps in (1e-2, 1e-3):
+        U = normalize_rows(np.hstack([W, math.sqrt(eps) * s[:, None] / 2]))
+        V = normalize_rows(np.hstack([W, -math.sqrt(eps) * s[:, None] / 2]))
+        drop = th.objective(U, V, fam, L, ties=ties) - v0
+        assert drop < -1e3 * 1e-15 * v0                                 # far above float64 rounding
+        d = item_etf_descent(fam, ties, tau, eps=eps)
+        np.testing.assert_allclose(d["U"], U, atol=1e-14)
+        np.testing.assert_allclose(d["V"], V, atol=1e-14)
+        assert d["slope"] == pytest.approx(slope, rel=1e-9)
+    assert drop / 1e-3 == pytest.approx(slope, rel=0.03)               # first order: eps * x^T Y x
+    # K = 7: sigma <= sum_{j<7} 1/(2j+1) < 2 whatever the family; the same construction is certified optimal
+    fam7, ties7 = _ordered_counterexample((1,) + (48,) * 5 + (500,), tau)
+    law7 = item_etf_balanced(fam7, ties7, tau)
+    assert law7["balanced"] is True and 0 < law7["psd_margin"] < 0.1
+    assert dual_decision(fam7, L, item_etf(ties7), ties=ties7)["optimal"] is True
+    with pytest.raises(ValueError, match="stationary"):
+        item_etf_descent(fam7, ties7, tau)
+    with pytest.raises(ValueError, match="eps"):
+        item_etf_descent(fam, ties, tau, eps=0.0)
 
 
 @pytest.mark.parametrize("claim_id", ["supcon_full_batch", "supcon_all_batches", "supcon_partitions", "duplicates",

@@ -65,17 +65,24 @@ def check_supcon_all_batches(cases=((6, 2), (6, 3), (6, 4)), kinds=("balanced", 
                     holds[label] = None if d["suboptimal"] is None or (not d["suboptimal"] and unique is None) else \
                         bool(not d["suboptimal"] and unique)
     verdict, _, bad = verdict_over_sweep(holds)
-    imb = [r for r in rows if r["classes"] != "balanced" and not r["nonneg"]]
+    imb = [r for r in rows if r["classes"] != "balanced" and not r["nonneg"] and len(set(r["labels"])) >= 3]
+    imb2 = [r for r in rows if r["classes"] != "balanced" and not r["nonneg"] and len(set(r["labels"])) == 2]
+    two = ("" if not imb2 else
+           f" With 2 imbalanced classes ({sorted({tuple(r['labels']) for r in imb2})}) the all-C(N,B) objective "
+           f"shares the full-batch minimizer (the antipodal pair) at {sum(r['shares'] is True for r in imb2)} of "
+           f"{len(imb2)} points.")
     return Verdict("supcon_all_batches", verdict, {"cases": rows, "holds_for": [k for k, v in holds.items() if v],
                                                    "fails_for": bad},
                    f"Swept (N, B) in {[list(c) for c in cases]}, classes {list(kinds)}, tau in {list(taus)}, features "
                    "free and M >= 0. Balanced classes: every all-C(N,B) objective shares the full-batch minimizer (class "
-                   "collapse onto the simplex), unique by the probe. Imbalanced classes without the sign constraint: it "
+                   "collapse onto the simplex), unique by the probe. Imbalanced classes (C >= 3) without the sign "
+                   "constraint: it "
                    "does not; every minimizer of the all-batches objective is full-batch sub-optimal by at least "
                    f"{min((r['gap_lower_bound'] for r in imb), default=float('nan')):.2e} (certified lower bound, "
                    "'gap_lower_bound'): the equivalence of all C(N,B) with the full batch (Cho et al., Thm. 2, for "
                    "InfoNCE) fails for SupCon with unequal classes, because a batch sees a class's share of positives "
-                   "in proportions that depend on B. With M >= 0 the orthogonal frame minimises both, balanced or not. "
+                   "in proportions that depend on B." + two +
+                   " With M >= 0 the orthogonal frame minimises both, balanced or not. "
                    "Certified for d >= the minimizer's rank (C - 1 free, C under M >= 0); below it the relaxation is "
                    "only a lower bound.")
 
@@ -108,7 +115,8 @@ CLAIM = Claim(
     "Cho et al. Thm. 2's question for SupCon; answer: certified here", check_supcon_all_batches,
     ("tests/test_labels.py::test_supcon_all_batches_shares_the_minimizer_only_for_balanced_classes",),
     {"tiny": dict(cases=((6, 3),), taus=(1.0,), nonneg=(False,)), "quick": {},
-     "full": dict(cases=((6, 2), (6, 3), (6, 4), (8, 2), (8, 4), (8, 6)), taus=(0.25, 0.5, 1.0, 2.0, 5.0),
+     "full": dict(cases=((4, 2), (4, 3), (6, 2), (6, 3), (6, 4), (8, 2), (8, 4), (8, 6)),
+                  taus=(0.25, 0.5, 1.0, 2.0, 5.0),
                   directions=2)},
     section=LABELS, order=310, tables=supcon_all_batches_table,
     expected_tiny="qualified", expected_fails_tiny=("N=6,B=3,imbalanced,tau=1",))

@@ -112,19 +112,27 @@ def check_supcon_full_batch(Ns=(6, 8), kinds=("balanced", "imbalanced"), taus=(0
                         bool(frame_optimal and frame_unique)
     verdict, _, bad = verdict_over_sweep(holds)
     n_bal = [r for r in rows if r["classes"] == "balanced"]
+    imb3 = [r for r in rows if r["classes"] != "balanced" and len(set(r["labels"])) >= 3]
+    imb2 = [r for r in rows if r["classes"] != "balanced" and len(set(r["labels"])) == 2]
+    two = ("" if not imb2 else
+           f" With 2 imbalanced classes ({sorted({tuple(r['labels']) for r in imb2})}) the simplex is the antipodal "
+           f"pair, and it attains the certified optimum at {sum(r['simplex_optimal'] for r in imb2)} of {len(imb2)} "
+           "points.")
     return Verdict("supcon_full_batch", verdict, {"cases": rows, "holds_for": [k for k, v in holds.items() if v],
                                                   "fails_for": bad},
                    f"Swept N in {list(Ns)}, classes {list(kinds)}, tau in {list(taus)}. Balanced classes: the certified "
                    f"full-batch optimum equals the value at class collapse onto the simplex at "
                    f"{sum(r['simplex_optimal'] for r in n_bal)} of {len(n_bal)} points, and the near-optimal set stays "
-                   "within the probe's resolution of it (unique, evidence). Imbalanced classes: the certified minimizer is "
-                   f"still class-collapsed (within-class deviation <= "
-                   f"{max(r['within_class_deviation'] for r in rows):.1e}) and unique by the probe, but its class "
-                   "vectors are not a regular simplex: the regular simplex lies above the optimum by 'simplex_excess' "
-                   f"({min((r['simplex_excess'] for r in rows if r['classes'] != 'balanced'), default=float('nan')):.3g} "
-                   f"to {max((r['simplex_excess'] for r in rows if r['classes'] != 'balanced'), default=float('nan')):.3g}),"
-                   " so Graf et al.'s balanced statement does not extend to unequal classes. With M >= 0 (ReLU features) the orthogonal frame "
-                   "attains the doubly non-negative relaxation's optimum at every point, balanced or not, and is its only "
+                   "within the probe's resolution of it (unique, evidence). Imbalanced classes, C >= 3: the certified "
+                   f"minimizer is still class-collapsed (within-class deviation <= "
+                   f"{max((r['within_class_deviation'] for r in rows), default=float('nan')):.1e}) and unique by the "
+                   "probe, "
+                   "but its class vectors are not a regular simplex: the regular simplex lies above the optimum by "
+                   f"'simplex_excess' ({min((r['simplex_excess'] for r in imb3), default=float('nan')):.3g} "
+                   f"to {max((r['simplex_excess'] for r in imb3), default=float('nan')):.3g}),"
+                   " so Graf et al.'s balanced statement does not extend to unequal classes." + two +
+                   " With M >= 0 (ReLU features) the orthogonal frame attains the doubly non-negative relaxation's "
+                   "optimum at every point, balanced or not, and is its only "
                    "minimizer by the probe; being completely positive, it is the optimum over non-negative embeddings in "
                    "d >= C. The simplex collapse is attained in d >= C - 1; below the minimizer's rank the relaxation "
                    "is only a lower bound.")
