@@ -19,7 +19,7 @@ from simulations.selection.kmeans import kmeans_partition
 from simulations.selection.learnability import Learnability, jest_select, rho_select
 from simulations.selection.matching import matching_weight, max_loss_matching
 from simulations.training.config import Config
-from simulations.training.sogclr import SogCLR
+from simulations.training.sogclr import SogCLR, sogclr_form
 from theory import Family
 
 PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plot_plugin_margin_infonce.py"
@@ -199,6 +199,10 @@ def test_sogclr_expected_step_is_the_full_batch_gradient(loss, N, B):
     Anchor losses: the same with the estimates u at their exact values g(w) (the moving average's fixed point)."""
     if B < loss.min_batch:
         pytest.skip("batch below the loss's min_batch")
+    if loss.anchor_form(*(np.eye(3),) * 3) is None and not loss.has_pair_form:
+        with pytest.raises(ValueError, match="sogclr"):    # neither form (SupCon: batch-dependent positives)
+            SogCLR(loss, N, B, gamma=0.5)
+        return
     U, V = unit_rows(N, 4, 0), unit_rows(N, 4, 1)
     full = _grad(lambda a, b: objective(a, b, Family.full(N), loss), U, V)
     rule = SogCLR(loss, N, B, gamma=1e-300)            # gamma ~ 0: u stays where it is set
@@ -222,8 +226,10 @@ def test_anchor_form_reproduces_batch_losses(loss):
     N = 7
     U, V = unit_rows(N, 4, 0), unit_rows(N, 4, 1)
     terms = loss.anchor_form(U @ V.T, U @ U.T, V @ V.T)
-    if terms is None:
-        assert loss.has_pair_form                       # every built-in loss has one of the two forms
+    if terms is None:                                   # no anchor form: a pair-sum loss, or SogCLR refuses it
+        if not loss.has_pair_form:
+            with pytest.raises(ValueError, match="sogclr"):
+                sogclr_form(loss)
         return
     for S in ([0, 2, 3, 6], [1, 5]):
         if len(S) < loss.min_batch:
