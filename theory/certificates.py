@@ -36,7 +36,7 @@ import cvxpy as cp
 import numpy as np
 
 from ._checks import check_positive_float
-from .batches import Family
+from .batches import ENUMERATION_LIMIT, Family
 from .configurations import simplex_etf
 from .front import gram_gradient, objective, tangent_of
 from .balance import BALANCE_REL_TOL, etf_c, pair_weights
@@ -260,7 +260,7 @@ def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray
 
 def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto", solver_options: dict | None = None,
             rank: int | None = None, rel_tol: float | None = None, max_iter: int | None = None,
-            seed: int | None = None):
+            seed: int | None = None, grad_fn=None):
     r"""Global minimum of ``L_F`` over unit-norm embeddings in any dimension, by convex relaxation.
 
     .. math:: p^\star = \min_{M \succeq 0,\ \mathrm{diag}(M) = 1} L_F(M)
@@ -283,9 +283,14 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
         low-rank factor with a checked KKT certificate (:func:`theory.lowrank.certify_lowrank`, a
         :class:`theory.lowrank.LowRankCertificate`). ``'auto'``: ``'sdp'`` for ``N < theory.lowrank.AUTO_MIN_N``
         (where the SDP is the faster, measured by ``benchmarks/lowrank.py``) and ``'lowrank'`` from there on;
-        ``solver`` or ``solver_options`` given select ``'sdp'``, a low-rank option given selects ``'lowrank'``.
+        ``solver`` or ``solver_options`` given select ``'sdp'``, a low-rank option given selects ``'lowrank'``;
+        a family above the enumeration limit selects ``'lowrank'`` (which then needs ``grad_fn``).
     rank, rel_tol, max_iter, seed : optional
         Options of :func:`theory.lowrank.certify_lowrank` (its defaults when None); only with ``'lowrank'``.
+    grad_fn : callable, optional
+        The low-rank method's objective and Gram gradient (see :func:`theory.lowrank.certify_lowrank`; the
+        engine's: :func:`simulations.certify`). It does not select the method: ``'auto'`` resolved to
+        ``'sdp'`` does not use it, and ``method='sdp'`` refuses it.
 
     Returns
     -------
@@ -307,15 +312,20 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     lr_opts = {k: v for k, v in (("rank", rank), ("rel_tol", rel_tol), ("max_iter", max_iter), ("seed", seed))
                if v is not None}
     sdp_opts = solver != "auto" or solver_options is not None
+    requested = method
     if method == "auto":
         if sdp_opts and lr_opts:
             raise ValueError(f"method='auto' got options of both methods: solver/solver_options and {sorted(lr_opts)}")
+        if not isinstance(family, Family):
+            _check_family(family)
         method = ("sdp" if sdp_opts else "lowrank" if lr_opts else
-                  "lowrank" if _check_family(family).N >= lowrank.AUTO_MIN_N else "sdp")
+                  "lowrank" if family.N >= lowrank.AUTO_MIN_N or family.n_batches > ENUMERATION_LIMIT else "sdp")
     if method == "lowrank":
         if sdp_opts:
             raise ValueError("method='lowrank' takes no solver or solver_options (they are the SDP's)")
-        return lowrank.certify_lowrank(family, loss, **lr_opts)
+        return lowrank.certify_lowrank(family, loss, grad_fn=grad_fn, **lr_opts)
+    if grad_fn is not None and requested == "sdp":
+        raise ValueError("method='sdp' takes no grad_fn (the low-rank method's gradient)")
     if lr_opts:
         raise ValueError(f"method='sdp' takes no low-rank options, got {sorted(lr_opts)}")
     loss = _relaxed_loss(loss)
