@@ -369,3 +369,27 @@ def test_infonce_all_batches_past_the_enumeration_limit_reaches_the_closed_form(
     c = sim_certify(fam, InfoNCE(0.5), method="lowrank")
     exact = th.optimum_all(24, 12, 0.5)
     assert c.certified and abs(c.value - exact) <= 1e-9 * exact and c.lower_bound <= exact + 1e-12
+
+
+# ---------------------------------------------------------------- the fixed-epoch gap claim's closed forms
+def test_fixed_epoch_gap_closed_form_matches_the_sdp_at_small_n():
+    """The minimizers' full-batch gap of a fixed epoch (closed form of the claim fixed_epoch_gap_at_scale) is the
+    limit of the SDP's constrained gap ``gap(eps)`` as ``eps -> 0``, approached from below."""
+    from theory.certificates import full_batch_gap
+    from simulations.claims.fixed_epoch_gap_at_scale import (block_orthogonal_minimizer, epoch_optimum,
+                                                              minimizers_full_batch_gap)
+    tau = 0.5
+    for N, B in ((8, 4), (9, 4), (10, 4)):
+        F = Family.dataloader_epoch(N, B, drop_last=False, seed=0)
+        closed = minimizers_full_batch_gap(N, B, tau)
+        g = full_batch_gap(F, InfoNCE(tau), eps=(1e-4, 1e-6))
+        assert g.certified
+        assert abs(g.family_value - epoch_optimum(N, B, tau)) <= 1e-6
+        assert g.gaps[0] <= g.gaps[1] <= closed + 1e-7
+        if N % B == 1:            # the singleton's free vector: gap(eps) approaches like sqrt(eps)
+            assert closed - g.gaps[1] <= (closed - g.gaps[0]) / 5
+        else:
+            assert closed - g.gaps[1] <= 5e-6
+        W = block_orthogonal_minimizer(F)
+        assert abs(th.objective(W, W, F, InfoNCE(tau)) - epoch_optimum(N, B, tau)) <= 1e-12
+        assert abs(th.objective(W, W, Family.full(N), InfoNCE(tau)) - th.optimum_full(N, tau) - closed) <= 1e-12
