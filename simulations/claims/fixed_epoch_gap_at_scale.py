@@ -150,6 +150,6 @@ CLAIM = Claim(
     check_fixed_epoch_gap_at_scale,
     ("tests/test_lowrank.py::test_fixed_epoch_gap_closed_form_matches_the_sdp_at_small_n",),
     {"tiny": dict(cases=((32, 8), (33, 8), (42, 8))),
-     "quick": dict(cases=((64, 16), (65, 16), (66, 16), (72, 16), (79, 16), (128, 16), (136, 16))),
+     "quick": dict(cases=((64, 16), (65, 16), (66, 16), (72, 16), (79, 16), (256, 64), (257, 64), (288, 64))),
      "full": {}},
     order=235, tables=fixed_epoch_table, expected_tiny="confirmed")
