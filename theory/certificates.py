@@ -141,14 +141,22 @@ AUTO_ATTEMPTS = (
 )
 
 
-def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None):
+#: The attempts of a uniqueness probe (:func:`minimizer_spread`) for ``N <= CLARABEL_MAX_N``: Clarabel only. The
+#: probe's feasible set ``{L_F <= p* + eps}`` is a sliver of thickness ``eps`` around the minimizers (the
+#: constraint's multiplier grows like ``1/sqrt(eps)``); where Clarabel ends 'optimal_inaccurate' on it, SCS at its
+#: ``1e-6`` accuracy (the size of ``eps`` itself) cannot resolve the sliver either, and its 20000 iterations took
+#: about a minute per probe. Such a probe stays uncertified (its caller decides what an undecided probe means).
+PROBE_ATTEMPTS = tuple(a for a in AUTO_ATTEMPTS if a[0] == "CLARABEL")
+
+
+def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None, auto=AUTO_ATTEMPTS):
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if solver != "auto" or solver_options:
         name = solver if solver != "auto" else ("CLARABEL" if N <= CLARABEL_MAX_N else "SCS")
         attempts = [(name, solver_options or {})]
     else:
-        attempts = [a for a in AUTO_ATTEMPTS if a[0] == "SCS" or N <= CLARABEL_MAX_N]
+        attempts = [a for a in auto if a[0] == "SCS" or N <= CLARABEL_MAX_N]
     t0 = time.perf_counter()
     for name, opts in attempts:
         try:
@@ -199,7 +207,9 @@ def minimizer_spread(family: Family, loss, *, eps: float, directions: int = 1, s
     ``{M feasible, L_F(M) <= p* + eps}`` and report the largest ``||M - M_ETF||_F / ||M_ETF||_F``. Small (about
     ``sqrt(eps / curvature)``) when the minimizer is the unique ETF Gram; of order one when a face of minimizers
     exists (e.g. DCL / DHEL on all pairs, whose objective is linear in the Gram). Evidence, not proof: the
-    spread is measured at the extreme points of random linear functionals.
+    spread is measured at the extreme points of random linear functionals. With ``solver='auto'`` a probe is
+    solved by Clarabel alone up to ``CLARABEL_MAX_N`` (:data:`PROBE_ATTEMPTS`): a probe it ends inaccurate
+    is reported uncertified, not handed to SCS, whose accuracy is that of ``eps`` itself.
 
     Parameters
     ----------
@@ -229,7 +239,7 @@ def minimizer_spread(family: Family, loss, *, eps: float, directions: int = 1, s
             M, cons = _relaxation(N, loss)
             cons.append(family_objective_expr(M, family, loss) <= base.value + eps)
             prob = cp.Problem(sense(cp.sum(cp.multiply(C, M))), cons)
-            _, status, _, _ = _solve(prob, N, solver, None)
+            _, status, _, _ = _solve(prob, N, solver, None, auto=PROBE_ATTEMPTS if N <= CLARABEL_MAX_N else AUTO_ATTEMPTS)
             statuses.append(status)
             if status == cp.OPTIMAL and M.value is not None:
                 spread = max(spread, float(np.linalg.norm(M.value - Mstar) / np.linalg.norm(Mstar)))
