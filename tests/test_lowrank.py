@@ -292,6 +292,27 @@ def test_engine_gram_gradient_equals_the_oracle(loss, fname):
         assert np.max(np.abs(a - b)) <= 1e-12 * scale
 
 
+@pytest.mark.parametrize("loss", [InfoNCE(0.5), InfoNCE(0.5, False), SigLIP(0.3, -3.0)], ids=lambda l: l.label)
+def test_engine_gram_gradient_past_the_streaming_limit_obeys_the_chain_rule(loss):
+    """All C(26, 13) (10 million batches: InfoNCE's formula, SigLIP's pair form): the Gram gradient read off at
+    ``U' = I, V' = Z^T`` (or the Gram stack) gives, by the chain rule, the engine's own autograd gradient in
+    ``U`` and ``V`` at the embeddings, and the value is the engine's."""
+    import torch
+    import simulations as sim
+    fam = Family.all(26, 13)
+    assert fam.n_batches > 5_000_000
+    rng = np.random.default_rng(2)
+    U, V = (th.normalize_rows(rng.standard_normal((26, 6))) for _ in range(2))
+    value, g = gram_value_and_gradient(U, V, fam, loss)
+    Ut, Vt = (torch.tensor(X, requires_grad=True) for X in (U, V))
+    val = sim.objective(Ut, Vt, fam, loss)
+    dU, dV = torch.autograd.grad(val, (Ut, Vt))
+    assert abs(value - float(val)) <= 1e-13 * abs(value)
+    eU, eV = g.embedding_gradient(U, V)
+    scale = np.abs(dU.numpy()).max()
+    assert np.max(np.abs(eU - dU.numpy())) <= 1e-11 * scale and np.max(np.abs(eV - dV.numpy())) <= 1e-11 * scale
+
+
 @pytest.mark.parametrize("loss", [InfoNCE(0.5), SigLIP(1.0, 0.0), DCL(0.5, True, "both"), KCL(2.0, 1.0)],
                          ids=lambda l: l.label)
 def test_engine_certificate_equals_the_oracle_certificate(loss):
