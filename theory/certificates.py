@@ -312,8 +312,9 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     Raises
     ------
     ValueError
-        A family above the enumeration limit, a loss without relaxation, an unknown solver or method, options of
-        the other method.
+        A family above the enumeration limit (for the SDP, or the low-rank method without ``grad_fn``), a loss
+        without relaxation, an unknown solver or method, options of the other method (``grad_fn`` with
+        ``method='sdp'``).
     """
     from . import lowrank
     methods = ("auto", "sdp", "lowrank")
