@@ -384,11 +384,12 @@ def test_all_batches_past_the_enumeration_limit_certified_and_recomputed(N, B):
 
 @pytest.mark.slow
 def test_infonce_all_batches_past_the_enumeration_limit_reaches_the_closed_form():
-    """The engine's formula gradient certifies all ``C(24, 12)`` InfoNCE at the closed-form optimum
-    (Cho et al.'s Theorem: the simplex ETF, :func:`theory.optimum_all`)."""
-    fam = Family.all(24, 12)
+    """The engine's formula gradient certifies all ``C(45, 6)`` InfoNCE (8 million batches, past the streaming
+    limit: the polynomial formula) at the closed-form optimum (Cho et al.: the simplex ETF,
+    :func:`theory.optimum_all`)."""
+    fam = Family.all(45, 6)
     c = sim_certify(fam, InfoNCE(0.5), method="lowrank")
-    exact = th.optimum_all(24, 12, 0.5)
+    exact = th.optimum_all(45, 6, 0.5)
     assert c.certified and abs(c.value - exact) <= 1e-9 * exact and c.lower_bound <= exact + 1e-12
 
 
