@@ -158,8 +158,9 @@ def cmd_certify(args):
     ValueError
         For invalid arguments (:func:`main` turns it into exit status 2).
     """
+    from simulations.engine.lowrank import certify
     from theory import Family, make_family
-    from theory.certificates import certify, etf_is_optimal
+    from theory.certificates import etf_is_optimal
     if args.family_file:
         if not Path(args.family_file).is_file():
             raise ValueError(f"--family-file {args.family_file}: no such file")
@@ -415,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_loss_args(c)
     c.add_argument("--method", default="auto", choices=["auto", "sdp", "lowrank"],
                    help="sdp: the semidefinite relaxation (cvxpy); lowrank: Burer-Monteiro with a KKT certificate "
-                   "recomputed from M (any N); auto: sdp for small N, lowrank above; default auto")
+                   "recomputed from M (any N; families past the enumeration limit take the engine's exact gradient); auto: sdp "
+                   "for small N, lowrank above; default auto")
     c.add_argument("--solver", default="auto", choices=["auto", "CLARABEL", "SCS"],
                    help="the SDP's solver (auto: Clarabel for N <= 32, SCS above); default auto")
     c = add("claims", cmd_claims, "check every claim and print its verdict")

@@ -268,3 +268,151 @@ def test_dataloader_epoch_1024_certified_in_minutes():
     assert abs(lower - c.lower_bound) <= 1e-8 * value
     # disjoint batches: each one's optimum is its own simplex ETF, the full-batch optimum of B points
     assert abs(c.value - th.optimum_full(B, tau)) <= 1e-8 and c.lower_bound <= th.optimum_full(B, tau) + 1e-12
+
+
+# ---------------------------------------------------------------- the engine's gradient (any family size)
+from scipy.special import expit  # noqa: E402
+
+from simulations import certify as sim_certify  # noqa: E402
+from simulations.engine.lowrank import engine_grad_fn, gram_value_and_gradient  # noqa: E402
+
+
+@pytest.mark.parametrize("fname", sorted(FAMILIES) + ["all"])
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda l: l.label)
+def test_engine_gram_gradient_equals_the_oracle(loss, fname):
+    fam = FAMILIES.get(fname) or Family.all(9, 4)
+    rng = np.random.default_rng(1)
+    U = th.normalize_rows(rng.standard_normal((fam.N, 5)))
+    V = U if loss.aligned else th.normalize_rows(rng.standard_normal((fam.N, 5)))
+    value, g = gram_value_and_gradient(U, V, fam, loss)
+    ref = th.gram_gradient(U, V, fam, loss)
+    assert abs(value - th.objective(U, V, fam, loss)) <= 1e-13 * max(1.0, abs(value))
+    scale = max(np.abs(ref.Z).max(), np.abs(ref.UU).max(), np.abs(ref.VV).max())
+    for a, b in ((g.Z, ref.Z), (g.UU, ref.UU), (g.VV, ref.VV)):
+        assert np.max(np.abs(a - b)) <= 1e-12 * scale
+
+
+@pytest.mark.parametrize("loss", [InfoNCE(0.5), InfoNCE(0.5, False), SigLIP(0.3, -3.0)], ids=lambda l: l.label)
+def test_engine_gram_gradient_past_the_streaming_limit_obeys_the_chain_rule(loss):
+    """All C(26, 13) (10 million batches: InfoNCE's formula, SigLIP's pair form): the Gram gradient read off at
+    ``U' = I, V' = Z^T`` (or the Gram stack) gives, by the chain rule, the engine's own autograd gradient in
+    ``U`` and ``V`` at the embeddings, and the value is the engine's."""
+    import torch
+    import simulations as sim
+    fam = Family.all(26, 13)
+    assert fam.n_batches > 5_000_000
+    rng = np.random.default_rng(2)
+    U, V = (th.normalize_rows(rng.standard_normal((26, 6))) for _ in range(2))
+    value, g = gram_value_and_gradient(U, V, fam, loss)
+    Ut, Vt = (torch.tensor(X, requires_grad=True) for X in (U, V))
+    val = sim.objective(Ut, Vt, fam, loss)
+    dU, dV = torch.autograd.grad(val, (Ut, Vt))
+    assert abs(value - float(val.detach())) <= 1e-13 * abs(value)
+    eU, eV = g.embedding_gradient(U, V)
+    scale = np.abs(dU.numpy()).max()
+    assert np.max(np.abs(eU - dU.numpy())) <= 1e-11 * scale and np.max(np.abs(eV - dV.numpy())) <= 1e-11 * scale
+
+
+@pytest.mark.parametrize("loss", [InfoNCE(0.5), SigLIP(1.0, 0.0), DCL(0.5, True, "both"), KCL(2.0, 1.0)],
+                         ids=lambda l: l.label)
+def test_engine_certificate_equals_the_oracle_certificate(loss):
+    fam = FAMILIES["weighted"] if loss.needs_self_grams else FAMILIES["dataloader"]
+    oracle = certify_lowrank(fam, loss)
+    engine = sim_certify(fam, loss, method="lowrank", gradient="engine")
+    assert oracle.certified and engine.certified
+    assert abs(engine.value - oracle.value) <= 1e-10 * abs(oracle.value)
+    # the certificate at one factor, from either gradient: value, multipliers and checks to rounding
+    a, b = kkt_certificate(fam, loss, oracle.Y), kkt_certificate(fam, loss, oracle.Y, grad_fn=engine_grad_fn(fam, loss))
+    assert abs(a.value - b.value) <= 1e-12 * abs(a.value)
+    assert np.max(np.abs(a.lam - b.lam)) <= 1e-10 * a.scale
+    assert abs(a.min_eig_rel - b.min_eig_rel) <= 1e-10 and abs(a.residual_rel - b.residual_rel) <= 1e-10
+
+
+def test_simulations_certify_options():
+    fam = FAMILIES["dataloader"]
+    assert isinstance(sim_certify(Family.full(6), "infonce"), Certificate)        # auto: the SDP below AUTO_MIN_N
+    with pytest.raises(ValueError, match="gradient"):
+        sim_certify(fam, "infonce", gradient="numpy")
+    with pytest.raises(ValueError, match="method='sdp' takes no gradient"):
+        sim_certify(fam, "infonce", method="sdp", gradient="engine")
+    with pytest.raises(ValueError, match="grad_fn"):
+        certify(fam, "infonce", method="sdp", grad_fn=engine_grad_fn(fam, "infonce"))
+    with pytest.raises(ValueError, match="enumeration limit"):
+        sim_certify(Family.all(24, 12), "siglip", method="sdp")
+
+
+def siglip_all_batches_from_definition(Z, N, B, tau, bias):
+    """All-``C(N,B)`` SigLIP from its definition ``L(S) = (1/B) sum_{i,j in S} softplus(-y_ij x_ij)``: a pair
+    ``(i, i)`` lies in a fraction ``B/N`` of the batches, an ordered pair ``i != j`` in ``B(B-1)/(N(N-1))``;
+    returns the value and ``dL/dZ``."""
+    x = Z / tau + bias
+    off = ~np.eye(N, dtype=bool)
+    p_d, p_o = B / N, B * (B - 1) / (N * (N - 1))
+    value = (p_d * np.sum(np.logaddexp(0, -np.diag(x))) + p_o * np.sum(np.logaddexp(0, x)[off])) / B
+    G = np.where(off, p_o * expit(x), -p_d * expit(-x)) / (B * tau)
+    return value, G
+
+
+def check_kkt_from_definition(c, value, gZ):
+    """The KKT conditions of a loss of Z only at ``M = Y Y^T`` with ``G = [[0, gZ/2], [gZ^T/2, 0]]``."""
+    N = c.N
+    assert abs(value - c.value) <= 1e-12 * abs(value)
+    G = np.zeros((2 * N, 2 * N))
+    G[:N, N:] = gZ / 2
+    G[N:, :N] = gZ.T / 2
+    lam = np.einsum("ij,ji->i", G, c.Y @ c.Y.T)
+    S = G - np.diag(lam)
+    scale = np.linalg.norm(G)
+    min_eig = np.linalg.eigvalsh(S)[0] / scale
+    residual = np.linalg.norm(S @ c.Y) / (scale * np.linalg.norm(c.Y))
+    assert min_eig >= -c.rel_tol and residual <= c.rel_tol
+    assert np.max(np.abs(lam - c.lam)) <= 1e-10 * scale
+    assert abs(scale - c.scale) <= 1e-12 * scale
+    assert abs(value - 2 * N * max(0.0, -min_eig * scale) - c.lower_bound) <= 1e-9 * abs(value)
+
+
+@pytest.mark.parametrize("N, B", [(24, 12), (64, 16)])
+def test_all_batches_past_the_enumeration_limit_certified_and_recomputed(N, B):
+    fam = Family.all(N, B)
+    assert fam.n_batches > th.ENUMERATION_LIMIT
+    loss = SigLIP(0.3, -3.0)
+    c = sim_certify(fam, loss, method="lowrank")
+    assert c.certified, c
+    value, gZ = siglip_all_batches_from_definition(c.U @ c.V.T, N, B, loss.tau, loss.bias)
+    check_kkt_from_definition(c, value, gZ)
+
+
+@pytest.mark.slow
+def test_infonce_all_batches_past_the_enumeration_limit_reaches_the_closed_form():
+    """The engine's formula gradient certifies all ``C(36, 7)`` InfoNCE (8.3 million batches, past the streaming
+    limit: the polynomial formula) at the closed-form optimum (Cho et al.: the simplex ETF,
+    :func:`theory.optimum_all`)."""
+    fam = Family.all(36, 7)
+    assert fam.n_batches > 5_000_000
+    c = sim_certify(fam, InfoNCE(0.5), method="lowrank")
+    exact = th.optimum_all(36, 7, 0.5)
+    assert c.certified and abs(c.value - exact) <= 1e-9 * exact and c.lower_bound <= exact + 1e-12
+
+
+# ---------------------------------------------------------------- the fixed-epoch gap claim's closed forms
+def test_fixed_epoch_gap_closed_form_matches_the_sdp_at_small_n():
+    """The minimizers' full-batch gap of a fixed epoch (closed form of the claim fixed_epoch_gap_at_scale) is the
+    limit of the SDP's constrained gap ``gap(eps)`` as ``eps -> 0``, approached from below."""
+    from theory.certificates import full_batch_gap
+    from simulations.claims.fixed_epoch_gap_at_scale import (block_orthogonal_minimizer, epoch_optimum,
+                                                              minimizers_full_batch_gap)
+    tau = 0.5
+    for N, B in ((8, 4), (9, 4), (10, 4)):
+        F = Family.dataloader_epoch(N, B, drop_last=False, seed=0)
+        closed = minimizers_full_batch_gap(N, B, tau)
+        g = full_batch_gap(F, InfoNCE(tau), eps=(1e-4, 1e-6))
+        assert g.certified
+        assert abs(g.family_value - epoch_optimum(N, B, tau)) <= 1e-6
+        assert g.gaps[0] <= g.gaps[1] <= closed + 1e-7
+        if N % B == 1:            # the singleton's free vector: gap(eps) approaches like sqrt(eps)
+            assert closed - g.gaps[1] <= (closed - g.gaps[0]) / 5
+        else:
+            assert closed - g.gaps[1] <= 5e-6
+        W = block_orthogonal_minimizer(F)
+        assert abs(th.objective(W, W, F, InfoNCE(tau)) - epoch_optimum(N, B, tau)) <= 1e-12
+        assert abs(th.objective(W, W, Family.full(N), InfoNCE(tau)) - th.optimum_full(N, tau) - closed) <= 1e-12

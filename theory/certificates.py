@@ -36,7 +36,7 @@ import cvxpy as cp
 import numpy as np
 
 from ._checks import check_positive_float
-from .batches import Family
+from .batches import ENUMERATION_LIMIT, Family
 from .configurations import simplex_etf
 from .front import gram_gradient, objective, tangent_of
 from .balance import BALANCE_REL_TOL, etf_c, pair_weights
@@ -165,14 +165,22 @@ AUTO_ATTEMPTS = (
 )
 
 
-def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None):
+#: The attempts of a uniqueness probe (:func:`minimizer_spread`) for ``N <= CLARABEL_MAX_N``: Clarabel only. The
+#: probe's feasible set ``{L_F <= p* + eps}`` is a sliver of thickness ``eps`` around the minimizers (the
+#: constraint's multiplier grows like ``1/sqrt(eps)``); where Clarabel ends 'optimal_inaccurate' on it, SCS at its
+#: ``1e-6`` accuracy (the size of ``eps`` itself) cannot resolve the sliver either, and its 20000 iterations took
+#: about a minute per probe. Such a probe stays uncertified (its caller decides what an undecided probe means).
+PROBE_ATTEMPTS = tuple(a for a in AUTO_ATTEMPTS if a[0] == "CLARABEL")
+
+
+def _solve(problem: cp.Problem, N: int, solver: str, solver_options: dict | None, auto=AUTO_ATTEMPTS):
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if solver != "auto" or solver_options:
         name = solver if solver != "auto" else ("CLARABEL" if N <= CLARABEL_MAX_N else "SCS")
         attempts = [(name, solver_options or {})]
     else:
-        attempts = [a for a in AUTO_ATTEMPTS if a[0] == "SCS" or N <= CLARABEL_MAX_N]
+        attempts = [a for a in auto if a[0] == "SCS" or N <= CLARABEL_MAX_N]
     t0 = time.perf_counter()
     for name, opts in attempts:
         try:
@@ -254,7 +262,9 @@ def minimizer_spread(family: Family, loss, *, eps: float, directions: int = 1, s
     ``{M feasible, L_F(M) <= p* + eps}`` and report the largest ``||M - M_ETF||_F / ||M_ETF||_F``. Small (about
     ``sqrt(eps / curvature)``) when the minimizer is the unique ETF Gram; of order one when a face of minimizers
     exists (e.g. DCL / DHEL on all pairs, whose objective is linear in the Gram). Evidence, not proof: the
-    spread is measured at the extreme points of random linear functionals.
+    spread is measured at the extreme points of random linear functionals. With ``solver='auto'`` a probe is
+    solved by Clarabel alone up to ``CLARABEL_MAX_N`` (:data:`PROBE_ATTEMPTS`): a probe it ends inaccurate
+    is reported uncertified, not handed to SCS, whose accuracy is that of ``eps`` itself.
 
     Parameters
     ----------
@@ -284,7 +294,7 @@ def minimizer_spread(family: Family, loss, *, eps: float, directions: int = 1, s
             M, cons = _relaxation(N, loss)
             cons.append(family_objective_expr(M, family, loss) <= base.value + eps)
             prob = cp.Problem(sense(cp.sum(cp.multiply(C, M))), cons)
-            _, status, _, _ = _solve(prob, N, solver, None)
+            _, status, _, _ = _solve(prob, N, solver, None, auto=PROBE_ATTEMPTS if N <= CLARABEL_MAX_N else AUTO_ATTEMPTS)
             statuses.append(status)
             if status == cp.OPTIMAL and M.value is not None:
                 spread = max(spread, float(np.linalg.norm(M.value - Mstar) / np.linalg.norm(Mstar)))
@@ -315,7 +325,7 @@ def recover_embeddings(M: np.ndarray, rel_tol: float = 1e-6) -> tuple[np.ndarray
 
 def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto", solver_options: dict | None = None,
             rank: int | None = None, rel_tol: float | None = None, max_iter: int | None = None,
-            seed: int | None = None, ties=None, nonneg: bool = False):
+            seed: int | None = None, ties=None, nonneg: bool = False, grad_fn=None):
     r"""Global minimum of ``L_F`` over unit-norm embeddings in any dimension, by convex relaxation.
 
     .. math:: p^\star = \min_{M \succeq 0,\ \mathrm{diag}(M) = 1} L_F(M)
@@ -338,7 +348,8 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
         low-rank factor with a checked KKT certificate (:func:`theory.lowrank.certify_lowrank`, a
         :class:`theory.lowrank.LowRankCertificate`). ``'auto'``: ``'sdp'`` for ``N < theory.lowrank.AUTO_MIN_N``
         (where the SDP is the faster, measured by ``benchmarks/lowrank.py``) and ``'lowrank'`` from there on;
-        ``solver`` or ``solver_options`` given select ``'sdp'``, a low-rank option given selects ``'lowrank'``.
+        ``solver`` or ``solver_options`` given select ``'sdp'``, a low-rank option given selects ``'lowrank'``;
+        a family above the enumeration limit selects ``'lowrank'`` (which then needs ``grad_fn``).
     rank, rel_tol, max_iter, seed : optional
         Options of :func:`theory.lowrank.certify_lowrank` (its defaults when None); only with ``'lowrank'``.
     ties : sequence of int, optional
@@ -349,6 +360,10 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
         Non-negative features (ReLU): adds ``M >= 0`` entrywise (the doubly non-negative cone). A lower bound on
         the optimum over non-negative embeddings, equal to it when the minimizer found is completely positive
         (e.g. an orthogonal frame, ``M`` a 0/1 block matrix). SDP only.
+    grad_fn : callable, optional
+        The low-rank method's objective and Gram gradient (see :func:`theory.lowrank.certify_lowrank`; the
+        engine's: :func:`simulations.certify`). It does not select the method: ``'auto'`` resolved to
+        ``'sdp'`` does not use it, and ``method='sdp'`` refuses it.
 
     Returns
     -------
@@ -360,8 +375,9 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     Raises
     ------
     ValueError
-        A family above the enumeration limit, a loss without relaxation, an unknown solver or method, options of
-        the other method, ``ties`` or ``nonneg`` with ``method='lowrank'`` (the low-rank method has neither).
+        A family above the enumeration limit (for the SDP, or the low-rank method without ``grad_fn``), a loss
+        without relaxation, an unknown solver or method, options of the other method (``grad_fn`` with
+        ``method='sdp'``), ``ties`` or ``nonneg`` with ``method='lowrank'`` (the low-rank method has neither).
     """
     from . import lowrank
     from .losses.base import check_bool
@@ -375,17 +391,22 @@ def certify(family: Family, loss, *, method: str = "auto", solver: str = "auto",
     lr_opts = {k: v for k, v in (("rank", rank), ("rel_tol", rel_tol), ("max_iter", max_iter), ("seed", seed))
                if v is not None}
     sdp_opts = solver != "auto" or solver_options is not None
+    requested = method
     if method == "auto":
         if sdp_opts and lr_opts:
             raise ValueError(f"method='auto' got options of both methods: solver/solver_options and {sorted(lr_opts)}")
         if constrained and lr_opts:
             raise ValueError(f"ties and nonneg need method='sdp', which takes no {sorted(lr_opts)}")
+        if not isinstance(family, Family):
+            _check_family(family)
         method = ("sdp" if sdp_opts or constrained else "lowrank" if lr_opts else
-                  "lowrank" if _check_family(family).N >= lowrank.AUTO_MIN_N else "sdp")
+                  "lowrank" if family.N >= lowrank.AUTO_MIN_N or family.n_batches > ENUMERATION_LIMIT else "sdp")
     if method == "lowrank":
         if sdp_opts:
             raise ValueError("method='lowrank' takes no solver or solver_options (they are the SDP's)")
-        return lowrank.certify_lowrank(family, loss, **lr_opts)
+        return lowrank.certify_lowrank(family, loss, grad_fn=grad_fn, **lr_opts)
+    if grad_fn is not None and requested == "sdp":
+        raise ValueError("method='sdp' takes no grad_fn (the low-rank method's gradient)")
     if lr_opts:
         raise ValueError(f"method='sdp' takes no low-rank options, got {sorted(lr_opts)}")
     loss = _relaxed_loss(loss)

@@ -335,7 +335,7 @@ def _check_inputs(family, loss, grad_fn):
     if grad_fn is None and family.n_batches > ENUMERATION_LIMIT:
         raise ValueError(f"{family!r} has {family.n_batches} batches, more than the enumeration limit "
                          f"{ENUMERATION_LIMIT}: the low-rank method needs an enumerable family or a gradient callback "
-                         "(grad_fn(U, V) -> (value, GramGradient))")
+                         "(grad_fn(U, V) -> (value, GramGradient); the engine's: simulations.certify)")
     if grad_fn is not None and not callable(grad_fn):
         raise ValueError(f"grad_fn must be callable (U, V) -> (value, GramGradient), got {grad_fn!r}")
     return family, loss

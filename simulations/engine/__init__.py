@@ -206,10 +206,57 @@ def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method:
         raise ValueError(f"method='pairwise' needs B = 2, got sizes {list(family.batch_sizes)}")
     out_dtype = U.dtype
     cd = compute_dtype(out_dtype)
-    T = grams(loss, U.to(cd), V.to(cd))
+    return gram_objective(grams(loss, U.to(cd), V.to(cd)), family, loss, method=method,
+                          memory_budget=memory_budget).to(out_dtype)
+
+
+def gram_objective(T: torch.Tensor, family: Family, loss, *, method: str = "auto",
+                   memory_budget: int = DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
+    """The family objective as a differentiable function of the Gram stack ``T`` of :func:`grams` (the generic
+    path of :func:`objective`: pair-sum closed forms and streamed batches; no loss kernel).
+
+    ``T`` need not come from embeddings: any ``(k, N, N)`` stack (``k = 3`` for losses with
+    :attr:`~theory.Loss.needs_self_grams`, else 1) is read as ``[Z, U U^T, V V^T]``, so the gradient with respect
+    to ``T`` is the gradient with respect to the Gram matrices (:class:`theory.GramGradient`).
+
+    Parameters
+    ----------
+    T : torch.Tensor, shape (k, N, N)
+        float32 or float64.
+    family : theory.Family
+    loss : theory.Loss or str
+    method : {'auto', 'enumerate', 'pairwise', 'formula'}, default='auto'
+        As in :func:`objective` (``'pairwise'`` and ``'formula'`` force the pair-sum closed form).
+    memory_budget : int, default=DEFAULT_MEMORY_BUDGET
+
+    Returns
+    -------
+    torch.Tensor
+        A 0-d tensor of ``T``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        ``T`` of the wrong shape or dtype; a family over another N; a closed form the loss does not have; an
+        all-``C(N,B)`` part above ``STREAM_LIMIT`` batches for a loss with no closed form.
+    """
+    loss = as_loss(loss)
+    if method not in OBJECTIVE_METHODS:
+        raise ValueError(f"method must be one of {OBJECTIVE_METHODS}, got {method!r}")
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+    small = [b for b in family.batch_sizes if b < loss.min_batch]
+    if small:
+        raise ValueError(f"loss {loss.name!r} needs batches of size >= {loss.min_batch}, the family has sizes {small}")
+    k = 3 if loss.needs_self_grams else 1
+    N = family.N
+    if not isinstance(T, torch.Tensor) or tuple(T.shape) != (k, N, N) or T.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"T must be a float32 or float64 tensor of shape ({k}, {N}, {N}) for loss {loss.name!r} and "
+                         f"N = {N}, got {getattr(T, 'shape', type(T).__name__)}")
+    cd = T.dtype
     W = family.total_weight
     parts = _grouped_parts(family)
-    total = torch.zeros((), dtype=cd, device=U.device)
+    total = torch.zeros((), dtype=cd, device=T.device)
     for p in parts:
         val = None
         if p.stored is None and method != "enumerate":
@@ -223,7 +270,7 @@ def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method:
                                  "simulations.sampled_objective (an unbiased estimate with its standard error)")
             val = StreamedValue.apply(T, _GenericStream(loss, N, p, memory_budget))
         total = total + (val if len(parts) == 1 else val * (p.total_weight(N) / W))
-    return total.to(out_dtype)
+    return total
 
 
 def batch_values(U: torch.Tensor, V: torch.Tensor, batches, loss, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
