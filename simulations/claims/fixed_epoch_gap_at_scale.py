@@ -55,13 +55,44 @@ def _f(b: int, tau: float) -> float:
 
 
 def epoch_optimum(N: int, B: int, tau: float) -> float:
-    """``(q f(B) + f(r)) / (q + 1)``: the optimum of one ``drop_last=False`` epoch (module docstring)."""
+    """``(q f(B) + f(r)) / (q + 1)``: the optimum of one ``drop_last=False`` epoch (module docstring).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs.
+    B : int
+        Batch size; ``q = N // B`` full batches and a last batch of ``r = N mod B`` (none when ``r = 0``).
+    tau : float
+        Temperature of symmetric InfoNCE, > 0.
+
+    Returns
+    -------
+    float
+        The epoch objective's optimum, with ``f(b) = 2 log(1 + (b-1) exp(-b/((b-1) tau)))`` and ``f(1) = 0``.
+    """
     q, r = divmod(N, B)
     return (q * _f(B, tau) + (_f(r, tau) if r else 0.0)) / (q + (1 if r else 0))
 
 
 def minimizers_full_batch_gap(N: int, B: int, tau: float) -> float:
-    """``min over the epoch's minimizers of L_full - f(N)`` in closed form (module docstring)."""
+    """``min over the epoch's minimizers of L_full - f(N)`` in closed form (module docstring).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs.
+    B : int
+        Batch size of the epoch (last batch ``N mod B``).
+    tau : float
+        Temperature of symmetric InfoNCE, > 0.
+
+    Returns
+    -------
+    float
+        ``(2/N) sum_S |S| ell(|S|) - f(N)`` with
+        ``ell(b) = log(e^{1/tau} + (b-1) e^{-1/((b-1) tau)} + N - b) - 1/tau`` (``ell(1) = log(e^{1/tau} + N - 1) - 1/tau``).
+    """
     q, r = divmod(N, B)
     sizes = [B] * q + ([r] if r else [])
 
@@ -72,7 +103,18 @@ def minimizers_full_batch_gap(N: int, B: int, tau: float) -> float:
 
 
 def block_orthogonal_minimizer(family: Family) -> np.ndarray:
-    """``N x N`` unit rows: each batch's simplex ETF in its own coordinates (a singleton: its own basis vector)."""
+    """``N x N`` unit rows: each batch's simplex ETF in its own coordinates (a singleton: its own basis vector).
+
+    Parameters
+    ----------
+    family : Family
+        A partition of ``range(N)`` (one DataLoader epoch).
+
+    Returns
+    -------
+    ndarray, shape (N, N)
+        ``W`` with ``U = V = W`` a minimizer of the epoch's objective whose cross-batch inner products are all 0.
+    """
     N = family.N
     W = np.zeros((N, N))
     col = 0
@@ -91,7 +133,24 @@ def check_fixed_epoch_gap_at_scale(cases=((256, 64), (257, 64), (258, 64), (272,
                                           (512, 64), (513, 64), (544, 64), (1024, 64), (1025, 64)),
                                    tau: float = 0.5, seed: int = 0) -> Verdict:
     """One fixed ``drop_last=False`` epoch per ``(N, B)`` (seed ``seed``), symmetric InfoNCE at ``tau``: its
-    optimum certified by the low-rank method, its minimizers' full-batch gap (module docstring)."""
+    optimum certified by the low-rank method, its minimizers' full-batch gap (module docstring).
+
+    Parameters
+    ----------
+    cases : tuple of (int, int), default=((256, 64), (257, 64), ..., (1025, 64))
+        The ``(N, B)`` of the epochs.
+    tau : float, default=0.5
+        Temperature.
+    seed : int, default=0
+        Seed of each epoch's permutation.
+
+    Returns
+    -------
+    Verdict
+        Per case: the certificate's checks, value against the closed form, the block-orthogonal minimizer's
+        objective and full-batch excess against the closed-form gap, the low-rank minimizer's full-batch excess
+        and the ETF's excess on the epoch.
+    """
     loss = infonce("symmetric", tau)
     rows, holds = [], {}
     for N, B in cases:
@@ -133,6 +192,18 @@ def check_fixed_epoch_gap_at_scale(cases=((256, 64), (257, 64), (258, 64), (272,
 
 
 def fixed_epoch_table(v: dict) -> list[str]:
+    """The claim's table: one row per ``(N, B)``.
+
+    Parameters
+    ----------
+    v : dict
+        The claim's verdict record.
+
+    Returns
+    -------
+    list of str
+        Markdown table lines.
+    """
     rows = [[c["N"], c["B"], c["N_mod_B"], c["certified"], c["rank"], c["min_eig_rel"], c["residual_rel"],
              c["value"] - c["closed_form"], c["full_batch_gap"], c["lowrank_minimizer_full_excess"], c["etf_excess"],
              c["seconds"]] for c in v["numbers"]["cases"]]
