@@ -68,7 +68,7 @@ class HardNegative(th.Loss):
     ``L(S) = mean_i l_i + mean_i l'_i`` (``l'`` the same on the transposed block). This is the hard-sampling
     objective of Robinson et al. (Sec. 3, the debiased objective with the negatives drawn from ``q_beta``), with
     ``Q = m`` negatives and the expectations over ``q_beta`` and ``q_beta^+`` estimated by importance sampling from
-    the batch (Sec. 3.2; the positive alone estimates ``E_{q_beta^+}``, ``M = 1`` as in their pseudocode, Fig. 7), and
+    the batch (Sec. 3; the positive alone estimates ``E_{q_beta^+}``, ``M = 1`` as in their pseudocode, Fig. 7), and
     the floor ``m e^{-1/tau}`` (the estimator's theoretical minimum on the sphere) of Chuang et al.'s debiased
     estimator. The floor is applied as published; where it binds, the negative term is a constant, its gradient
     with respect to every negative logit is exactly zero (autograd and the complex step alike: the branch is chosen
