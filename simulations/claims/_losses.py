@@ -66,7 +66,7 @@ def resolved(reference: float, loss) -> bool:
 def uniqueness(family: Family, loss) -> tuple[bool | None, float]:
     """Is the relaxation's minimizer the ETF Gram alone? ``(True / False / None, spread)`` from
     :func:`theory.certificates.minimizer_spread` (see ``SPREAD_*``)."""
-    for seed in range(3):                          # a probe direction the solver cannot finish: try another
+    for seed in range(8):                          # a probe direction the solver cannot finish: try another
         r = minimizer_spread(family, loss, eps=SPREAD_EPS, seed=seed)
         if r["certified"] or r["spread"] >= SPREAD_FACE:
             break

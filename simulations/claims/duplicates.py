@@ -136,7 +136,7 @@ def check_duplicates(multiplicities=((2, 2, 2), (3, 2, 1), (4, 1, 1)), taus=(0.5
                    "shares the full-batch minimizer for equal multiplicities and not for unequal ones (a certified "
                    "positive gap). Samplers: m-per-class with items as classes and m = 1 (uniform items, one copy each) "
                    "has the item ETF as its unique minimizer at every point (its objective is InfoNCE's all-C(K,B) over "
-                   "the items, Cho et al. Thm. 2), so it restores the de-duplicated optimum, not the full batch's with "
+                   "the items, Cho et al. Thm. 4, arXiv v1), so it restores the de-duplicated optimum, not the full batch's with "
                    "duplicates. The no-duplicates family (uniform over duplicate-free batches) weights each set of "
                    "items by the product of their multiplicities: its minimizer is the item ETF at "
                    f"{nodup_etf or 'no point'} (per multiplicities and B; with B = K every batch holds every item) "

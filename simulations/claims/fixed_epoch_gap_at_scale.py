@@ -223,4 +223,4 @@ CLAIM = Claim(
     {"tiny": dict(cases=((32, 8), (33, 8), (42, 8))),
      "quick": dict(cases=((64, 16), (65, 16), (66, 16), (72, 16), (79, 16), (256, 64), (257, 64), (288, 64))),
      "full": {}},
-    order=235, tables=fixed_epoch_table, expected_tiny="confirmed")
+    order=65, tables=fixed_epoch_table, expected_tiny="confirmed")

@@ -13,7 +13,7 @@ from simulations.claims._verdict import Verdict, verdict_over_sweep
 
 def check_supcon_all_batches(cases=((6, 2), (6, 3), (6, 4)), kinds=("balanced", "imbalanced"), taus=(0.5, 1.0, 2.0),
                              nonneg=(False, True), directions: int = 1) -> Verdict:
-    """Does SupCon's all-C(N,B) objective share the full-batch minimizer (Cho et al. Thm. 2's question for SupCon)?
+    """Does SupCon's all-C(N,B) objective share the full-batch minimizer (Cho et al. Thm. 4, arXiv v1's question for SupCon)?
 
     For each (N, B), class sizes, tau and feature cone (any, or M >= 0): is some minimizer of the all-C(N,B)
     objective a full-batch minimizer (:func:`simulations.claims._labels.shares_full`), and is the family's minimizer
@@ -79,7 +79,7 @@ def check_supcon_all_batches(cases=((6, 2), (6, 3), (6, 4)), kinds=("balanced", 
                    "constraint: it "
                    "does not; every minimizer of the all-batches objective is full-batch sub-optimal by at least "
                    f"{min((r['gap_lower_bound'] for r in imb), default=float('nan')):.2e} (certified lower bound, "
-                   "'gap_lower_bound'): the equivalence of all C(N,B) with the full batch (Cho et al., Thm. 2, for "
+                   "'gap_lower_bound'): the equivalence of all C(N,B) with the full batch (Cho et al., Thm. 4 of arXiv v1, for "
                    "InfoNCE) fails for SupCon with unequal classes, because a batch sees a class's share of positives "
                    "in proportions that depend on B." + two +
                    " With M >= 0 the orthogonal frame minimises both, balanced or not. "
@@ -112,7 +112,7 @@ CLAIM = Claim(
     "supcon_all_batches",
     "SupCon over all C(N,B) batches shares the full-batch minimizer (the paper's all-batches theorem, asked for the "
     "supervised contrastive loss), for balanced and imbalanced classes.",
-    "Cho et al. Thm. 2's question for SupCon; answer: certified here", check_supcon_all_batches,
+    "Cho et al. Thm. 4, arXiv v1's question for SupCon; answer: certified here", check_supcon_all_batches,
     ("tests/test_labels.py::test_supcon_all_batches_shares_the_minimizer_only_for_balanced_classes",),
     {"tiny": dict(cases=((6, 3),), taus=(1.0,), nonneg=(False,)), "quick": {},
      "full": dict(cases=((4, 2), (4, 3), (6, 2), (6, 3), (6, 4), (8, 2), (8, 4), (8, 6)),
