@@ -144,6 +144,20 @@ def _expand_ties(U: torch.Tensor, V: torch.Tensor, N: int, ties):
     return U[t], V[t]
 
 
+def _check_family_loss(family, loss, method: str):
+    """The loss (from a name or a Loss) after checking ``method`` and that ``family`` is a Family whose batches the
+    loss is defined on (ValueError naming what is wrong)."""
+    loss = as_loss(loss)
+    if method not in OBJECTIVE_METHODS:
+        raise ValueError(f"method must be one of {OBJECTIVE_METHODS}, got {method!r}")
+    if not isinstance(family, Family):
+        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
+    small = [b for b in family.batch_sizes if b < loss.min_batch]
+    if small:
+        raise ValueError(f"loss {loss.name!r} needs batches of size >= {loss.min_batch}, the family has sizes {small}")
+    return loss
+
+
 def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method: str = "auto",
               memory_budget: int = DEFAULT_MEMORY_BUDGET, check: bool = True, ties=None) -> torch.Tensor:
     """Exact family objective ``L_F(U, V) = sum_S w_S L(S) / sum_S w_S`` as a differentiable scalar tensor.
@@ -180,14 +194,7 @@ def objective(U: torch.Tensor, V: torch.Tensor, family: Family, loss, *, method:
         Bad input; batches smaller than the loss's ``min_batch``; a method the loss or family cannot use; an
         all-``C(N,B)`` part above ``STREAM_LIMIT`` batches for a loss with no closed form.
     """
-    loss = as_loss(loss)
-    if method not in OBJECTIVE_METHODS:
-        raise ValueError(f"method must be one of {OBJECTIVE_METHODS}, got {method!r}")
-    if not isinstance(family, Family):
-        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
-    small = [b for b in family.batch_sizes if b < loss.min_batch]
-    if small:
-        raise ValueError(f"loss {loss.name!r} needs batches of size >= {loss.min_batch}, the family has sizes {small}")
+    loss = _check_family_loss(family, loss, method)
     if check:
         check_embeddings(U, V)
     N = family.N
@@ -240,14 +247,7 @@ def gram_objective(T: torch.Tensor, family: Family, loss, *, method: str = "auto
         ``T`` of the wrong shape or dtype; a family over another N; a closed form the loss does not have; an
         all-``C(N,B)`` part above ``STREAM_LIMIT`` batches for a loss with no closed form.
     """
-    loss = as_loss(loss)
-    if method not in OBJECTIVE_METHODS:
-        raise ValueError(f"method must be one of {OBJECTIVE_METHODS}, got {method!r}")
-    if not isinstance(family, Family):
-        raise ValueError(f"family must be a theory.Family, got {type(family).__name__}")
-    small = [b for b in family.batch_sizes if b < loss.min_batch]
-    if small:
-        raise ValueError(f"loss {loss.name!r} needs batches of size >= {loss.min_batch}, the family has sizes {small}")
+    loss = _check_family_loss(family, loss, method)
     k = 3 if loss.needs_self_grams else 1
     N = family.N
     if not isinstance(T, torch.Tensor) or tuple(T.shape) != (k, N, N) or T.dtype not in (torch.float32, torch.float64):

@@ -26,6 +26,18 @@ def mean_lse(entries, w: np.ndarray, b: int, tau: float):
     return (np.repeat(w, b) / b) @ cp.log_sum_exp(entries / tau, axis=1)
 
 
+def cross_lse(Z, family, tau: float, symmetric: bool):
+    """The log-sum-exp part of the CLIP-style losses over a family (InfoNCE, SupCon): ``sum_S w_S (1/|S|)
+    sum_{i in S} lse_{j in S} z_ij / tau``, plus the same over columns when ``symmetric`` (batches of one skipped)."""
+    total = 0
+    for S, w in family.weighted_chunks(10**6):
+        if S.shape[1] > 1:
+            total = total + mean_lse(anchor_entries(Z, S, include_self=True), w, S.shape[1], tau)
+            if symmetric:
+                total = total + mean_lse(anchor_entries(Z, S, include_self=True, transpose=True), w, S.shape[1], tau)
+    return total
+
+
 def diag_weights(family) -> np.ndarray:
     """``c_i = sum_{S ni i} w_S / |S|`` over batches of size >= 2: the weight of ``z_ii`` in a per-anchor mean."""
     c = np.zeros(family.N)

@@ -197,13 +197,7 @@ class InfoNCE(Loss):
             A scalar expression, ``sum_S w_S L(S) / sum_S w_S``.
         """
         from . import _cvx
-        total = 0
-        for S, w in family.weighted_chunks(10**6):
-            if S.shape[1] > 1:
-                total = total + _cvx.mean_lse(_cvx.anchor_entries(Z, S, include_self=True), w, S.shape[1], self.tau)
-                if self.symmetric:
-                    total = total + _cvx.mean_lse(_cvx.anchor_entries(Z, S, include_self=True, transpose=True), w,
-                                                  S.shape[1], self.tau)
+        total = _cvx.cross_lse(Z, family, self.tau, self.symmetric)
         total = total - (2 if self.symmetric else 1) * _cvx.positive_term(Z, family, self.tau)
         return total / family.total_weight
 

@@ -160,13 +160,7 @@ class SupCon(Loss):
 
         from . import _cvx
         self._labels_of(np.array([family.N - 1]))         # every index has a label
-        total = 0
-        for S, w in family.weighted_chunks(10**6):
-            if S.shape[1] > 1:
-                total = total + _cvx.mean_lse(_cvx.anchor_entries(Z, S, include_self=True), w, S.shape[1], self.tau)
-                if self.symmetric:
-                    total = total + _cvx.mean_lse(_cvx.anchor_entries(Z, S, include_self=True, transpose=True), w,
-                                                  S.shape[1], self.tau)
+        total = _cvx.cross_lse(Z, family, self.tau, self.symmetric)
         C = self.positive_weights(family)
         total = total - cp.sum(cp.multiply(C + C.T if self.symmetric else C, Z)) / self.tau
         return total / family.total_weight
