@@ -359,12 +359,13 @@ def siglip_map(out) -> Path:
 
 def small_batches(out) -> Path | None:
     """Left: relative gap between the all-C(N,B) and full-batch gradients against B (median over a trajectory).
-    Right: final full-batch excess over the optimum of shuffled SGD and SogCLR at each sweep point."""
+    Middle: final full-batch excess over the optimum of shuffled SGD and SogCLR at each sweep point. Right: SigLIP's
+    full-batch excess against B: the all-C(N,B) minimizer's (closed form) and both methods' final excess."""
     v = _verdicts(out)
     bias, sog = v.get("minibatch_gradient_bias"), v.get("sogclr_full_batch")
     if bias is None and sog is None:
         return None
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(10.2, 2.9))
     if bias is not None:
         rows = bias["numbers"]["bias_summary"]
         for lab in sorted({r["loss"] for r in rows}):
@@ -388,15 +389,65 @@ def small_batches(out) -> Path | None:
         b.set_ylabel("final full-batch loss - optimum")
         b.set_title("small batches and the full-batch optimum")
         b.legend(fontsize=5)
+    sweeps = sog["numbers"].get("excess_vs_B", []) if sog is not None else []
+    floor = 1e-7
+    for k, ex in enumerate(sweeps):
+        lab = f"tau={ex['tau']:g} N={ex['N']}"
+        c.plot([q["B"] for q in ex["curve"]], [max(q["all_minimizer_excess"], floor) for q in ex["curve"]], "-",
+               color="0.45", lw=1, label=f"all-C(N,B) minimizer ({lab})" if k == 0 else None)
+        for m, mk in (("shuffle", "o"), ("sogclr", "s")):
+            c.scatter([r["B"] for r in ex["runs"]], [max(r[f"{m}_excess"], floor) for r in ex["runs"]], marker=mk,
+                      s=12, color=METHOD_STYLE[m][1], label=f"{METHOD_STYLE[m][0]}, {ex['steps']} epochs" if k == 0 else None,
+                      zorder=3)
+    if sweeps:
+        c.set_yscale("log")
+        c.set_xlabel("B")
+        c.set_ylabel(f"full-batch excess (floor {floor:g})")
+        c.set_title("SigLIP: full-batch excess vs B")
+        c.legend(fontsize=5)
+    else:
+        c.axis("off")
     fig.tight_layout()
     return _save(fig, out, "small_batches")
+
+
+def selection_convergence(out) -> Path | None:
+    """Full-batch excess over the optimum against gradient updates (left) and against wall seconds, selection
+    included (right), for the paper's selectors and the newer ones at B = 2: median over seeds, interquartile band."""
+    sel = _verdicts(out).get("selection_comparison")
+    trainings = [t for t in (sel or {}).get("numbers", {}).get("trainings", []) if "trajectory" in t]
+    if not trainings:
+        return None
+    fig, axes = plt.subplots(len(trainings), 2, figsize=(7.2, 2.8 * len(trainings)), squeeze=False)
+    for (a, b), tr in zip(axes, trainings):
+        for m, t in tr["trajectory"].items():
+            lab, col, ls = METHOD_STYLE[m]
+            paper = m in ("shuffle", "osgd", "sc")
+            kw = dict(color=col, ls="-" if paper else "--", lw=1.2 if paper else 1.0)
+            med = np.maximum(t["median_excess"], 1e-12)
+            a.plot(t["updates"], med, label=lab + ("" if paper else " (new)"), **kw)
+            a.fill_between(t["updates"], np.maximum(t["q1_excess"], 1e-12), np.maximum(t["q3_excess"], 1e-12),
+                           color=col, alpha=0.1, lw=0)
+            b.plot(t["median_seconds"], med, **kw)
+        for ax in (a, b):
+            ax.set_yscale("log")
+            ax.axhline(tr["eps"], color="k", lw=0.6, ls=":")
+            ax.set_ylabel("full-batch loss - optimum")
+        a.set_xlabel("gradient updates")
+        b.set_xlabel("wall seconds (selection + update; this machine)")
+        a.set_title(f"InfoNCE N={tr['N']} d={tr['d']} tau={tr['tau']:g} B=2 lr={tr['lr']:g}, {len(tr['seeds'])} seeds")
+        b.set_title("at equal compute (dotted: eps)")
+        a.legend(fontsize=5, ncol=2)
+    fig.tight_layout()
+    return _save(fig, out, "selection_convergence")
 
 
 FIGURES = {"fig1a_rotation": (fig1a, "fig1a.csv"), "heatmaps": (heatmaps, "heatmaps.json"),
            "convergence": (convergence, "convergence.json"), "convergence_sweep": (convergence_sweep, "convergence.json"),
            "osgd_toy": (osgd_toy, "osgd_toy.json"), "sc_quality": (sc_quality, "sc_quality.csv"),
            "claims_tables": (claims_tables, "verdicts.json"), "pair_balance": (pair_balance, "verdicts.json"),
-           "siglip_map": (siglip_map, "verdicts.json"), "small_batches": (small_batches, "verdicts.json")}
+           "siglip_map": (siglip_map, "verdicts.json"), "small_batches": (small_batches, "verdicts.json"),
+           "selection_convergence": (selection_convergence, "verdicts.json")}
 
 
 def draw_all(out) -> list[Path]:
