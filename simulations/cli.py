@@ -183,7 +183,7 @@ def cmd_certify(args):
                "etf_value": e.etf_value, "excess": e.etf_value - c.value,
                **({"dual_unique": e.dual["unique"]} if e.dual else {})}
         closed = e.closed_form
-    except ValueError as exc:                      # the gradient at the ETF underflows: say so
+    except ValueError as exc:                      # no decision at the ETF (an underflow, or a pair with exactly zero gradient): say so
         etf, closed = {"etf_optimal": None, "decided_by": None, "reason": str(exc)}, None
     balance = loss.balance(fam)
     if args.json:

@@ -115,3 +115,11 @@ def test_certify_refuses_the_loss_it_cannot_relax_and_the_cli_exits_2(make, caps
     assert cli_main(["certify", "--N", "6", "--B", "3", "--family", "all", "--plugin", str(PLUGIN),
                      "--loss", "hard_negative", "--loss-param", "beta=1"]) == 2
     assert "'hard_negative' has no convex relaxation" in capsys.readouterr().err
+
+
+def test_etf_decision_names_an_exactly_zero_negative_gradient_not_an_underflow(make):
+    loss = make(tau=0.5, beta=1.0, tau_plus=0.1)            # the floor binds at the ETF: negatives get no gradient
+    with pytest.raises(ValueError, match="exactly zero on some covered pair"):
+        th.etf_is_optimal(Family.full(6), loss)
+    with pytest.raises(ValueError, match="underflows"):      # a genuine underflow is still called one
+        th.etf_is_optimal(Family.full(6), th.make_loss("infonce", tau=1e-4))

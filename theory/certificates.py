@@ -556,7 +556,8 @@ def etf_scale(N: int, tau: float) -> float:
 
 def _etf_gradient(family: Family, loss: Loss):
     """The Gram gradient at ``U = V = ETF``, the relaxation gradient ``G`` and the gradient's scale
-    ``||(dL/dZ, dL/dUU, dL/dVV)||_F``; ValueError where it underflows."""
+    ``||(dL/dZ, dL/dUU, dL/dVV)||_F``; ValueError where it underflows, or where it is exactly zero on a covered pair
+    while the gradient's scale is normal (the loss does not depend on that pair at the ETF: not an underflow)."""
     N = family.N
     W = simplex_etf(N, N - 1)
     g = gram_gradient(W, W, family, loss)
@@ -565,6 +566,10 @@ def _etf_gradient(family: Family, loss: Loss):
     off = ~np.eye(N, dtype=bool)
     covered = family.cooccurrence()[off] > 0
     pair = (np.abs(g.Z) + np.abs(g.Z.T) + np.abs(g.UU) + np.abs(g.UU.T) + np.abs(g.VV) + np.abs(g.VV.T))[off]
+    if covered.any() and pair[covered].min() == 0.0 and scale > 1e-100:          # zero beside entries of normal size
+        raise ValueError(f"loss {loss.label}: the gradient at the ETF is exactly zero on some covered pair (the loss "
+                         "does not depend on that pair there, e.g. a floor or a clamp binds), so the dual certificate "
+                         "cannot decide at the ETF")
     if not scale > 0 or (covered.any() and pair[covered].min() < UNDERFLOW):
         raise ValueError(f"loss {loss.label}: the gradient at the ETF underflows float64 on some covered pair "
                          "(temperature too small for a decision at the ETF)")

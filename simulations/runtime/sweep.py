@@ -265,7 +265,7 @@ def certificate_task(params: dict) -> dict:
         out.update(etf_optimal=r.optimal, decided_by=r.decided_by, gradient_ratio=r.gradient_ratio, etf_value=r.etf_value)
         if r.closed_form is not None:
             out.update(closed_form=r.closed_form["value"], structure=r.closed_form.get("structure"))
-    except ValueError as exc:                            # the gradient at the ETF underflows: say so
+    except ValueError as exc:                            # no decision at the ETF (an underflow, or a pair with exactly zero gradient): say so
         out.update(etf_optimal=None, decided_by=None, gradient_ratio=None, reason=str(exc))
     if params["solver"]:
         c = certify(fam, loss)
