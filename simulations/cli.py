@@ -176,16 +176,29 @@ def cmd_certify(args):
             raise ValueError("--N is required unless --family-file is given")
         fam = make_family(args.family or "all", args.N, args.B, seed=args.seed, drop_last=args.drop_last)
     loss = _loss_from_args(args)
-    c = certify(fam, loss, method=args.method, **({} if args.method == "lowrank" else {"solver": args.solver}))
+    face = {}
+    if args.ties is not None:
+        try:
+            face["ties"] = tuple(int(x) for x in args.ties.split(","))
+        except ValueError:
+            raise ValueError(f"--ties must be comma-separated integers (the item each pair copies), got {args.ties!r}") \
+                from None
+    if args.nonneg:
+        face["nonneg"] = True
+    c = certify(fam, loss, method=args.method, **({} if args.method == "lowrank" else {"solver": args.solver}), **face)
     try:
+        if face:
+            raise ValueError("the simplex ETF is outside this relaxation (" + " and ".join(
+                (["--ties: tied pairs coincide"] if "ties" in face else [])
+                + (["--nonneg: its Gram has negative entries"] if args.nonneg else [])) + "), so it is not compared")
         e = etf_is_optimal(fam, loss)
         etf = {"etf_optimal": e.optimal, "decided_by": e.decided_by, "gradient_ratio": e.gradient_ratio,
                "etf_value": e.etf_value, "excess": e.etf_value - c.value,
                **({"dual_unique": e.dual["unique"]} if e.dual else {})}
         closed = e.closed_form
-    except ValueError as exc:                      # no decision at the ETF (an underflow, or a pair with exactly zero gradient): say so
+    except ValueError as exc:                      # no decision at the ETF (outside the relaxation, an underflow, a zero gradient): say so
         etf, closed = {"etf_optimal": None, "decided_by": None, "reason": str(exc)}, None
-    balance = loss.balance(fam)
+    balance = None if face else loss.balance(fam)          # the balance law is the untied, signed relaxation's
     if args.json:
         print(_dump({**c.summary(), "etf": etf, **({"closed_form": closed} if closed else {}),
                      **({"balance": balance} if balance is not None else {})}))
@@ -414,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=None, help="seed, >= 0, of a random partition (default: the contiguous "
                    "partition), a random family or a dataloader epoch (default 0)")
     _add_loss_args(c)
+    c.add_argument("--ties", default=None, help="duplicated pairs: comma-separated item of each of the N pairs, the "
+                   "items numbered 0..K-1 (e.g. 0,0,1,2: pairs 0 and 1 are copies); tied pairs share their embeddings "
+                   "in the relaxation; the sdp method only; default none (every pair distinct)")
+    c.add_argument("--nonneg", action="store_true", help="restrict the relaxation to Gram matrices with non-negative "
+                   "entries (the doubly non-negative cone); the sdp method only; default off")
     c.add_argument("--method", default="auto", choices=["auto", "sdp", "lowrank"],
                    help="sdp: the semidefinite relaxation (cvxpy); lowrank: Burer-Monteiro with a KKT certificate "
                    "recomputed from M (any N; families past the enumeration limit take the engine's exact gradient); auto: sdp "

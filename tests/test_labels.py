@@ -500,3 +500,23 @@ def test_supcon_certificates_agree_with_an_independent_relaxation(labels, fam, n
         pytest.skip("weighted family")
     c = th.certify(fam, SupCon(labels), nonneg=nonneg)
     assert c.certified and c.value == pytest.approx(want, abs=2e-6)
+
+
+def test_certify_command_takes_ties_and_nonneg_and_matches_the_python_api(capsys):
+    import json
+
+    from simulations.cli import main as cli_main
+    ties = (0, 0, 0, 1, 1, 2)
+    assert cli_main(["certify", "--N", "6", "--B", "3", "--ties", ",".join(map(str, ties)), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["value"] == pytest.approx(th.certify(Family.all(6, 3), InfoNCE(1.0), ties=ties).value, abs=1e-7)
+    assert out["etf"]["etf_optimal"] is None and "tied pairs coincide" in out["etf"]["reason"]
+    assert "balance" not in out
+    assert cli_main(["certify", "--N", "6", "--B", "3", "--nonneg", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["value"] == pytest.approx(th.certify(Family.all(6, 3), InfoNCE(1.0), nonneg=True).value, abs=1e-7)
+    for bad, msg in ((["--ties", "0,x,1,1,2,2"], "--ties must be comma-separated integers"),
+                     (["--ties", "0,0,1"], "ties must have length N=6"),
+                     (["--nonneg", "--method", "lowrank"], "neither ties nor nonneg")):
+        assert cli_main(["certify", "--N", "6", "--B", "3", *bad]) == 2
+        assert msg in capsys.readouterr().err
