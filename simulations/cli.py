@@ -276,17 +276,24 @@ def cmd_simulate(args):
                  loss=loss.name, loss_params=tuple(_loss_params_from_args(args).items()), plugins=tuple(args.plugin),
                  device=args.device, dtype=args.dtype, align=args.align,
                  log_every=args.log_every, osgd_candidates=args.osgd_candidates, osgd_top=args.osgd_top,
-                 sogclr_gamma=args.sogclr_gamma, super_batch=args.super_batch, jest_chunks=args.jest_chunks,
+                 sogclr_gamma=args.sogclr_gamma, sogclr_temperatures=args.sogclr_temperatures,
+                 sogclr_rho=args.sogclr_rho, sogclr_eta=args.sogclr_eta, sogclr_beta=args.sogclr_beta,
+                 sogclr_tau_min=args.sogclr_tau_min, sogclr_tau_max=args.sogclr_tau_max,
+                 super_batch=args.super_batch, jest_chunks=args.jest_chunks,
                  reference=args.reference, reference_steps=args.reference_steps)
     with _scheduler(args) as ex:
         res = simulate(cfg, args.out, resume=args.resume, progress=not args.json, scheduler=ex)
     if args.json:
         print(_dump({"config": res["config"], "summary": res["summary"], "out": args.out}))
     else:
-        print(f"{'method':<8} {'seed':>4} {'updates':>8} {'full_loss':>10} {'all_loss':>10} {'gram_dist':>10}")
+        robust = cfg.individual_temperatures
+        print(f"{'method':<8} {'seed':>4} {'updates':>8} {'full_loss':>10} {'all_loss':>10} {'gram_dist':>10}"
+              + (f" {'robust_obj':>11} {'robust_prof':>11} {'robust_grad':>11}" if robust else ""))
         for m, seeds in res["summary"].items():
             for s, r in seeds.items():
-                print(f"{m:<8} {s:>4} {r['updates']:>8} {r['full_loss']:>10.5f} {r['all_loss']:>10.5f} {r['gram_distance']:>10.4f}")
+                print(f"{m:<8} {s:>4} {r['updates']:>8} {r['full_loss']:>10.5f} {r['all_loss']:>10.5f} {r['gram_distance']:>10.4f}"
+                      + (f" {r['robust_objective']:>11.6f} {r['robust_profile']:>11.6f} {r['robust_grad_norm']:>11.3e}"
+                         if robust else ""))
         if args.out:
             print(f"results in {args.out}")
 
@@ -469,6 +476,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "default 1")
     s.add_argument("--sogclr-gamma", type=float, default=0.9, help="SogCLR's moving-average weight of the per-sample "
                    "estimates, in (0, 1]; unused for pair-sum losses; default 0.9")
+    s.add_argument("--sogclr-temperatures", default="fixed", help="sogclr: fixed (one temperature, the loss's tau) or "
+                   "individual (iSogCLR: one learned per anchor and direction, on the robust objective; InfoNCE, DCL); "
+                   "default fixed")
+    s.add_argument("--sogclr-rho", type=float, default=0.3, help="iSogCLR's KL radius rho of the robust objective, >= 0; "
+                   "default 0.3")
+    s.add_argument("--sogclr-eta", type=float, default=0.01, help="iSogCLR's step size of the temperatures, > 0; "
+                   "default 0.01")
+    s.add_argument("--sogclr-beta", type=float, default=0.9, help="iSogCLR's weight of the new temperature gradient in "
+                   "its moving average, in (0, 1]; default 0.9")
+    s.add_argument("--sogclr-tau-min", type=float, default=0.05, help="iSogCLR's lower bound of the temperatures, "
+                   "0 < tau_min < tau_max (the loss's tau, the start, must lie between); default 0.05")
+    s.add_argument("--sogclr-tau-max", type=float, default=0.7, help="iSogCLR's upper bound of the temperatures, finite, "
+                   "> tau_min; default 0.7")
     s.add_argument("--super-batch", type=int, default=None, help="jest/rho: candidates drawn per update, B < K <= N; "
                    "default min(N, 2B)")
     s.add_argument("--jest-chunks", type=int, default=None, help="jest: chunks of the joint selection, dividing B; "

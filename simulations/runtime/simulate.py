@@ -176,5 +176,6 @@ def summarize(rows: list[dict]) -> dict:
     out: dict = {}
     for (m, s), r in last.items():
         out.setdefault(m, {})[str(s)] = {k: r[k] for k in ("step", "updates", "full_loss", "all_loss", "grad_norm", "gram_distance",
-                                                          "selection_evals") if k in r}
+                                                          "selection_evals", "robust_objective", "robust_profile", "robust_grad_norm")
+                                          if k in r}
     return out

@@ -13,7 +13,8 @@ from theory._checks import check_batch_size, check_int, check_positive_float
 from simulations.engine.limits import OSGD_EXACT_LIMIT
 from simulations.selection import METHODS, PARTITION_METHODS, SUPER_BATCH_METHODS, check_chunks, check_super_batch
 from simulations.selection.learnability import REFERENCES
-from simulations.training.sogclr import UPDATE_RULES, check_gamma, sogclr_form
+from simulations.training.sogclr import (UPDATE_RULES, check_gamma, check_temperature_options, robust_temperature,
+                                         sogclr_form)
 
 TARGETS = ("auto", "etf", "cross_polytope", "none")
 
@@ -95,6 +96,23 @@ class Config:
 
     sogclr_gamma : float, default=0.9
         SogCLR's moving-average weight of the per-sample estimates, in ``(0, 1]`` (unused for pair-sum losses).
+    sogclr_temperatures : {'fixed', 'individual'}, default='fixed'
+        ``'individual'``: iSogCLR (Qiu et al., ICML 2023), one temperature per anchor term and sample learned with
+        the embeddings on the robust objective (:mod:`simulations.training.sogclr`); the loss must have
+        :meth:`~theory.Loss.robust_form` (InfoNCE, DCL) and its ``tau`` (the initial value) must lie in
+        ``[sogclr_tau_min, sogclr_tau_max]``. The logged rows then add ``robust_objective`` (at the run's temperatures:
+        the learned ones for ``sogclr``, the loss's ``tau`` for the other methods), ``robust_profile`` (minimized over
+        the temperatures) and ``robust_grad_norm`` (Riemannian gradient norm of the profile).
+    sogclr_rho : float, default=0.3
+        iSogCLR's KL radius ``rho`` of the robust objective, >= 0 (LibAUC's ``rho``).
+    sogclr_eta : float, default=0.01
+        iSogCLR's step size of the temperatures, > 0 (LibAUC's ``eta``).
+    sogclr_beta : float, default=0.9
+        iSogCLR's weight of the new temperature gradient in its moving average, in ``(0, 1]`` (LibAUC's ``beta``).
+    sogclr_tau_min : float, default=0.05
+        iSogCLR's lower bound of the temperatures, ``0 < sogclr_tau_min < sogclr_tau_max``.
+    sogclr_tau_max : float, default=0.7
+        iSogCLR's upper bound of the temperatures, finite.
     super_batch : int or None, default=None
         ``jest``/``rho``: candidates per update, ``B < super_batch <= N`` (None: ``min(N, 2B)``).
     jest_chunks : int or None, default=None
@@ -135,6 +153,12 @@ class Config:
     target: str = "auto"
     stop_distance: float | None = None
     sogclr_gamma: float = 0.9
+    sogclr_temperatures: str = "fixed"
+    sogclr_rho: float = 0.3
+    sogclr_eta: float = 0.01
+    sogclr_beta: float = 0.9
+    sogclr_tau_min: float = 0.05
+    sogclr_tau_max: float = 0.7
     super_batch: int | None = None
     jest_chunks: int | None = None
     reference: str = "fullbatch"
@@ -199,8 +223,14 @@ class Config:
         if self.stop_distance is not None:
             check_positive_float("stop_distance", self.stop_distance)
         object.__setattr__(self, "sogclr_gamma", check_gamma(self.sogclr_gamma))
+        opts = check_temperature_options(self.sogclr_temperatures, self.sogclr_rho, self.sogclr_eta, self.sogclr_beta,
+                                         self.sogclr_tau_min, self.sogclr_tau_max)
+        for name in ("rho", "eta", "beta", "tau_min", "tau_max"):
+            object.__setattr__(self, f"sogclr_{name}", opts[name])
         if "sogclr" in self.methods:
             sogclr_form(obj)
+        if self.individual_temperatures:
+            robust_temperature(obj, self.sogclr_tau_min, self.sogclr_tau_max)
         if "matching" in self.methods and self.B != 2:
             raise ValueError(f"method 'matching' is the exact maximum-loss batching for B = 2 (a perfect matching); "
                              f"got B={self.B}")
@@ -211,6 +241,23 @@ class Config:
             check_super_batch(self.N, self.B, self.super_batch)
             if self.jest_chunks is not None:
                 check_chunks(self.B, self.jest_chunks)
+
+    @property
+    def individual_temperatures(self) -> bool:
+        """True when ``sogclr_temperatures='individual'`` (iSogCLR): the robust metrics are logged for every method."""
+        return self.sogclr_temperatures == "individual"
+
+    def sogclr_options(self) -> dict:
+        """Keyword arguments of :class:`simulations.training.sogclr.SogCLR` beyond the loss and sizes.
+
+        Returns
+        -------
+        dict
+            ``{'gamma', 'temperatures', 'rho', 'eta', 'beta', 'tau_min', 'tau_max'}`` from the ``sogclr_*`` fields.
+        """
+        return {"gamma": self.sogclr_gamma, "temperatures": self.sogclr_temperatures, "rho": self.sogclr_rho,
+                "eta": self.sogclr_eta, "beta": self.sogclr_beta, "tau_min": self.sogclr_tau_min,
+                "tau_max": self.sogclr_tau_max}
 
     def selector_options(self, method: str, seed: int) -> dict:
         """Keyword arguments of :func:`simulations.selection.make_selector` for ``method`` in the run of ``seed``

@@ -13,7 +13,8 @@ minimised over relabellings) and ``grad_norm`` (Riemannian gradient norm of the 
 objective); beside ``updates``, the cost of choosing the batches so far: ``selection_seconds`` (wall
 time inside the selector) and ``selection_evals`` (batch losses the selector evaluated), and
 ``update_seconds`` (wall time of the gradient steps). ``sogclr`` steps on SogCLR's surrogate
-(:mod:`simulations.training.sogclr`) over ``shuffle``'s batches. Checkpoints are written atomically and
+(:mod:`simulations.training.sogclr`) over ``shuffle``'s batches; with iSogCLR's individual temperatures every
+method's rows add the robust objective's metrics (:func:`robust_metrics`). Checkpoints are written atomically and
 a run resumes from its last checkpoint.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from theory import Family, cross_polytope, etf_gram, gram_distance
 from simulations.engine import batch_values, objective
 from simulations.io import write_torch
 from simulations.selection import make_selector
-from simulations.training.sogclr import UPDATE_RULES, SogCLR
+from simulations.training.sogclr import UPDATE_RULES, SogCLR, robust_objective, robust_profile, robust_temperature
 
 
 #: Wall-clock columns of the logged rows (the only ones that differ between two runs of the same config).
@@ -123,7 +124,45 @@ def _objective(U, V, target, cfg):
     return batch_values(U, V, target, cfg.objective(), check=False).mean()
 
 
-def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
+def _tangent_norm(gU, gV, U, V) -> float:
+    gU = gU - (gU * U).sum(1, keepdim=True) * U
+    gV = gV - (gV * V).sum(1, keepdim=True) * V
+    return float(torch.sqrt((gU**2).sum() + (gV**2).sum()))
+
+
+def robust_metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, tau: torch.Tensor | None = None) -> dict:
+    """iSogCLR's metrics (``cfg.sogclr_temperatures='individual'``) at the current vectors: the robust objective at the
+    run's temperatures, its minimum over the temperatures and that minimum's Riemannian gradient norm.
+
+    Parameters
+    ----------
+    x_u, x_v : torch.Tensor, shape (N, d)
+        The raw vectors (normalised here).
+    cfg : Config
+    tau : torch.Tensor of shape (K, N), optional
+        The run's temperatures (None: the loss's ``tau`` for every anchor).
+
+    Returns
+    -------
+    dict
+        ``robust_objective`` (:func:`simulations.training.sogclr.robust_objective` at ``tau``), ``robust_profile``
+        (:func:`simulations.training.sogclr.robust_profile`, over ``[sogclr_tau_min, sogclr_tau_max]``) and
+        ``robust_grad_norm`` (the norm of its gradient in ``(U, V)`` projected on the spheres' tangent spaces).
+    """
+    loss = cfg.objective()
+    U = _normalize(x_u.detach()).requires_grad_(True)
+    V = _normalize(x_v.detach()).requires_grad_(True)
+    prof, tau_star = robust_profile(U, V, loss, cfg.sogclr_rho, cfg.sogclr_tau_min, cfg.sogclr_tau_max)
+    gU, gV = torch.autograd.grad(prof, (U, V))
+    if tau is None:
+        tau = torch.full_like(tau_star, robust_temperature(loss, cfg.sogclr_tau_min, cfg.sogclr_tau_max))
+    with torch.no_grad():
+        at = robust_objective(U, V, loss, tau.to(dtype=U.dtype, device=U.device), cfg.sogclr_rho)
+    return {"robust_objective": float(at), "robust_profile": float(prof.detach()),
+            "robust_grad_norm": _tangent_norm(gU, gV, U.detach(), V.detach())}
+
+
+def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T, tau: torch.Tensor | None = None) -> dict:
     """The logged metrics at the current vectors (see module docstring).
 
     Parameters
@@ -133,11 +172,15 @@ def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
     cfg : Config
     T : numpy.ndarray or None
         The target Gram (:func:`target_gram`).
+    tau : torch.Tensor of shape (K, N), optional
+        The run's temperatures (iSogCLR; None: the loss's ``tau``), used only with
+        ``cfg.sogclr_temperatures='individual'``.
 
     Returns
     -------
     dict
-        ``full_loss``, ``all_loss``, ``gram_distance``, ``grad_norm``.
+        ``full_loss``, ``all_loss``, ``gram_distance``, ``grad_norm``; with individual temperatures also those of
+        :func:`robust_metrics`.
     """
     U = _normalize(x_u.detach()).requires_grad_(True)
     V = _normalize(x_v.detach()).requires_grad_(True)
@@ -153,6 +196,8 @@ def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T) -> dict:
     out["grad_norm"] = float(torch.sqrt((gU**2).sum() + (gV**2).sum()))
     Z = (U @ V.T).detach().cpu().double().numpy()
     out["gram_distance"] = gram_distance(Z, T) if T is not None else float("nan")
+    if cfg.individual_temperatures:
+        out.update(robust_metrics(x_u, x_v, cfg, tau))
     return out
 
 
@@ -176,6 +221,8 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
     Returns
     -------
     dict
+        ``rows`` (the logged metrics), ``U``, ``V`` (the final embeddings), ``stopped`` (``stop_distance`` reached);
+        with iSogCLR (``sogclr`` with individual temperatures) also ``tau``, the final ``(K, N)`` temperatures.
 
     Raises
     ------
@@ -185,7 +232,8 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
     T = target_gram(cfg.N, cfg.d, cfg.target, cfg.objective())
     sel = make_selector(UPDATE_RULES.get(method, method), cfg.N, cfg.B, seed=seed + 7919, loss=cfg.objective(),
                         **cfg.selector_options(method, seed))
-    rule = SogCLR(cfg.objective(), cfg.N, cfg.B, cfg.sogclr_gamma) if method == "sogclr" else None
+    rule = SogCLR(cfg.objective(), cfg.N, cfg.B, **cfg.sogclr_options()) if method == "sogclr" else None
+    temps = (lambda: rule.tau) if (rule is not None and rule.individual) else (lambda: None)  # noqa: E731
     repeats = cfg.N // cfg.B if (cfg.align == "updates" and method in ("full", "all")) else 1
     x_u, x_v = initial_vectors(cfg, seed)
     rows, start, updates = [], 0, 0
@@ -200,7 +248,8 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
         cost = dict(st["cost"])
         sel.evals = cost["selection_evals"]
     if not rows:
-        rows.append({"method": method, "seed": seed, "step": 0, "updates": 0, **cost, **metrics(x_u, x_v, cfg, T)})
+        rows.append({"method": method, "seed": seed, "step": 0, "updates": 0, **cost,
+                     **metrics(x_u, x_v, cfg, T, temps())})
     embed = lambda: (_normalize(x_u.detach()), _normalize(x_v.detach()))  # noqa: E731
     stopped = cfg.stop_distance is not None and rows[-1]["gram_distance"] <= cfg.stop_distance
     step = start
@@ -233,7 +282,7 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
         cost["selection_evals"] = sel.evals
         if step % cfg.log_every == 0 or step == cfg.steps:
             rows.append({"method": method, "seed": seed, "step": step, "updates": updates, **cost,
-                         **metrics(x_u, x_v, cfg, T)})
+                         **metrics(x_u, x_v, cfg, T, temps())})
             if not all(math.isfinite(rows[-1][k]) for k in ("full_loss", "all_loss")):
                 raise FloatingPointError(f"{method} seed {seed}: loss became non-finite at step {step}; lower lr")
             stopped = cfg.stop_distance is not None and rows[-1]["gram_distance"] <= cfg.stop_distance
@@ -244,4 +293,7 @@ def train_run(cfg, method: str, seed: int, checkpoint: str | Path | None = None,
         if progress is not None:
             progress(1)
     U, V = embed()
-    return {"rows": rows, "U": U.cpu().numpy(), "V": V.cpu().numpy(), "stopped": stopped}
+    out = {"rows": rows, "U": U.cpu().numpy(), "V": V.cpu().numpy(), "stopped": stopped}
+    if temps() is not None:
+        out["tau"] = temps().cpu().numpy()
+    return out

@@ -16,6 +16,7 @@ capability                used by
 ``aligned``               the relaxation fixes ``u_i = v_i`` (KCL's concave alignment)
 ``pair_form``             exact ``O(N^2)`` family objectives of pair-sum losses (numpy and torch)
 ``anchor_form``           per-anchor log-sum-exp structure (SogCLR's moving-average estimator)
+``robust_form``           similarity differences of one temperature (iSogCLR's per-sample temperatures)
 ``gram_gradients``        :func:`theory.gradient` (default: complex step through ``batch_losses``)
 ``trivial_bound``         a value no configuration's loss goes below (solver comparisons need resolution)
 ``closed_form_optimum``   a family's optimum in closed form, where one is known
@@ -186,6 +187,44 @@ class Loss:
             ``((X_1, eps_1), ..., (X_K, eps_K))``: one pair per log-sum-exp term of the anchor (e.g. the row and the
             column term of a symmetric loss), ``X_k`` of the type of ``Z`` and shape ``(N, N, m_k)``; None (this
             default) when the loss is not of this form.
+        """
+        return None
+
+    def robust_form(self, Z, UU=None, VV=None):
+        r"""For losses whose anchor terms compare each anchor's negatives with its positive through one temperature
+        ``tau``: ``(tau, (H_1, ..., H_K))``, ``H_k`` of shape ``(N, N, m_k)`` the unscaled similarity differences
+        ``h_i(j) = s_ij - s_ii`` of anchor ``i`` against its ``m_k`` negatives from sample ``j`` (the diagonal
+        ``H_k[i, i]`` is never read); None when the loss has no such form (this default).
+
+        It defines the robust global contrastive objective that iSogCLR minimizes over the embeddings and one
+        temperature ``tau_ki`` per anchor and term (:func:`simulations.training.sogclr.robust_objective`):
+
+        .. math:: \Phi(U, V, \tau) = \frac{1}{N} \sum_k \sum_{i=1}^N \Big[\tau_{ki}
+                  \log \frac{1}{m_k (N-1)} \sum_{j \ne i} \sum_m e^{H_k[i, j, m] / \tau_{ki}} + \rho\, \tau_{ki}\Big],
+
+        the KL-constrained distributionally robust form of the loss's anchor terms: the positive is not in the
+        log-sum-exp (Qiu et al., ICML 2023; LibAUC's ``GCLoss_v1``/``GCLoss_v2``). ``tau`` is the loss's own
+        temperature (iSogCLR's initial value).
+
+        Parameters
+        ----------
+        Z : numpy.ndarray or torch.Tensor, shape (N, N)
+            ``U V^T`` (raw inner products).
+        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N), optional
+            ``U U^T`` and ``V V^T`` (losses with self Grams).
+
+        Returns
+        -------
+        tuple or None
+            ``(tau, (H_1, ..., H_K))``: a float and one array of the type of ``Z`` per anchor term (e.g. the row and
+            the column term of a symmetric loss), each of shape ``(N, N, m_k)``; None (this default) when the loss is
+            not of this form.
+
+        References
+        ----------
+        Qiu, Hu, Yuan, Zhou, Zhang & Yang, *Not All Semantics are Created Equal: Contrastive Self-supervised Learning
+        with Automatic Temperature Individualization*, ICML 2023 (arXiv 2305.11965), the robust global contrastive
+        loss (the objective stated in LibAUC's ``GCLoss_v1`` and ``GCLoss_v2``).
         """
         return None
 
