@@ -284,11 +284,11 @@ def check_similarity_bound(*, sizes=((4, 3), (6, 2), (8, 5), (12, 4)), configs: 
     :func:`variance_bound` minus ``1e-6``. Part (3a) holds at ``(N, B, weight)`` when the relaxation is certified,
     the ETF's objective equals the certified value (:func:`~simulations.claims._verdict.solver_close`) and InfoNCE's
     closed form (to ``1e-12``), and the solver-free decision (:func:`theory.etf_is_optimal`) says optimal; the same
-    facts with ``delta = 0`` are reported (there the ETF is optimal only for small weights). Part (3b) holds at ``(N, B, weight)`` when
-    the certified partition optimum equals the one-dimensional one (solver tolerance), ``s*`` lies in ``[-1/(B-1),
-    -1/(N-1))`` and does not decrease with the weight, the best L-BFGS value is within ``1e-7`` of the optimum with
-    the mean within-batch similarity within ``1e-4`` of ``s*``, and the variance of all negatives is at least
-    :func:`variance_bound` at that mean minus ``1e-6``. Part (3c) holds per (method, weight) when the term lowers the
+    facts with ``delta = 0`` are reported (there the ETF is optimal only for small weights). Part (3b) holds at
+    ``(N, B, weight)`` when the certified partition optimum equals the one-dimensional one (solver tolerance),
+    ``s*`` lies in ``[-1/(B-1), -1/(N-1))`` and does not decrease with the weight, the best L-BFGS value is within
+    ``1e-7`` of the optimum with the mean within-batch similarity within ``1e-4`` of ``s*``, and the variance of all
+    negatives is at least :func:`variance_bound` at that mean minus ``1e-6``. Part (3c) holds per (method, weight) when the term lowers the
     final variance of the negatives at every seed; the full-batch excess is reported, not judged.
 
     Parameters
