@@ -102,7 +102,8 @@ def _add_loss_args(sp, sweep: bool = False) -> None:
     many = " (comma-separated values)" if sweep else ""
     sp.add_argument("--loss", type=_names if sweep else str, default=None,
                     help="registered loss name" + ("s" if sweep else "") + ": infonce (default; CLIP), siglip, dcl, dhel, "
-                    "kcl, or one registered by --plugin")
+                    "kcl, supcon (--loss-param labels=...), vrn (a base loss plus Lee et al.'s variance-reducing term: "
+                    "--loss-param base=NAME(P=V; ...), weight, n or delta, p), or one registered by --plugin")
     sp.add_argument("--plugin", action="append", default=[], metavar="FILE",
                     help="a Python file that registers losses with theory.register_loss (repeatable); "
                     "default none")

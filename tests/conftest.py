@@ -25,7 +25,10 @@ LOSS_VARIANTS = {"infonce": ({}, {"tau": 0.5, "symmetric": False}),
                  "kcl": ({}, {"t": 0.5, "gamma": 4.0}),
                  # labels cover the generic tests' N <= 8: balanced classes, and imbalanced with a class of one
                  "supcon": ({"labels": (0, 0, 1, 1, 2, 2, 3, 3)},
-                            {"labels": (0, 1, 0, 0, 2, 1, 3, 0), "tau": 0.5, "symmetric": False})}
+                            {"labels": (0, 1, 0, 0, 2, 1, 3, 0), "tau": 0.5, "symmetric": False}),
+                 # a base with self Grams and no analytic gradient (DCL), a pair-sum base (SigLIP), p = 4
+                 "vrn": ({}, {"base": "siglip(tau=0.3, bias=-2.0)", "weight": 2.0, "n": 8},
+                         {"base": "dcl(tau=0.5)", "weight": 1.0, "delta": -0.2, "p": 4})}
 
 
 def all_losses() -> list:

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 import simulations as sim
 import theory as th
 from helpers import unit_rows
-from theory import DCL, DHEL, KCL, InfoNCE, SigLIP, Family, make_loss
+from theory import DCL, DHEL, KCL, VRN, InfoNCE, SigLIP, Family, make_loss
 
 LOSSES = [InfoNCE(0.5), InfoNCE(0.7, symmetric=False), SigLIP(0.3, -2.0), DCL(0.5), DCL(0.8, symmetric=False),
           DCL(0.5, negatives="cross"), DCL(0.8, symmetric=False, negatives="cross"),
-          DHEL(0.5), DHEL(0.6, symmetric=False), KCL(2.0, 1.0), KCL(0.5, 3.0)]
+          DHEL(0.5), DHEL(0.6, symmetric=False), KCL(2.0, 1.0), KCL(0.5, 3.0),
+          VRN(InfoNCE(0.5), weight=3.0, n=7), VRN(DCL(0.5), weight=0.7, delta=-0.3, p=4)]
 
 
 def _loop_loss(loss, U, V, S):
@@ -23,6 +24,9 @@ def _loop_loss(loss, U, V, S):
     S = list(S)
     b = len(S)
     dot = lambda x, y: float(np.dot(x, y))  # noqa: E731
+    if loss.name == "vrn":                      # Lee et al. 2025, Def. 5.7 (the authors' code): mean over i != j
+        return _loop_loss(loss.base, U, V, S) + loss.weight * sum(
+            (dot(U[i], V[j]) - loss.delta) ** loss.p for i in S for j in S if i != j) / (b * (b - 1))
     if loss.name == "siglip":                   # Zhai et al. 2023, eq. (1), normalised by the batch size
         return sum(math.log1p(math.exp(-(1 if i == j else -1) * (dot(U[i], V[j]) / loss.tau + loss.bias)))
                    for i in S for j in S) / b

@@ -9,7 +9,7 @@ The oracle of the toolkit; never imports torch or :mod:`simulations`. The front:
     th.etf_is_optimal(family, loss)         # one decision for every loss (.optimal)
 
 ``loss`` is a :class:`Loss` object or a registered name (``'infonce'``, ``'siglip'``, ``'dcl'``, ``'dhel'``,
-``'kcl'``, ``'supcon'`` (with labels), or one of yours: :func:`register_loss`).
+``'kcl'``, ``'supcon'`` (with labels), ``'vrn'`` (a base loss plus Lee et al.'s variance-reducing term), or one of yours: :func:`register_loss`).
 """
 from ._checks import normalize_rows
 from .batches import ENUMERATION_LIMIT, Family, make_family
@@ -24,13 +24,15 @@ from .configurations import (
 )
 from .front import (GramGradient, batch_values, gradient, gram_gradient, objective, tangent_gradient,
                     tangent_gradient_norm)
-from .losses import DCL, DHEL, KCL, LOSSES, InfoNCE, Loss, SigLIP, SupCon, as_loss, load_plugin, make_loss, register_loss
+from .losses import (DCL, DHEL, KCL, LOSSES, VRN, InfoNCE, Loss, SigLIP, SupCon, as_loss, load_plugin, make_loss,
+                     register_loss)
 from .optima import (
     cross_polytope_all_pairs_value,
     cross_polytope_full_value,
     optimum_all,
     optimum_full,
     optimum_partition,
+    optimum_partition_vrn,
 )
 
 __version__ = "0.1.0"
@@ -39,10 +41,10 @@ __all__ = [
     "ENUMERATION_LIMIT", "Family", "make_family", "normalize_rows",
     "objective", "batch_values", "gradient", "gram_gradient", "GramGradient",
     "Loss", "LOSSES", "register_loss", "make_loss", "as_loss", "load_plugin",
-    "InfoNCE", "SigLIP", "DCL", "DHEL", "KCL", "SupCon",
+    "InfoNCE", "SigLIP", "DCL", "DHEL", "KCL", "SupCon", "VRN",
     "simplex_etf", "etf_gram", "cross_polytope", "block_configuration", "regular_polygon", "icosahedron",
     "gram_distance", "tangent_gradient", "tangent_gradient_norm",
-    "optimum_full", "optimum_all", "optimum_partition",
+    "optimum_full", "optimum_all", "optimum_partition", "optimum_partition_vrn",
     "cross_polytope_full_value", "cross_polytope_all_pairs_value",
     "certify", "etf_is_optimal", "Certificate", "ETFDecision",
 ]

@@ -10,6 +10,9 @@ all C(N, B) batches             ``2 log(1 + (B-1) c(N))``              d >= N-1,
 disjoint partition, size B      ``2 log(1 + (B-1) c(B))``              d >= B-1, block config
 ==============================  =====================================  =========================
 
+With Lee et al.'s variance-reducing term added (:class:`theory.losses.VRN`), the partition's optimum is a
+one-dimensional convex problem in the within-batch similarity (:func:`optimum_partition_vrn`).
+
 Each minimum is a *lower bound* for every d (the Jensen argument does not use d); it is
 attained only under the stated condition, so passing ``d`` below it raises.
 
@@ -232,3 +235,94 @@ def optimum_all_mixture(family, tau: float = 1.0, *, loss: str = "symmetric", d:
         if p.B >= 2:
             total += w * _scale(loss) * math.log1p((p.B - 1) * math.exp(-N / ((N - 1) * tau)))
     return total / W
+
+
+def optimum_partition_vrn(N: int, B: int, tau: float = 1.0, *, weight: float, delta: float, p: int = 2,
+                          loss: str = "symmetric", d: int | None = None) -> dict:
+    r"""Minimum of a disjoint-partition objective of InfoNCE plus ``weight`` times the variance-reducing term
+    (:class:`theory.losses.VRN`): the one-dimensional problem in the within-batch negative similarity ``s``,
+
+    .. math::
+
+        \varphi(s) = k \log\big(1 + (B-1) e^{-(1-s)/\tau}\big) + \lambda (s - \delta)^p,\qquad
+        s \in [-1/(B-1), 1],
+
+    ``k = 2`` (symmetric) or 1 (one-sided), attained by ``u_i = v_i`` with every batch's Gram ``(1-s*) I + s* J``.
+    ``varphi`` is convex; its minimizer ``s*`` is ``-1/(B-1)`` for ``weight`` up to ``weight_threshold`` (where
+    ``varphi'(-1/(B-1)) = 0``) and moves into ``(-1/(B-1), delta)`` beyond it, towards ``delta`` as the weight grows.
+
+    Proof (lower bound, every ``d``): for one batch let ``a`` be the mean of ``u_i . v_i`` and ``m`` the mean of
+    ``u_i . v_j`` over ``i != j``. Jensen's inequality for ``exp`` within each anchor and the convexity of
+    ``x -> log(1 + (B-1) e^x)`` across anchors give ``L_base >= k g(a - m)`` with ``g(x) = log(1 + (B-1)
+    e^{-x/tau})``, decreasing; Jensen for ``x^p`` gives ``L_VRN >= (m - delta)^p``. Further ``a <= 1`` and
+    ``(B-1)(a - m) = sum_i (u_i - ubar).(v_i - vbar) <= B`` (Cauchy-Schwarz), so ``a - m <= min(1 - m, B/(B-1))``.
+    If ``m >= -1/(B-1)`` the batch's loss is at least ``varphi(m)``; if ``m < -1/(B-1) <= delta`` it is at least
+    ``k g(B/(B-1)) + lambda (-1/(B-1) - delta)^p = varphi(-1/(B-1))``. The batches are independent, so the
+    partition's objective is at least ``min varphi``, attained by the configuration above (which exists in
+    ``d >= B``, in ``d >= B-1`` when ``s* = -1/(B-1)``).
+
+    Parameters
+    ----------
+    N : int
+        Number of pairs, >= 2.
+    B : int
+        Batch size, dividing ``N``.
+    tau : float, default=1.0
+        Temperature, > 0.
+    weight : float
+        The auxiliary term's weight ``lambda``, >= 0.
+    delta : float
+        The target similarity, in ``[-1/(B-1), 1]`` (the authors' ``-1/(N-1)`` is in range; below ``-1/(B-1)``
+        the reduction's second case fails and the function refuses).
+    p : int, default=2
+        The exponent, an even integer >= 2.
+    loss : {'symmetric', 'one_sided'}, default='symmetric'
+        InfoNCE's form.
+    d : int or None, default=None
+        The dimension, if given checked to be one where the value is attained.
+
+    Returns
+    -------
+    dict
+        ``s`` (``s*``), ``value`` (``varphi(s*)``, the partition objective's minimum), ``infonce`` and ``auxiliary``
+        (its two terms at ``s*``, the auxiliary without the weight), ``weight_threshold`` (``inf`` when ``delta =
+        -1/(B-1)``), ``at_boundary`` (``s* = -1/(B-1)``) and ``exact`` (False: ``s*`` is a root, to ``1e-15``).
+
+    Raises
+    ------
+    ValueError
+        If ``B`` does not divide ``N``, a parameter is out of range, or ``d`` is below the attaining dimension.
+
+    References
+    ----------
+    Cho et al., TMLR 2024, Thm. 5 (the partition without the term, arXiv v1); Lee, Lim, Lee & Sohn, ICML 2025
+    (arXiv 2506.09781), Definition 5.7 (the term, as in :class:`theory.losses.VRN`).
+    """
+    from scipy.optimize import brentq
+
+    from .losses.vrn import VRN
+    N, B = check_batch_size(N, B)
+    if N % B:
+        raise ValueError(f"a partition needs B to divide N; got N={N}, B={B}")
+    tau, k = check_tau(tau), _scale(loss)
+    vrn = VRN(weight=weight, delta=delta, p=p)                          # validates the term's parameters
+    lam, delta, p = vrn.weight, vrn.delta, vrn.p
+    s0 = -1.0 / (B - 1)
+    if delta < s0:
+        raise ValueError(f"delta must be >= -1/(B-1) = {s0:.12g} for the one-dimensional reduction, got {delta!r}")
+
+    def infonce(s):
+        return k * math.log1p((B - 1) * math.exp((s - 1) / tau))
+
+    def slope(s):
+        t = (B - 1) * math.exp((s - 1) / tau)
+        return k * t / (tau * (1 + t)) + lam * p * (s - delta) ** (p - 1)
+
+    base_slope = slope(s0) - lam * p * (s0 - delta) ** (p - 1)          # the InfoNCE part of the slope at s0
+    threshold = math.inf if delta == s0 else base_slope / (p * (delta - s0) ** (p - 1))
+    s = s0 if slope(s0) >= 0 else brentq(slope, s0, delta, xtol=1e-15, rtol=4 * 2.3e-16, maxiter=500)
+    at_boundary = s == s0
+    _check_d(d, B - 1 if at_boundary else B, "a partition with the variance-reducing term")
+    aux = (s - delta) ** p
+    return {"s": s, "value": infonce(s) + lam * aux, "infonce": infonce(s), "auxiliary": aux,
+            "weight_threshold": threshold, "at_boundary": at_boundary, "exact": False}

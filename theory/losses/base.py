@@ -305,6 +305,12 @@ class Loss:
         """
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @property
+    def spec(self) -> str:
+        """``name(param=value, ...)`` with every value written exactly (``repr``), so that ``as_loss(loss.spec) ==
+        loss``: the form in which a loss is another loss's parameter (e.g. :class:`~theory.losses.VRN`'s ``base``)."""
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
+
 
 #: Largest family :meth:`Loss.cvx_family_loss`'s default sums batch by batch.
 CVX_BATCH_LIMIT = 20_000
@@ -447,12 +453,17 @@ def make_loss(name: str, **params) -> Loss:
 
 
 def as_loss(loss) -> Loss:
-    """The :class:`Loss` meant by ``loss``: a Loss object, or a registered name (its default parameters).
+    """The :class:`Loss` meant by ``loss``: a Loss object, a registered name (its default parameters), or a name with
+    parameters, ``'name(param=value, ...)'`` (the form of :attr:`Loss.spec` and, rounded, of :attr:`Loss.label`).
+
+    In the written form the parameters are separated by ``,`` or ``;`` (``;`` where commas already separate values,
+    as in the command line's sweeps); a value is ``true``/``false``, a Python literal (number, quoted string, tuple)
+    or else the text itself (``negatives=cross``, or another loss: ``base=siglip(tau=0.1; bias=-10)``).
 
     Raises
     ------
     ValueError
-        For anything else.
+        For anything else, or a name or parameter :func:`make_loss` refuses.
 
     Parameters
     ----------
@@ -464,9 +475,68 @@ def as_loss(loss) -> Loss:
     """
     if isinstance(loss, Loss):
         return loss
-    if isinstance(loss, str) and loss in LOSSES:
-        return make_loss(loss)
-    raise ValueError(f"loss must be a theory.Loss or one of the registered names {sorted(LOSSES)}, got {loss!r}")
+    if isinstance(loss, str) and loss.strip() in LOSSES:
+        return make_loss(loss.strip())
+    parsed = _parse_spec(loss) if isinstance(loss, str) else None
+    if parsed is not None:
+        return make_loss(parsed[0], **parsed[1])
+    raise ValueError(f"loss must be a theory.Loss, one of the registered names {sorted(LOSSES)} or 'name(param=value, "
+                     f"...)', got {loss!r}")
+
+
+def _parse_spec(text: str):
+    """``(name, params)`` of ``'name(k=v, ...)'``; None when ``text`` is not of that form."""
+    text = text.strip()
+    head, sep, rest = text.partition("(")
+    if not sep or not head.strip().isidentifier() or not rest.endswith(")"):
+        return None
+    args = _split_top_level(rest[:-1])
+    if args is None:
+        return None
+    params = {}
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        key = key.strip()
+        if not eq or not key.isidentifier() or key in params:
+            return None
+        params[key] = _spec_value(value)
+    return head.strip(), params
+
+
+def _split_top_level(text: str):
+    """``text`` split at the commas and semicolons outside brackets and quotes (None if unbalanced)."""
+    out, depth, quote, start = [], 0, None, 0
+    for k, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch in ",;" and depth == 0:
+            out.append(text[start:k])
+            start = k + 1
+    if depth or quote:
+        return None
+    out.append(text[start:])
+    out = [a for a in (x.strip() for x in out) if a]
+    return out
+
+
+def _spec_value(text: str):
+    """A written parameter value: ``true``/``false``, a Python literal, else the text itself."""
+    import ast
+    text = text.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
 
 
 def load_plugin(path) -> list:
