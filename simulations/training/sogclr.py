@@ -90,15 +90,23 @@ text/``v``-anchors), as in its bimodal loss. If every ``u_ki`` equalled ``g_ki``
 uniform given ``i``; ``G`` is linear in ``ghat`` and in the weighted sum once ``u = g``): the step on
 ``tau_ki`` is ``eta`` times the per-anchor gradient ``N dPhi/dtau_ki``, i.e. ``eta B`` times that unbiased direction.
 
-Departures from the published code, all stated: (i) the step on the embeddings is LibAUC's divided by ``(B-1)/2``
-(its ``GCLoss_v2`` neither divides by ``B-1`` nor sums the two directions; the authors' experiment code,
-``SogCLR_DRO_Loss``, is ours exactly), a rescaling of ``lr``; (ii) ``u`` starts per sample at its first visit
+The reference is LibAUC's ``GCLoss_v2``; the authors' bimodal experiment code (``SogCLR_DRO_Loss``) has the same step
+scale as ours but differs from both: it does not mask the positive out of ``g`` (its inner mean depends on ``B``),
+starts ``u`` at 0 (the first visit gives ``gamma ghat``), clips ``G`` to ``[-5, 5]`` (the unimodal code clips the
+averaged ``G`` to ``[-3, 3]``) and schedules ``eta``. Departures from LibAUC, all stated: (i) the step on the
+embeddings is LibAUC's divided by ``(B-1)/2`` (its ``GCLoss_v2`` neither divides by ``B-1`` nor sums the two
+directions), a rescaling of ``lr``; (ii) ``u`` starts per sample at its first visit
 (LibAUC: per batch, ``gamma = 1`` while the batch's ``u`` sum to 0), as in the fixed-temperature update above;
 (iii) LibAUC's running shift ``b_i`` (``u`` stored as ``e^{-b_i} u``) only guards ``exp`` against overflow: here
 ``u`` is stored unshifted and a non-finite estimate raises; (iv) for DCL (``negatives='both'``, the unimodal
 ``GCLoss_v1`` negative set) each side keeps its own ``u`` and ``tau``, where ``GCLoss_v1`` shares one ``u`` and one
-``tau`` per sample between the two views (averaging their ``tau`` gradients); (v) the authors' experiment code clips
-``G`` to ``[-5, 5]``, LibAUC does not, nor do we. Defaults (``rho = 0.3``, ``eta = 0.01``, ``beta = 0.9``,
+``tau`` per sample between the two views (averaging their ``tau`` gradients), and puts the raw ``s_ij`` in the
+exponentials (subtracting ``s_ii`` outside) where this update uses the differences ``h = s_ij - s_ii``. This changes
+the method, not only its scale: ``2N`` temperatures instead of ``N`` (a different robust objective, for which each
+side's ``u`` is a consistent estimate), and under the moving average the raw form's ``u`` carries a stale
+``e^{s_ii/tau}`` (the two agree when ``u`` is the batch estimate, and in the exact-``u`` limit); (v) no clipping of
+``G`` (LibAUC does not clip; the authors' code does, which changes the size of the ``tau`` step, not its sign or the
+stationary points). Defaults (``rho = 0.3``, ``eta = 0.01``, ``beta = 0.9``,
 ``tau_min = 0.05``, ``tau_max = 0.7``) are ``GCLoss_v1``'s (unimodal); ``GCLoss_v2``'s CLIP-scale defaults are
 ``rho = 6``, ``tau in [0.005, 0.05]``. The initial temperatures are the loss's ``tau`` (LibAUC: its ``tau``), which
 must lie in ``[tau_min, tau_max]``. Sources: the objective as LibAUC's ``GCLoss_v1``/``GCLoss_v2`` docstrings state
