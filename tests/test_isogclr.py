@@ -303,3 +303,62 @@ def test_the_etf_attains_the_robust_objectives_lower_bound(symmetric):
     for seed in range(20):
         U, V = torch.tensor(unit_rows(N, 5, seed)), torch.tensor(unit_rows(N, 5, seed + 100))
         assert float(robust_profile(U, V, loss, rho, lo, hi)[0]) > bound
+
+
+# ---------------------------------------------------------------- LibAUC's GCLoss_v2 step, from its formulas
+
+
+def _libauc_v2_run(U, V, batches, tau0, opts):
+    """LibAUC ``GCLoss_v2(temperature_scheme='individual_learnable')`` written out in numpy from its formulas: per
+    direction (image rows, text columns) a running shift ``b``, the estimate ``u`` stored shifted, ``gamma = 1`` on a
+    batch whose ``u`` are all 0, the temperature gradient ``G = log u + rho + b - sum_j p_ij X_ij / (B-1)`` averaged
+    with ``beta`` and a clipped step; the embeddings' gradient of ``(image_loss + text_loss) / 2``, each the batch mean
+    of ``sum_j p_ij (s_ij - s_ii) / (B-1)`` with ``p`` constant. Returns per step (true-scale u, tau, tau-gradient
+    average, dU, dV)."""
+    N = len(U)
+    u, b = np.zeros((2, N)), np.zeros((2, N))
+    t, g = np.full((2, N), tau0), np.zeros((2, N))
+    out = []
+    for idx in batches:
+        Ub, Vb = U[idx], V[idx]
+        B = len(idx)
+        S = Ub @ Vb.T
+        H = [S - np.diag(S)[:, None], S.T - np.diag(S)[:, None]]
+        P = []
+        for k in range(2):
+            X = H[k] / t[k, idx][:, None]
+            old_b = b[k, idx].copy()
+            new_b = np.maximum(X, old_b[:, None]).max(1)
+            E = np.exp(X - new_b[:, None]) * (1 - np.eye(B))
+            gam = 1.0 if u[k, idx].sum() == 0 else opts["gamma"]
+            un = (1 - gam) * u[k, idx] * np.exp(old_b - new_b) + gam * E.sum(1) / (B - 1)
+            b[k, idx], u[k, idx] = new_b, un
+            P.append(E / un[:, None])
+            G = np.log(un) + opts["rho"] + new_b - (P[k] * X).sum(1) / (B - 1)
+            g[k, idx] = (1 - opts["beta"]) * g[k, idx] + opts["beta"] * G
+            t[k, idx] = np.clip(t[k, idx] - opts["eta"] * g[k, idx], opts["tau_min"], opts["tau_max"])
+        Pi, Pt = P
+        dU, dV = np.zeros_like(U), np.zeros_like(V)     # d/dU, d/dV of (sum_ij Pi_ij H0_ij + sum_ij Pt_ij H1_ij)/(2B)
+        dU[idx] = (Pi @ Vb - Pi.sum(1)[:, None] * Vb + Pt.T @ Vb - Pt.sum(1)[:, None] * Vb) / (2 * B)
+        dV[idx] = (Pi.T @ Ub - Pi.sum(1)[:, None] * Ub + Pt @ Ub - Pt.sum(1)[:, None] * Ub) / (2 * B)
+        out.append((u * np.exp(b), t.copy(), g.copy(), dU, dV))
+    return out
+
+
+@pytest.mark.parametrize("N,B", [(8, 4), (6, 2)])
+def test_isogclr_is_libaucs_gcloss_v2_step_up_to_the_stated_lr_factor(N, B):
+    opts = dict(gamma=0.9, rho=0.3, eta=0.05, beta=0.9, tau_min=0.05, tau_max=0.7)
+    rng = np.random.default_rng(3)
+    U, V = unit_rows(N, 4, seed=3), unit_rows(N, 4, seed=4)
+    batches = [np.sort(p[a:a + B]) for p in (rng.permutation(N) for _ in range(3)) for a in range(0, N, B)]
+    ref = _libauc_v2_run(U, V, batches, 0.5, opts)
+    rule = SogCLR(th.make_loss("infonce", tau=0.5), N, B, temperatures="individual", **opts)
+    for idx, (u, t, g, dU, dV) in zip(batches, ref):
+        Ut, Vt = torch.tensor(U, requires_grad=True), torch.tensor(V, requires_grad=True)
+        gU, gV = torch.autograd.grad(rule.surrogate(Ut, Vt, torch.tensor(idx)[None, :]), (Ut, Vt))
+        np.testing.assert_allclose((B - 1) / 2 * gU.numpy(), dU, atol=1e-13)
+        np.testing.assert_allclose((B - 1) / 2 * gV.numpy(), dV, atol=1e-13)
+        seen = ~np.isnan(rule.u.numpy())
+        np.testing.assert_allclose(rule.u.numpy()[seen], u[seen], rtol=1e-12)
+        np.testing.assert_allclose(rule.tau.numpy(), t, atol=1e-13)
+        np.testing.assert_allclose(rule.grad_tau.numpy(), g, atol=1e-12)
