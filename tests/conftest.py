@@ -16,8 +16,9 @@ import theory as th  # noqa: E402
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
-#: Every registered built-in loss, with the variants that change its form (one-sided, DCL's negatives). A loss
-#: registered in the package is added here by registering it: the ``loss`` fixture runs every test that takes it.
+#: Every registered built-in loss, with the variants that change its form (one-sided, DCL's negatives, SupCon's
+#: candidates). A loss registered in the package is added here by registering it: the ``loss`` fixture runs every
+#: test that takes it.
 LOSS_VARIANTS = {"infonce": ({}, {"tau": 0.5, "symmetric": False}),
                  "siglip": ({}, {"tau": 0.3, "bias": -2.0}),
                  "dcl": ({}, {"tau": 0.5, "negatives": "cross"}, {"symmetric": False}),
@@ -25,7 +26,10 @@ LOSS_VARIANTS = {"infonce": ({}, {"tau": 0.5, "symmetric": False}),
                  "kcl": ({}, {"t": 0.5, "gamma": 4.0}),
                  # labels cover the generic tests' N <= 8: balanced classes, and imbalanced with a class of one
                  "supcon": ({"labels": (0, 0, 1, 1, 2, 2, 3, 3)},
-                            {"labels": (0, 1, 0, 0, 2, 1, 3, 0), "tau": 0.5, "symmetric": False}),
+                            {"labels": (0, 1, 0, 0, 2, 1, 3, 0), "tau": 0.5, "symmetric": False},
+                            # Khosla et al.'s single pool of 2b views (self Grams), symmetric and one-sided
+                            {"labels": (0, 1, 0, 0, 2, 1, 3, 0), "tau": 0.5, "candidates": "pool"},
+                            {"labels": (0, 0, 1, 1, 2, 2, 3, 3), "symmetric": False, "candidates": "pool"}),
                  # a base with self Grams and no analytic gradient (DCL), a pair-sum base (SigLIP), p = 4
                  "vrn": ({}, {"base": "siglip(tau=0.3, bias=-2.0)", "weight": 2.0, "n": 8},
                          {"base": "dcl(tau=0.5)", "weight": 1.0, "delta": -0.2, "p": 4})}

@@ -118,6 +118,166 @@ def test_engine_equals_the_oracle_on_labelled_problems_in_float32_and_float64():
                 assert abs(float(got) - want) <= tol * max(1.0, abs(want))
 
 
+# ------------------------------------------------------------------ the pool form (Khosla et al.'s single pool)
+def _khosla_pool_definition(U, V, S, y, tau, symmetric):
+    """Khosla et al.'s eq. (2) on one batch, with loops: the 2b views u_S, v_S in one pool, A(a) every view but a,
+    P(a) the views of A(a) of a's class; summed over the anchors (the u-anchors only when one-sided), divided by b."""
+    views = [(U[i], y[i]) for i in S] + [(V[i], y[i]) for i in S]
+    total = 0.0
+    for a in range(len(S) if not symmetric else 2 * len(S)):
+        xa, ya = views[a]
+        A = [c for c in range(2 * len(S)) if c != a]
+        P = [p for p in A if views[p][1] == ya]
+        denom = sum(math.exp(xa @ views[c][0] / tau) for c in A)
+        total += -sum(math.log(math.exp(xa @ views[p][0] / tau) / denom) for p in P) / len(P)
+    return total / len(S)
+
+
+def _nt_xent(U, V, S, tau):
+    """SimCLR's NT-Xent (Chen et al. 2020, eq. (1) and the loss of their Algorithm 1): views z_{2k-1} = u_k,
+    z_{2k} = v_k, sim the cosine similarity, l(i, j) = -log(exp(sim(z_i, z_j)/tau) / sum_{k != i} exp(sim(z_i, z_k)/tau)),
+    L = 1/(2b) sum_k [l(2k-1, 2k) + l(2k, 2k-1)]."""
+    z = [w for i in S for w in (U[i], V[i])]
+
+    def sim(a, c):
+        return a @ c / (np.linalg.norm(a) * np.linalg.norm(c))
+
+    def ell(i, j):
+        return -math.log(math.exp(sim(z[i], z[j]) / tau) / sum(math.exp(sim(z[i], z[k]) / tau)
+                                                                for k in range(len(z)) if k != i))
+    return sum(ell(2 * k, 2 * k + 1) + ell(2 * k + 1, 2 * k) for k in range(len(S))) / (2 * len(S))
+
+
+_POOL_BATCHES = [[0, 1, 2], [3, 4, 5, 6], [0, 6], list(range(N))]
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("labels", [(0, 0, 1, 1, 2, 2, 2), (5, 1, 5, 7, 1, 1, 9)])   # a class of one included
+def test_supcon_pool_equals_khosla_eq2_batch_by_batch(labels, symmetric):
+    U, V = _rows(N, 3, 6), _rows(N, 3, 7)
+    loss = SupCon(labels, 0.7, symmetric, candidates="pool")
+    fam = Family.from_batches(_POOL_BATCHES, N=N)
+    got = th.batch_values(U, V, fam, loss)
+    want = [_khosla_pool_definition(U, V, list(S), labels, 0.7, symmetric) for S in fam.batch_list()]
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    one = np.array([[4]])                                   # a batch of one: A(u_i) = P(u_i) = {v_i}, loss 0
+    blocks = [(X[one] @ np.swapaxes(Y[one], 1, 2)) for X, Y in ((U, V), (U, U), (V, V))]
+    assert loss.batch_losses(blocks[0], one, blocks[1], blocks[2]).tolist() == [0.0]
+    Ut, Vt = torch.tensor(U), torch.tensor(V)
+    eng = sim.objective(Ut, Vt, fam, loss)
+    assert float(eng) == pytest.approx(th.objective(U, V, fam, loss), rel=1e-13)
+
+
+def test_supcon_pool_with_distinct_labels_is_twice_simclr_nt_xent():
+    """All labels distinct: P(a) is the other view of the anchor's pair, the pool form is NT-Xent; L = L_u + L_v sums
+    the 2b anchors over b, twice SimCLR's mean over the 2b anchors."""
+    U, V = _rows(N, 4, 8), _rows(N, 4, 9)
+    loss = SupCon(tuple(range(N)), 0.3, candidates="pool")
+    fam = Family.from_batches(_POOL_BATCHES, N=N)
+    got = th.batch_values(U, V, fam, loss)
+    np.testing.assert_allclose(got, [2 * _nt_xent(U, V, list(S), 0.3) for S in fam.batch_list()], rtol=1e-13)
+
+
+def _pool_collapse_value(n, C, tau):
+    """Full-batch pool SupCon at class collapse onto the simplex, C balanced classes of n pairs: each of the 2nC
+    anchors has 2n - 1 positives at logit 1/tau and 2n(C - 1) negatives at -1/((C - 1) tau); L sums 2N anchors / N."""
+    return 2 * (math.log((2 * n - 1) * math.exp(1 / tau) + 2 * n * (C - 1) * math.exp(-1 / ((C - 1) * tau))) - 1 / tau)
+
+
+@pytest.mark.parametrize("n,C,tau", [(2, 3, 1.0), (2, 2, 0.5), (1, 5, 0.7), (3, 2, 1.0)])
+def test_supcon_pool_full_batch_optimum_is_class_collapse_onto_the_simplex(n, C, tau):
+    """Known answer (the labels note's theorem, after Graf et al. 2021): the certified optimum of the full-batch pool
+    form is the value at class collapse onto the regular simplex (n = 1: SimCLR's full-batch bound), and the solver's
+    Gram is the collapse Gram in all four blocks (u_i = v_i)."""
+    y = tuple(np.repeat(np.arange(C), n))
+    loss = SupCon(y, tau, candidates="pool")
+    c = th.certify(Family.full(n * C), loss)
+    assert c.certified
+    assert c.value == pytest.approx(_pool_collapse_value(n, C, tau), abs=1e-6)
+    X = class_collapse(y)
+    G = X @ X.T
+    assert max(np.abs(c.Z - G).max(), np.abs(c.M - np.block([[G, G], [G, G]])).max()) < 1e-3
+    assert th.objective(X, X, Family.full(n * C), loss) == pytest.approx(_pool_collapse_value(n, C, tau), rel=1e-12)
+
+
+def _pool_relaxation_reference(labels, batches, tau, symmetric):
+    """An independent relaxation (not the package's): the pool form written anchor by anchor from eq. (2) on the
+    2N x 2N PSD matrix of unit diagonal of the views (u_i at i, v_i at N + i), solved by Clarabel."""
+    n = len(labels)
+    M = cp.Variable((2 * n, 2 * n), PSD=True)
+    total = 0
+    for S in batches:
+        views = list(S) + [n + i for i in S]
+        for a in (views if symmetric else views[:len(S)]):
+            A = [c for c in views if c != a]
+            P = [p for p in A if labels[p % n] == labels[a % n]]
+            total += (cp.log_sum_exp(cp.hstack([M[a, c] for c in A]) / tau)
+                      - sum(M[a, p] for p in P) / (len(P) * tau)) / len(S)
+    prob = cp.Problem(cp.Minimize(total / len(batches)), [cp.diag(M) == 1])
+    prob.solve(solver="CLARABEL")
+    assert prob.status == "optimal"
+    return prob.value
+
+
+@pytest.mark.parametrize("labels,batches,symmetric", [
+    ((0, 0, 1, 1, 2, 2), [[0, 2], [1, 4], [3, 5]], True),
+    ((0, 0, 0, 1, 1, 2), [[0, 1, 3], [2, 4, 5], [0, 5], [1, 2, 3, 4]], True),
+    ((0, 0, 0, 1, 1, 2), [[0, 1, 3], [2, 4, 5], [0, 5], [1, 2, 3, 4]], False)], ids=str)
+def test_supcon_pool_certificates_agree_with_an_independent_relaxation_and_a_local_minimum(labels, batches, symmetric):
+    """The certified value equals an independent relaxation of eq. (2), and L-BFGS on unit-norm U, V in d = 2N
+    (torch autograd through the engine, a few random starts) reaches it from above."""
+    fam = Family.from_batches(batches, N=len(labels))
+    loss = SupCon(labels, 1.0, symmetric, candidates="pool")
+    c = th.certify(fam, loss)
+    assert c.certified
+    assert c.value == pytest.approx(_pool_relaxation_reference(labels, batches, 1.0, symmetric), abs=2e-6)
+    best = math.inf
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        X = torch.randn(2 * len(labels), 2 * len(labels), dtype=torch.float64, generator=g, requires_grad=True)
+        opt = torch.optim.LBFGS([X], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15,
+                                line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            Y = X / X.norm(dim=1, keepdim=True)
+            f = sim.objective(Y[:len(labels)], Y[len(labels):], fam, loss)
+            f.backward()
+            return f
+        for _ in range(4):
+            opt.step(closure)
+        Y = (X / X.norm(dim=1, keepdim=True)).detach().numpy()
+        best = min(best, th.objective(Y[:len(labels)], Y[len(labels):], fam, loss))
+    assert best >= c.value - 1e-6 and best == pytest.approx(c.value, abs=1e-5)
+
+
+def test_supcon_pool_needs_self_grams_and_keeps_the_cross_form():
+    y = (0, 0, 1, 2, 2, 2, 1)
+    assert SupCon(y, candidates="pool").needs_self_grams and not SupCon(y).needs_self_grams
+    assert SupCon(y) == SupCon(y, candidates="cross") and th.as_loss(SupCon(y, candidates="pool").spec) == \
+        SupCon(y, candidates="pool")
+    for bad in ("both", "POOL", None, 1):
+        with pytest.raises(ValueError, match="candidates must be one of"):
+            SupCon(y, candidates=bad)
+    with pytest.raises(ValueError, match="loss 'supcon': candidates"):
+        th.make_loss("supcon", labels=y, candidates="views")
+
+
+def test_the_command_line_certifies_the_pool_form(capsys):
+    import json
+
+    from simulations.cli import main as cli_main
+    assert cli_main(["certify", "--N", "4", "--B", "2", "--family", "all", "--loss", "supcon",
+                     "--loss-param", "labels=0,0,1,1", "--loss-param", "candidates=pool", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "candidates=pool" in out["loss"] and out["certified"]
+    want = th.certify(Family.all(4, 2), SupCon((0, 0, 1, 1), candidates="pool"))
+    assert out["value"] == pytest.approx(want.value, abs=1e-7)
+    assert cli_main(["certify", "--N", "4", "--B", "2", "--loss", "supcon", "--loss-param", "labels=0,0,1,1",
+                     "--loss-param", "candidates=views"]) == 2
+    assert "candidates must be one of" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ certificates through theory.certify
 def _collapse_value(n, C, tau, orthogonal=False):
     """Full-batch SupCon (symmetric) at class collapse, C balanced classes of n: each anchor's positives all have
