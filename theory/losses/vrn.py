@@ -57,7 +57,9 @@ class VRN(Loss):
         (``'siglip(tau=0.1, bias=-10)'``, the form of :attr:`~theory.losses.Loss.spec`; on the command line
         ``--loss-param "base=siglip(tau=0.1; bias=-10)"``). Stored as a Loss.
     weight : float, default=30.0
-        The auxiliary loss's weight ``lambda``, finite and >= 0 (the authors' default 30; 0: the base loss).
+        The auxiliary loss's weight ``lambda``, finite and >= 0 (the authors' default 30; 0: the base loss). The
+        balance depends on the base's scale: the authors' base is SimCLR's NT-Xent, one mean over ``2b`` anchors,
+        where this toolkit's symmetric InfoNCE is the sum of two directions' means (about twice that scale).
     delta : float or None, default=None
         The target similarity of the negatives, in ``[-1, 1]``. None: ``-1/(n-1)`` when ``n`` is given, else 0.
     n : int or None, default=None
