@@ -125,6 +125,7 @@ def _objective(U, V, target, cfg):
 
 
 def _tangent_norm(gU, gV, U, V) -> float:
+    """Norm of the gradient ``(gU, gV)`` projected on the tangent spaces of the unit spheres at the rows of ``U, V``."""
     gU = gU - (gU * U).sum(1, keepdim=True) * U
     gV = gV - (gV * V).sum(1, keepdim=True) * V
     return float(torch.sqrt((gU**2).sum() + (gV**2).sum()))
@@ -190,10 +191,8 @@ def metrics(x_u: torch.Tensor, x_v: torch.Tensor, cfg, T, tau: torch.Tensor | No
     all_loss = objective(U, V, Family.all(cfg.N, cfg.B), cfg.objective(), check=False)
     gU, gV = torch.autograd.grad(all_loss, (U, V))
     U, V = U.detach(), V.detach()
-    gU = gU - (gU * U).sum(1, keepdim=True) * U
-    gV = gV - (gV * V).sum(1, keepdim=True) * V
     out["all_loss"] = float(all_loss.detach())
-    out["grad_norm"] = float(torch.sqrt((gU**2).sum() + (gV**2).sum()))
+    out["grad_norm"] = _tangent_norm(gU, gV, U, V)
     Z = (U @ V.T).detach().cpu().double().numpy()
     out["gram_distance"] = gram_distance(Z, T) if T is not None else float("nan")
     if cfg.individual_temperatures:

@@ -66,6 +66,9 @@ class Loss:
     #: The relaxation fixes ``diag(Z) = 1`` (``u_i = v_i``): for losses whose alignment term is minimised there
     #: whatever the rest (KCL's concave alignment), so that the remaining objective is convex in ``M``.
     aligned: ClassVar[bool] = False
+    #: :meth:`anchor_form`'s logits are similarity differences ``s_ij - s_ii`` over the loss's one temperature
+    #: ``self.tau`` (``X = H / tau``), so iSogCLR's robust objective is defined (:meth:`robust_form`).
+    robust: ClassVar[bool] = False
 
     @property
     def needs_self_grams(self) -> bool:
@@ -192,9 +195,12 @@ class Loss:
 
     def robust_form(self, Z, UU=None, VV=None):
         r"""For losses whose anchor terms compare each anchor's negatives with its positive through one temperature
-        ``tau``: ``(tau, (H_1, ..., H_K))``, ``H_k`` of shape ``(N, N, m_k)`` the unscaled similarity differences
-        ``h_i(j) = s_ij - s_ii`` of anchor ``i`` against its ``m_k`` negatives from sample ``j`` (the diagonal
-        ``H_k[i, i]`` is never read); None when the loss has no such form (this default).
+        ``tau`` (class attribute ``robust``): ``(tau, (H_1, ..., H_K))``, ``H_k = tau X_k`` of shape ``(N, N, m_k)``
+        from :meth:`anchor_form`, the unscaled similarity differences ``h_i(j) = s_ij - s_ii`` of anchor ``i`` against
+        its ``m_k`` negatives from sample ``j`` (the diagonal ``H_k[i, i]`` is never read); None when ``robust`` is
+        False (the default). Derived, not written per loss: a loss declares ``robust = True`` when its
+        :meth:`anchor_form` logits are ``(s_ij - s_ii) / tau`` (InfoNCE; DCL, with both views' negatives for
+        ``negatives='both'``, the negative set of LibAUC's unimodal ``GCLoss_v1``).
 
         It defines the robust global contrastive objective that iSogCLR minimizes over the embeddings and one
         temperature ``tau_ki`` per anchor and term (:func:`simulations.training.sogclr.robust_objective`):
@@ -226,7 +232,9 @@ class Loss:
         with Automatic Temperature Individualization*, ICML 2023 (arXiv 2305.11965), the robust global contrastive
         loss (the objective stated in LibAUC's ``GCLoss_v1`` and ``GCLoss_v2``).
         """
-        return None
+        if not self.robust:
+            return None
+        return self.tau, tuple(X * self.tau for X, _ in self.anchor_form(Z, UU, VV))
 
     def gram_gradients(self, Z, idx, UU=None, VV=None):
         """Analytic ``d batch_losses / d blocks`` as ``(gZ, gUU, gVV)`` (numpy, ``(n, b, b)`` each, the last two

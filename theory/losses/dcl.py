@@ -83,6 +83,9 @@ class DCL(Loss):
     symmetric: bool = True
     negatives: str = "both"
     min_batch: ClassVar[int] = 2
+    #: anchor_form's logits are similarity differences over tau: iSogCLR's robust form (``'both'``: the negative set of
+    #: LibAUC's unimodal ``GCLoss_v1``; ``'cross'``: that of the bimodal ``GCLoss_v2``).
+    robust: ClassVar[bool] = True
 
     def __post_init__(self):
         set_field(self, "tau", check_tau(self.tau))
@@ -147,36 +150,6 @@ class DCL(Loss):
             cols = [xp.transpose(zs)[:, :, None]] + ([VV[:, :, None] / self.tau] if self.negatives == "both" else [])
             terms.append((xp.concat(cols, -1) - d, 0.0))
         return tuple(terms)
-
-    def robust_form(self, Z, UU=None, VV=None):
-        """DCL's similarity differences for iSogCLR (see :meth:`theory.losses.Loss.robust_form`).
-
-        ``H[i, j] = (u_i^T v_j - u_i^T v_i, u_i^T u_j - u_i^T v_i)`` (``m = 2``; ``m = 1``, the first entry only, for
-        ``negatives='cross'``) and, symmetric, the column term ``H[i, j] = (u_j^T v_i - u_i^T v_i, v_i^T v_j -
-        u_i^T v_i)``: ``anchor_form``'s ``X`` times ``tau``. ``'both'`` has the negative set of LibAUC's unimodal
-        ``GCLoss_v1`` (both views of every other sample), ``'cross'`` that of the bimodal ``GCLoss_v2``.
-
-        Parameters
-        ----------
-        Z : numpy.ndarray or torch.Tensor, shape (N, N)
-            ``U V^T``.
-        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N), optional
-            ``U U^T`` and ``V V^T``; required when ``negatives='both'``.
-
-        Returns
-        -------
-        tuple
-            ``(tau, (H_rows,))``, or ``(tau, (H_rows, H_cols))`` when ``symmetric``; each ``H`` of the type of ``Z``,
-            shape ``(N, N, 2)`` (``'both'``) or ``(N, N, 1)`` (``'cross'``).
-        """
-        xp = ops.namespace(Z)
-        d = xp.diagonal(Z)[:, None, None]
-        rows = [Z[:, :, None]] + ([UU[:, :, None]] if self.negatives == "both" else [])
-        terms = [xp.concat(rows, -1) - d]
-        if self.symmetric:
-            cols = [xp.transpose(Z)[:, :, None]] + ([VV[:, :, None]] if self.negatives == "both" else [])
-            terms.append(xp.concat(cols, -1) - d)
-        return self.tau, tuple(terms)
 
     def cvx_family_loss(self, Z, UU, VV, family):
         """The family objective as a DCP-convex cvxpy expression of the blocks of ``M`` (see

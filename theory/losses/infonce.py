@@ -59,6 +59,9 @@ class InfoNCE(Loss):
     min_batch: ClassVar[int] = 1
     kernel: ClassVar[str] = "infonce"
     face_strictly_convex: ClassVar[bool] = True
+    #: anchor_form's logits are (s_ij - s_ii)/tau: iSogCLR's robust form is LibAUC's bimodal ``GCLoss_v2`` objective
+    #: (one temperature per sample and direction; no positive in the log-sum-exp, so not InfoNCE's objective).
+    robust: ClassVar[bool] = True
 
     def __post_init__(self):
         set_field(self, "tau", check_tau(self.tau))
@@ -105,34 +108,6 @@ class InfoNCE(Loss):
         if self.symmetric:
             terms.append(((xp.transpose(zs) - d[:, None])[:, :, None], 1.0))
         return tuple(terms)
-
-    def robust_form(self, Z, UU=None, VV=None):
-        """InfoNCE's similarity differences for iSogCLR (see :meth:`theory.losses.Loss.robust_form`).
-
-        ``H[i, j] = u_i^T v_j - u_i^T v_i`` (rows, the ``u``-anchors) and, symmetric, ``H[i, j] = u_j^T v_i - u_i^T v_i``
-        (columns, the ``v``-anchors), each with ``m = 1``: the bimodal robust global contrastive loss of LibAUC's
-        ``GCLoss_v2`` (one temperature per sample and direction). The positive is not in its log-sum-exp, so the
-        objective iSogCLR minimizes is not InfoNCE's (which keeps the positive's ``e^0``).
-
-        Parameters
-        ----------
-        Z : numpy.ndarray or torch.Tensor, shape (N, N)
-            ``U V^T``.
-        UU, VV : numpy.ndarray or torch.Tensor, shape (N, N), optional
-            Not used.
-
-        Returns
-        -------
-        tuple
-            ``(tau, (H_rows,))``, or ``(tau, (H_rows, H_cols))`` when ``symmetric``; each ``H`` of the type of ``Z``,
-            shape ``(N, N, 1)``.
-        """
-        xp = ops.namespace(Z)
-        d = xp.diagonal(Z)[:, None]
-        terms = [(Z - d)[:, :, None]]
-        if self.symmetric:
-            terms.append((xp.transpose(Z) - d)[:, :, None])
-        return self.tau, tuple(terms)
 
     def gram_gradients(self, Z, idx, UU=None, VV=None):
         """``dL(S)/dZ`` per block, each entry with its relative accuracy: the diagonal is written as
